@@ -1,0 +1,11 @@
+//! clinicload: applies the Dr. Assistant schema, seeds synthetic clinics, runs load scenarios
+//! against PostgreSQL, MongoDB and Redis, and reports latency histograms.
+//!
+//! The binary (`src/main.rs`) only parses the command line and dispatches to these modules.
+
+pub mod cli;
+pub mod config;
+pub mod connect;
+pub mod doctor;
+pub mod model;
+pub mod schema;

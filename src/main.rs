@@ -1,0 +1,32 @@
+//! Entry point: parse the command line, run the command, turn errors into a message and a
+//! non-zero exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use clinicload::cli::{Cli, Command};
+use clinicload::config::redact_in;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CLINICLOAD_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let targets = cli.targets.clone();
+    let result = match cli.command {
+        Command::Migrate { status } => clinicload::doctor::migrate_command(&targets, status).await,
+        Command::Doctor => clinicload::doctor::doctor_command(&targets).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {}", redact_in(&format!("{err:#}"), &targets));
+            ExitCode::FAILURE
+        }
+    }
+}
