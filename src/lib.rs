@@ -7,5 +7,6 @@ pub mod cli;
 pub mod config;
 pub mod connect;
 pub mod doctor;
+pub mod generate;
 pub mod model;
 pub mod schema;
