@@ -42,5 +42,8 @@ pub struct SeedParams {
 
 /// Generates every row and document of one clinic.
 pub fn generate_clinic(_params: &SeedParams, clinic_index: u32) -> ClinicData {
-    ClinicData { clinic_index, ..ClinicData::default() }
+    ClinicData {
+        clinic_index,
+        ..ClinicData::default()
+    }
 }
