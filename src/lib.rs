@@ -10,3 +10,4 @@ pub mod doctor;
 pub mod generate;
 pub mod model;
 pub mod schema;
+pub mod seed;
