@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 use chrono::NaiveDateTime;
-use futures::{AsyncWriteExt, StreamExt, TryStreamExt};
+use futures::{AsyncWriteExt, TryStreamExt};
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
 use mongodb::error::ErrorKind;
 use mongodb::Database;
@@ -283,44 +283,54 @@ pub async fn upload_recordings(
             .bucket_name(GRIDFS_BUCKET.to_string())
             .build(),
     );
-    let results: Vec<Result<u64>> = futures::stream::iter(missing)
-        .map(|r| {
-            let bucket = bucket.clone();
-            let r = r.clone();
-            async move {
-                let meta = r.clone();
-                let bytes = tokio::task::spawn_blocking(move || wav(&meta))
-                    .await
-                    .context("audio generation thread panicked")?;
-                let mut up = bucket
-                    .open_upload_stream(&r.filename)
-                    .id(Bson::ObjectId(gridfs_file_id(&r.id)))
-                    .metadata(doc! {
-                        "voiceRecordingId": r.id.to_string(),
-                        "encounterId": r.encounter_id.to_string(),
-                        "contentType": "audio/wav",
-                    })
-                    .await
-                    .context("opening a GridFS upload")?;
-                up.write_all(&bytes)
-                    .await
-                    .with_context(|| format!("uploading {} to GridFS", r.filename))?;
-                up.close()
-                    .await
-                    .with_context(|| format!("finishing the GridFS upload of {}", r.filename))?;
-                Ok(bytes.len() as u64)
-            }
-        })
-        .buffer_unordered(UPLOADS_IN_FLIGHT)
-        .collect()
-        .await;
+    // Owned tasks on the runtime, a few at a time: each generates its audio on a blocking
+    // thread and streams it into the bucket.
     let mut n = 0;
     let mut bytes = 0;
-    for r in results {
-        bytes += r?;
-        n += 1;
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut queue = missing.into_iter().cloned();
+    loop {
+        while tasks.len() < UPLOADS_IN_FLIGHT {
+            let Some(r) = queue.next() else { break };
+            tasks.spawn(upload_one(bucket.clone(), r, wav));
+        }
+        match tasks.join_next().await {
+            None => break,
+            Some(joined) => {
+                bytes += joined.context("a GridFS upload task failed")??;
+                n += 1;
+            }
+        }
     }
     Ok((n, bytes))
+}
+
+async fn upload_one(
+    bucket: mongodb::gridfs::GridFsBucket,
+    r: VoiceRecording,
+    wav: fn(&VoiceRecording) -> Vec<u8>,
+) -> Result<u64> {
+    let meta = r.clone();
+    let bytes = tokio::task::spawn_blocking(move || wav(&meta))
+        .await
+        .context("audio generation thread panicked")?;
+    let mut up = bucket
+        .open_upload_stream(&r.filename)
+        .id(Bson::ObjectId(gridfs_file_id(&r.id)))
+        .metadata(doc! {
+            "voiceRecordingId": r.id.to_string(),
+            "encounterId": r.encounter_id.to_string(),
+            "contentType": "audio/wav",
+        })
+        .await
+        .context("opening a GridFS upload")?;
+    up.write_all(&bytes)
+        .await
+        .with_context(|| format!("uploading {} to GridFS", r.filename))?;
+    up.close()
+        .await
+        .with_context(|| format!("finishing the GridFS upload of {}", r.filename))?;
+    Ok(bytes.len() as u64)
 }
 
 /// Writes one clinic's documents: GridFS audio first, then the voiceRecordings that point at
