@@ -78,13 +78,16 @@ pub fn generate_clinic(params: &SeedParams, clinic_index: u32) -> ClinicData {
     let specialties: Vec<&'static str> = (0..shape.doctors)
         .map(|d| people::doctor_specialty(params, clinic_index, d))
         .collect();
-    let (patients, _infos): (Vec<_>, Vec<_>) = (0..shape.patients)
+    let (patients, infos): (Vec<_>, Vec<_>) = (0..shape.patients)
         .map(|i| people::patient(params, clinic_index, i, &specialties))
         .unzip();
+    let booked = schedule::book(params, clinic_index, &calendars, &infos, &specialties);
+    let appointments = booked.iter().map(|b| b.appointment.clone()).collect();
     ClinicData {
         clinic_index,
         users,
         patients,
+        appointments,
         ..ClinicData::default()
     }
 }
