@@ -5,6 +5,9 @@
 //! RNG, so any thread count, any shard split and any re-run produce the same data, and UUIDs
 //! derived the same way keep PostgreSQL and MongoDB consistent.
 
+pub mod audio;
+pub mod clinical;
+pub mod notes;
 pub mod people;
 pub mod rng;
 pub mod schedule;
@@ -82,14 +85,25 @@ pub fn generate_clinic(params: &SeedParams, clinic_index: u32) -> ClinicData {
         .map(|i| people::patient(params, clinic_index, i, &specialties))
         .unzip();
     let booked = schedule::book(params, clinic_index, &calendars, &infos, &specialties);
-    let appointments = booked.iter().map(|b| b.appointment.clone()).collect();
-    ClinicData {
+    let walk_ins = schedule::walk_ins(params, clinic_index, &calendars, &infos, &booked);
+    let mut out = ClinicData {
         clinic_index,
         users,
         patients,
-        appointments,
         ..ClinicData::default()
-    }
+    };
+    clinical::generate(
+        params,
+        clinic_index,
+        &calendars,
+        &infos,
+        &specialties,
+        &booked,
+        &walk_ins,
+        &mut out,
+    );
+    out.appointments = booked.into_iter().map(|b| b.appointment).collect();
+    out
 }
 
 /// The named clinic shapes. Per-clinic size stays moderate so memory is flat and scale comes

@@ -29,7 +29,7 @@ pub struct Calendar {
 /// Granularity of the occupancy map and of slot starts.
 pub const UNIT_MIN: u32 = 5;
 
-fn hhmm(m: u32) -> String {
+pub fn hhmm(m: u32) -> String {
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 
