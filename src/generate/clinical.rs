@@ -203,12 +203,12 @@ fn task_status(
     } else {
         0.15
     };
-    if rng.gen_bool(done_p) {
+    let available = (now - created).num_minutes();
+    if available >= 2 && rng.gen_bool(done_p) {
         if rng.gen_bool(0.04) {
             return ("cancelled", None);
         }
-        let max = (now - created).num_minutes().max(2);
-        let done = created + Duration::minutes(rng.gen_range(1..max.min(5 * 24 * 60).max(2)));
+        let done = created + Duration::minutes(rng.gen_range(1..available.min(5 * 24 * 60)));
         ("completed", Some(done))
     } else if rng.gen_bool(0.2) {
         ("in_progress", None)

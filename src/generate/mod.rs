@@ -9,6 +9,7 @@ pub mod audio;
 pub mod clinical;
 pub mod notes;
 pub mod people;
+pub mod plan;
 pub mod rng;
 pub mod schedule;
 pub mod vocab;
@@ -17,6 +18,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use crate::model::ClinicData;
+
+pub use plan::{plan, Plan, PlanEntry};
 
 /// The shape of one clinic; profiles fill it in, command-line overrides change single fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
