@@ -5,7 +5,11 @@
 //! RNG, so any thread count, any shard split and any re-run produce the same data, and UUIDs
 //! derived the same way keep PostgreSQL and MongoDB consistent.
 
+pub mod audio;
+pub mod clinical;
+pub mod notes;
 pub mod people;
+pub mod plan;
 pub mod rng;
 pub mod schedule;
 pub mod vocab;
@@ -14,6 +18,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use crate::model::ClinicData;
+
+pub use plan::{plan, Plan, PlanEntry};
 
 /// The shape of one clinic; profiles fill it in, command-line overrides change single fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,15 +84,29 @@ pub fn generate_clinic(params: &SeedParams, clinic_index: u32) -> ClinicData {
     let specialties: Vec<&'static str> = (0..shape.doctors)
         .map(|d| people::doctor_specialty(params, clinic_index, d))
         .collect();
-    let (patients, _infos): (Vec<_>, Vec<_>) = (0..shape.patients)
+    let (patients, infos): (Vec<_>, Vec<_>) = (0..shape.patients)
         .map(|i| people::patient(params, clinic_index, i, &specialties))
         .unzip();
-    ClinicData {
+    let booked = schedule::book(params, clinic_index, &calendars, &infos, &specialties);
+    let walk_ins = schedule::walk_ins(params, clinic_index, &calendars, &infos, &booked);
+    let mut out = ClinicData {
         clinic_index,
         users,
         patients,
         ..ClinicData::default()
-    }
+    };
+    clinical::generate(
+        params,
+        clinic_index,
+        &calendars,
+        &infos,
+        &specialties,
+        &booked,
+        &walk_ins,
+        &mut out,
+    );
+    out.appointments = booked.into_iter().map(|b| b.appointment).collect();
+    out
 }
 
 /// The named clinic shapes. Per-clinic size stays moderate so memory is flat and scale comes

@@ -337,7 +337,7 @@ pub fn patient(
     // Registration: 10% joined during the history window, the rest earlier.
     let history = i64::from(params.shape.history_days);
     let registered = if history > 0 && rng.gen_bool(0.10) {
-        params.as_of - Duration::days(rng.gen_range(0..history.max(1)))
+        params.as_of - Duration::days(rng.gen_range(1..history.max(2)))
     } else {
         params.as_of - Duration::days(history + rng.gen_range(1..3650))
     };
@@ -349,7 +349,7 @@ pub fn patient(
     let chronic_factor = 1.0 + 0.15 * chronic.len() as f64;
     let visits_per_year =
         -u.ln() * MEAN_VISITS_PER_YEAR * age_visit_factor(age) * chronic_factor / 1.25;
-    let created_at = datetime(registered, rng.gen_range(8 * 60..17 * 60));
+    let created_at = datetime(registered, rng.gen_range(8 * 60..17 * 60)).min(as_of_noon(params));
     let updated_at = created_at.max(as_of_noon(params) - Duration::days(rng.gen_range(1..400)));
     let status = if rng.gen_bool(0.01) {
         "inactive"
