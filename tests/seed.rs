@@ -126,6 +126,37 @@ async fn tiny_seed_is_consistent_across_both_stores() {
         .await
         .unwrap();
     assert_eq!(patients, 2 * 40, "--patients=40 per clinic");
+    // The plan measures clinic 0 and scales it: exact for a one-clinic dataset, so clinic 0's
+    // committed row counts must equal the one-clinic plan table by table.
+    let mut shape = clinicload::generate::profile("tiny").unwrap();
+    shape.patients = 40;
+    shape.voice_length_factor = 0.05;
+    let one = clinicload::generate::SeedParams {
+        seed: 7,
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+        clinics: 1,
+        shape,
+    };
+    let plan = clinicload::generate::plan(&one);
+    let clinic0: serde_json::Value = sqlx::query_scalar(
+        "SELECT row_counts FROM clinicload_meta.seeded_clinics WHERE clinic_index = 0",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    for t in clinicload::seed::pg_copy::TABLES {
+        assert_eq!(
+            clinic0[t].as_u64().unwrap(),
+            plan.entry(t).unwrap().rows,
+            "clinic 0 rows of {t} vs the plan"
+        );
+    }
+    let notes0 = db
+        .collection::<Document>("clinicalNotes")
+        .count_documents(doc! { "metadata.clinicIndex": 0_i64 })
+        .await
+        .unwrap();
+    assert_eq!(notes0, plan.entry("clinicalNotes").unwrap().rows);
 
     // No doctor is booked twice for the same minute.
     let double: i64 = sqlx::query_scalar(
@@ -182,6 +213,8 @@ async fn tiny_seed_is_consistent_across_both_stores() {
         .try_collect()
         .await
         .unwrap();
+    assert!(!voices.is_empty(), "tiny seeds some recordings");
+    assert!(!notes.is_empty(), "tiny seeds some notes");
     let bucket = db.gridfs_bucket(None);
     for v in &voices {
         let id = v.get_object_id("fileId").unwrap();

@@ -88,24 +88,7 @@ pub fn shard_clinics(params: &SeedParams, args: &SeedArgs) -> Vec<u32> {
 
 /// The audio of a voice recording.
 fn wav(v: &VoiceRecording) -> Vec<u8> {
-    // TEMPORARY until the generator's audio::wav_bytes lands on branch gen: silence of the
-    // right length, so the sinks can be exercised.
-    let data = 2 * v.sample_rate_hz * v.duration_seconds;
-    let mut b = Vec::with_capacity(44 + data as usize);
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&v.sample_rate_hz.to_le_bytes());
-    b.extend_from_slice(&(2 * v.sample_rate_hz).to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&data.to_le_bytes());
-    b.resize(44 + data as usize, 0);
-    b
+    generate::audio::wav_bytes(v)
 }
 
 /// Installs the Ctrl-C / SIGTERM handler: the first signal asks the pipeline to stop after
@@ -153,9 +136,7 @@ pub async fn seed_command(targets: &Targets, args: &SeedArgs) -> Result<ExitCode
     let fingerprint = generate::fingerprint(&params);
     let mine = shard_clinics(&params, args);
     if args.plan {
-        // TEMPORARY until generate::plan lands on branch gen.
-        println!("plan: {} clinics of {:?}", params.clinics, params.shape);
-        println!("dataset fingerprint: {fingerprint}");
+        println!("{}", generate::plan(&params));
         if let Some(s) = args.shard {
             println!(
                 "shard {s}: {} of {} clinics (the plan above is for the whole dataset)",
@@ -223,7 +204,12 @@ pub async fn seed_command(targets: &Targets, args: &SeedArgs) -> Result<ExitCode
     }
     let stats = Arc::new(progress::Stats::new(mine.len() as u64));
     stats.clinics_done.store(already, Ordering::Relaxed);
-    let progress = Arc::new(progress::Progress::new(&stats, already));
+    let progress = Arc::new(progress::Progress::new(
+        &stats,
+        already,
+        &params,
+        mine.len(),
+    ));
     let stop = Arc::new(AtomicBool::new(false));
     install_stop_handler(stop.clone());
     let cfg = run::Pipeline {

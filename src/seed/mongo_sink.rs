@@ -142,10 +142,9 @@ pub fn voice_document(v: &VoiceRecording, size_bytes: u64) -> Document {
     }
 }
 
-/// The size of a recording's WAV file: a 44-byte header plus 16-bit mono samples. Kept in
-/// step with `generate::audio::wav_bytes` by `wav_size_matches_generated_audio` below.
+/// The size of a recording's WAV file, computed without rendering it.
 pub fn wav_size(v: &VoiceRecording) -> u64 {
-    44 + 2 * v.sample_rate_hz as u64 * v.duration_seconds as u64
+    crate::generate::audio::wav_len(v) as u64
 }
 
 /// All MongoDB documents of one clinic, built on a generator thread.

@@ -129,7 +129,14 @@ pub enum Progress {
 }
 
 impl Progress {
-    pub fn new(stats: &Stats, already_done: u64) -> Progress {
+    /// `shard_clinics` of the dataset's clinics are this process's; bar lengths are the
+    /// plan's estimates scaled to that share.
+    pub fn new(
+        stats: &Stats,
+        already_done: u64,
+        params: &crate::generate::SeedParams,
+        shard_clinics: usize,
+    ) -> Progress {
         if !std::io::stderr().is_terminal() {
             return Progress::Lines {
                 last: Mutex::new(Instant::now()),
@@ -146,12 +153,23 @@ impl Progress {
         );
         clinics.set_prefix("clinics");
         clinics.set_position(already_done);
-        let style =
-            ProgressStyle::with_template("{prefix:<20} {human_pos:>12} rows  {per_sec:>14}")
-                .unwrap();
+        let style = ProgressStyle::with_template(
+            "{prefix:<20} [{bar:30}] {human_pos:>10}/{human_len:<10} {per_sec:>14} ETA {eta}",
+        )
+        .unwrap()
+        .progress_chars("=> ");
+        let plan = crate::generate::plan(params);
+        let share = shard_clinics as f64 / params.clinics.max(1) as f64;
         let sinks = (0..stats.counters.len())
             .map(|i| {
-                let b = multi.add(ProgressBar::new(0));
+                let name = match Stats::name(i) {
+                    n if n.starts_with("GridFS") => "fs.files",
+                    n => n,
+                };
+                let len = plan
+                    .entry(name)
+                    .map_or(0, |e| (e.rows as f64 * share).round() as u64);
+                let b = multi.add(ProgressBar::new(len));
                 b.set_style(style.clone());
                 b.set_prefix(Stats::name(i));
                 b
@@ -171,7 +189,12 @@ impl Progress {
             Progress::Bars { clinics, sinks, .. } => {
                 clinics.set_position(done);
                 for (b, c) in sinks.iter().zip(&stats.counters) {
-                    b.set_position(c.rows.load(Ordering::Relaxed));
+                    let rows = c.rows.load(Ordering::Relaxed);
+                    // The plan is an estimate (clinic 0 scaled): never show more than 100%.
+                    if rows > b.length().unwrap_or(0) {
+                        b.set_length(rows);
+                    }
+                    b.set_position(rows);
                 }
             }
             Progress::Lines { last } => {
