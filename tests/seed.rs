@@ -462,3 +462,122 @@ async fn plan_touches_nothing_and_bad_parameters_are_refused() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn ctrl_c_stops_cleanly_and_the_rerun_completes() {
+    let env = TestEnv::migrated("seed_sigint").await;
+    let args = ["--clinics", "4", "--threads", "1"];
+    let child = env
+        .command()
+        .args(BASE)
+        .args(args)
+        .args(["--pause-after-clinic-ms", "1500"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pool = env.pool().await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM clinicload_meta.seeded_clinics")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if n >= 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no clinic committed within 2 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(
+        stdout.contains("interrupted") && stdout.contains("re-run the same command"),
+        "{stdout}"
+    );
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM clinicload_meta.seeded_clinics")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(n < 4, "stopped early, {n} clinics complete");
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(users, n * 5, "only complete clinics are visible");
+    ok(seed(&env, &args));
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM clinicload_meta.seeded_clinics")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 4);
+}
+
+#[tokio::test]
+async fn mongo_writes_are_idempotent_and_repair_half_uploads() {
+    use clinicload::seed::mongo_sink::{self, ClinicDocs};
+    let env = TestEnv::migrated("seed_mongo_idem").await;
+    let (_c, db) = env.mongo().await;
+    let mut shape = clinicload::generate::profile("tiny").unwrap();
+    shape.patients = 20;
+    shape.voice_share = 1.0;
+    shape.voice_length_factor = 0.02;
+    let params = clinicload::generate::SeedParams {
+        seed: 3,
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+        clinics: 1,
+        shape,
+    };
+    let data = clinicload::generate::generate_clinic(&params, 0);
+    let docs = ClinicDocs::build(&data);
+    assert!(!docs.notes.is_empty() && !docs.recordings.is_empty());
+
+    let first = mongo_sink::insert_idempotent(&db, "clinicalNotes", &docs.notes)
+        .await
+        .unwrap();
+    assert_eq!(first, docs.notes.len() as u64);
+    let again = mongo_sink::insert_idempotent(&db, "clinicalNotes", &docs.notes)
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "a re-run inserts nothing and does not fail");
+
+    // A half-finished upload: one chunk of the first recording, no files document.
+    let file_id = mongo_sink::gridfs_file_id(&docs.recordings[0].id);
+    db.collection::<Document>("fs.chunks")
+        .insert_one(doc! { "files_id": file_id, "n": 0, "data": mongodb::bson::Binary { subtype: mongodb::bson::spec::BinarySubtype::Generic, bytes: vec![1, 2, 3] } })
+        .await
+        .unwrap();
+    let wav = clinicload::generate::audio::wav_bytes;
+    let (files, bytes) = mongo_sink::upload_recordings(&db, &docs.recordings, wav)
+        .await
+        .unwrap();
+    assert_eq!(files, docs.recordings.len() as u64);
+    assert_eq!(bytes, docs.audio_bytes());
+    let (files, _) = mongo_sink::upload_recordings(&db, &docs.recordings, wav)
+        .await
+        .unwrap();
+    assert_eq!(files, 0, "existing files are skipped");
+    let mut stream = db
+        .gridfs_bucket(None)
+        .open_download_stream(mongodb::bson::Bson::ObjectId(file_id))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    futures::AsyncReadExt::read_to_end(&mut stream, &mut got)
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        wav(&docs.recordings[0]),
+        "the stray chunk was replaced"
+    );
+}

@@ -243,6 +243,12 @@ pub async fn seed_command(targets: &Targets, args: &SeedArgs) -> Result<ExitCode
              re-run the same command to resume. Dataset fingerprint: {fingerprint}",
             mine.len()
         );
+        if !indexes::pending(&pool).await?.is_empty() {
+            println!(
+                "secondary indexes are still dropped (--defer-indexes); the run that completes the \
+                 dataset rebuilds them"
+            );
+        }
         return Ok(ExitCode::from(130));
     }
 
