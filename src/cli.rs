@@ -153,6 +153,10 @@ pub struct SeedArgs {
     /// Drop secondary indexes before loading into empty tables, rebuild them after, then ANALYZE
     #[arg(long)]
     pub defer_indexes: bool,
+    /// Write only the PostgreSQL tables, no MongoDB documents or GridFS audio: for measuring
+    /// PostgreSQL ingest alone. Recorded under its own fingerprint (suffix +postgres-only)
+    #[arg(long)]
+    pub postgres_only: bool,
     /// Test hook: pause this many milliseconds after each committed clinic
     #[arg(long, hide = true, default_value_t = 0)]
     pub pause_after_clinic_ms: u64,

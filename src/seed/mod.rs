@@ -133,7 +133,13 @@ fn install_stop_handler(stop: Arc<AtomicBool>) {
 /// `clinicload seed`.
 pub async fn seed_command(targets: &Targets, args: &SeedArgs) -> Result<ExitCode> {
     let params = resolve_params(args)?;
-    let fingerprint = generate::fingerprint(&params);
+    // A PostgreSQL-only load is a different (partial) dataset: its own fingerprint keeps a
+    // normal seed from resuming it as if its documents were there.
+    let fingerprint = if args.postgres_only {
+        format!("{}+postgres-only", generate::fingerprint(&params))
+    } else {
+        generate::fingerprint(&params)
+    };
     let mine = shard_clinics(&params, args);
     if args.plan {
         println!("{}", generate::plan(&params));
@@ -218,6 +224,7 @@ pub async fn seed_command(targets: &Targets, args: &SeedArgs) -> Result<ExitCode
         fingerprint: fingerprint.clone(),
         wav,
         pause_after_clinic: Duration::from_millis(args.pause_after_clinic_ms),
+        postgres_only: args.postgres_only,
         stats: stats.clone(),
         progress: progress.clone(),
         stop,

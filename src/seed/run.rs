@@ -56,6 +56,8 @@ pub struct Pipeline {
     pub fingerprint: String,
     pub wav: fn(&VoiceRecording) -> Vec<u8>,
     pub pause_after_clinic: Duration,
+    /// Skip MongoDB and GridFS (benchmarks of PostgreSQL ingest).
+    pub postgres_only: bool,
     pub stats: Arc<Stats>,
     pub progress: Arc<Progress>,
     /// Set by Ctrl-C (or a failing writer): take no new clinic.
@@ -118,6 +120,7 @@ pub async fn load(
         let fingerprint = cfg.fingerprint.clone();
         let wav = cfg.wav;
         let pause = cfg.pause_after_clinic;
+        let postgres_only = cfg.postgres_only;
         writers.spawn(async move {
             loop {
                 if stop.load(Ordering::Relaxed) {
@@ -125,7 +128,8 @@ pub async fn load(
                 }
                 let item = rx.lock().await.recv().await;
                 let Some(p) = item else { return Ok(()) };
-                let res = write_clinic(&pool, &db, &p, &fingerprint, wav, &stats).await;
+                let res =
+                    write_clinic(&pool, &db, &p, &fingerprint, wav, postgres_only, &stats).await;
                 if let Err(e) = res {
                     stop.store(true, Ordering::Relaxed);
                     return Err(e.context(format!("clinic {}", p.index)));
@@ -165,12 +169,10 @@ pub async fn load(
     })
 }
 
-/// Stores one clinic: MongoDB and GridFS (idempotent), then its PostgreSQL transaction.
-pub async fn write_clinic(
-    pool: &PgPool,
+/// Writes one clinic's MongoDB documents and GridFS audio (idempotent), counting them.
+async fn write_mongo(
     db: &Database,
     p: &Prepared,
-    fingerprint: &str,
     wav: fn(&VoiceRecording) -> Vec<u8>,
     stats: &Stats,
 ) -> Result<()> {
@@ -189,35 +191,63 @@ pub async fn write_clinic(
     stats
         .collection(0)
         .add(p.docs.notes.len() as u64, p.docs.note_bytes(), t.elapsed());
+    Ok(())
+}
 
-    let mut counts = serde_json::Map::new();
-    let mut tx = pool
-        .begin()
+/// Stores one clinic. MongoDB (unless `postgres_only`) and the PostgreSQL COPYs run at the
+/// same time, but the PostgreSQL transaction commits only after MongoDB has everything, so a
+/// clinic recorded as complete always has its documents; on any error the transaction rolls
+/// back (dropped uncommitted) and the idempotent MongoDB writes are simply redone by a re-run.
+pub async fn write_clinic(
+    pool: &PgPool,
+    db: &Database,
+    p: &Prepared,
+    fingerprint: &str,
+    wav: fn(&VoiceRecording) -> Vec<u8>,
+    postgres_only: bool,
+    stats: &Stats,
+) -> Result<()> {
+    let mongo = async {
+        if postgres_only {
+            Ok(())
+        } else {
+            write_mongo(db, p, wav, stats).await
+        }
+    };
+    let pg = async {
+        let mut counts = serde_json::Map::new();
+        let mut tx = pool
+            .begin()
+            .await
+            .context("opening the clinic's PostgreSQL transaction")?;
+        let mut timings = Vec::with_capacity(p.tables.len());
+        for table in &p.tables {
+            let t = Instant::now();
+            let n = pg_copy::copy_table(&mut tx, table).await?;
+            timings.push(t.elapsed());
+            counts.insert(table.table.to_string(), json!(n));
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO clinicload_meta.seeded_clinics (clinic_index, fingerprint, row_counts) \
+             VALUES ($1, $2, $3) ON CONFLICT (clinic_index) DO NOTHING",
+        )
+        .bind(p.index as i32)
+        .bind(fingerprint)
+        .bind(serde_json::Value::Object(counts))
+        .execute(&mut *tx)
         .await
-        .context("opening the clinic's PostgreSQL transaction")?;
-    let mut timings = Vec::with_capacity(p.tables.len());
-    for table in &p.tables {
-        let t = Instant::now();
-        let n = pg_copy::copy_table(&mut tx, table).await?;
-        timings.push(t.elapsed());
-        counts.insert(table.table.to_string(), json!(n));
-    }
-    let inserted = sqlx::query(
-        "INSERT INTO clinicload_meta.seeded_clinics (clinic_index, fingerprint, row_counts) \
-         VALUES ($1, $2, $3) ON CONFLICT (clinic_index) DO NOTHING",
-    )
-    .bind(p.index as i32)
-    .bind(fingerprint)
-    .bind(serde_json::Value::Object(counts))
-    .execute(&mut *tx)
-    .await
-    .context("recording the clinic in clinicload_meta.seeded_clinics")?;
-    if inserted.rows_affected() == 0 {
-        // Unreachable in practice: its rows would have collided on their primary keys first.
-        return Err(anyhow!(
-            "another process committed this clinic at the same time; run each shard once"
-        ));
-    }
+        .context("recording the clinic in clinicload_meta.seeded_clinics")?;
+        if inserted.rows_affected() == 0 {
+            // Unreachable in practice: its rows would have collided on their primary keys first.
+            return Err(anyhow!(
+                "another process committed this clinic at the same time; run each shard once"
+            ));
+        }
+        Ok::<_, anyhow::Error>((tx, timings))
+    };
+    let (mongo, pg) = tokio::join!(mongo, pg);
+    mongo?;
+    let (tx, timings) = pg?;
     tx.commit()
         .await
         .context("committing the clinic's PostgreSQL transaction")?;
