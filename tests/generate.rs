@@ -815,7 +815,7 @@ fn today_exists_and_statuses_follow_time() {
             t.assigned_to == u.id
                 && t.status == "pending"
                 && t.due_date
-                    .map_or(false, |d| (d - p.as_of).num_days().abs() <= 10)
+                    .is_some_and(|d| (d - p.as_of).num_days().abs() <= 10)
         });
         assert!(recent_pending, "pending task due around the as-of date");
     }

@@ -40,7 +40,7 @@ impl Calendar {
 
     /// Whether [start, end) lies in working hours of a working day and outside the lunch gap.
     pub fn contains(&self, start: NaiveDateTime, end: NaiveDateTime) -> bool {
-        if start.date() != end.date() && !(end.time().num_seconds_from_midnight() == 0) {
+        if start.date() != end.date() && end.time().num_seconds_from_midnight() != 0 {
             return false;
         }
         if !self.works_on(start.date()) || end <= start {
@@ -418,9 +418,11 @@ pub fn book(
             } else if (start - now).num_minutes() <= 30 {
                 checked_in_at = Some(now - Duration::minutes(vrng.gen_range(0..15)));
                 "checked_in"
-            } else if (start - now).num_days() < 3 && vrng.gen_bool(0.7) {
-                "confirmed"
-            } else if vrng.gen_bool(0.2) {
+            } else if vrng.gen_bool(if (start - now).num_days() < 3 {
+                0.7
+            } else {
+                0.2
+            }) {
                 "confirmed"
             } else {
                 "scheduled"
