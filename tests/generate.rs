@@ -480,6 +480,18 @@ fn check_references(c: &ClinicData) {
             assert_eq!(e.encounter_type, "walk_in");
         }
     }
+    // Nothing happens to a patient before registration.
+    let registered: BTreeMap<Uuid, NaiveDateTime> =
+        c.patients.iter().map(|p| (p.id, p.created_at)).collect();
+    for a in &c.appointments {
+        assert!(
+            a.booked_at >= registered[&a.patient_id],
+            "booked before registration"
+        );
+    }
+    for e in &c.encounters {
+        assert!(e.start_time >= registered[&e.patient_id]);
+    }
     // Every attended appointment has its encounter.
     for a in &c.appointments {
         if matches!(a.status, "completed" | "in_progress") {

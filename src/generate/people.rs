@@ -170,6 +170,8 @@ pub struct PatientInfo {
     pub sex: &'static str,
     /// First day the patient can have appointments (registration day).
     pub registered: NaiveDate,
+    /// When the patient row was created (registration); nothing of theirs happens before it.
+    pub created_at: NaiveDateTime,
     /// Index of the primary doctor among the clinic's users.
     pub primary_doctor: u32,
     /// Indexes into `vocab::CHRONIC`.
@@ -386,6 +388,7 @@ pub fn patient(
         age,
         sex,
         registered,
+        created_at,
         primary_doctor,
         chronic,
         allergies,

@@ -353,9 +353,9 @@ pub fn book(
             };
             let cal = &calendars[doctor as usize];
             let lead = lead_minutes(&mut vrng, atype);
-            // The first visit of a newly registered patient is on registration (or soon after).
+            // A newly registered patient registered when booking the first visit.
             let day0 = if registered_in_window && v == 0 {
-                offset
+                offset + (lead / 1440) as usize
             } else {
                 offset + vrng.gen_range(0..span)
             };
@@ -372,6 +372,9 @@ pub fn book(
             }
             let Some((day, m)) = placed else { continue };
             let start = at(first_day + Duration::days(day as i64), m);
+            if start < p.created_at {
+                continue;
+            }
             // A future visit exists only if it was booked by now.
             if start > now && (start - now).num_minutes() > lead {
                 continue;
@@ -386,7 +389,8 @@ pub fn book(
             let mut vrng = entity_rng(params.seed, clinic, Kind::Appointment, key ^ (1 << 63));
             let minutes = slot_minutes(atype);
             let end = start + Duration::minutes(i64::from(minutes));
-            let booked_at = start - Duration::minutes(lead);
+            let booked_at = (start - Duration::minutes(lead)).max(p.created_at);
+            let lead = (start - booked_at).num_minutes();
             let lead_days = lead as f64 / 1440.0;
             let mut cancelled_at = None;
             let mut checked_in_at = None;
@@ -416,7 +420,8 @@ pub fn book(
                 checked_in_at = Some(start - Duration::minutes(vrng.gen_range(0..20)));
                 "in_progress"
             } else if (start - now).num_minutes() <= 30 {
-                checked_in_at = Some(now - Duration::minutes(vrng.gen_range(0..15)));
+                checked_in_at =
+                    Some((now - Duration::minutes(vrng.gen_range(0..15))).max(booked_at));
                 "checked_in"
             } else if vrng.gen_bool(if (start - now).num_days() < 3 {
                 0.7
@@ -529,7 +534,7 @@ pub fn walk_ins(
                 continue;
             }
             let p = &patients[rng.gen_range(0..patients.len())];
-            if p.registered > date {
+            if start < p.created_at {
                 continue;
             }
             occ.take(d, day, m / UNIT_MIN, minutes / UNIT_MIN);
