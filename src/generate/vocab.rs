@@ -615,7 +615,7 @@ pub const DRUGS: &[Drug] = &[
         "Nitroglycerin",
         "0.4 mg",
         "sublingual",
-        "every 5 minutes as needed for chest pain, up to 3 doses",
+        "every 5 min as needed for chest pain, max 3",
         3,
         None,
         "Call 911 if pain persists after the first dose."
