@@ -363,7 +363,7 @@ pub fn generate(
         };
         let _ = v.walk_in;
         let finished = end.unwrap_or(now);
-        let action_time = start + (finished - start) * 4 / 5;
+        let action_time = start + Duration::seconds((finished - start).num_seconds() * 4 / 5);
 
         // Prescriptions: complaint drugs first, then the patient's long-term medicines.
         let mut drugs: Vec<&'static vocab::Drug> = Vec::new();

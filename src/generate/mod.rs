@@ -149,9 +149,12 @@ pub fn profile(name: &str) -> Option<ClinicShape> {
         history_days,
         future_days,
         note_length: 1.0,
-        // Ambient-scribe style recording of about a third of visits, most of each visit.
-        voice_share: 0.3,
-        voice_length_factor: 0.8,
+        // GridFS bytes dominate quickly: a full-length 8 kHz 16-bit recording of a 20-minute
+        // visit is ~19 MB. By default one encounter in ten keeps a dictation of ~5% of the
+        // visit's length (~45 s, ~0.7 MB), about 330 MB per small clinic; raise both for
+        // storage tests (0.3 and 0.8 resemble an ambient scribe recording most visits).
+        voice_share: 0.1,
+        voice_length_factor: 0.05,
     })
 }
 

@@ -4,7 +4,7 @@
 //! index so they stay unique across clinics, as the schema's UNIQUE constraints require.
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
-use fake::faker::address::en::{BuildingNumber, CityName, StateAbbr, StreetName, ZipCode};
+use fake::faker::address::en::{BuildingNumber, CityName, PostCode, StateAbbr, StreetName};
 use fake::faker::name::en::{FirstName, LastName};
 use fake::faker::phone_number::en::CellNumber;
 use fake::Fake;
@@ -251,7 +251,7 @@ pub fn patient(
     let number: String = BuildingNumber().fake_with_rng(&mut rng);
     let city: String = CityName().fake_with_rng(&mut rng);
     let state: &str = StateAbbr().fake_with_rng(&mut rng);
-    let zip: String = ZipCode().fake_with_rng(&mut rng);
+    let zip: String = PostCode().fake_with_rng(&mut rng);
     let address = json!({
         "line1": format!("{number} {street}"),
         "line2": if rng.gen_bool(0.2) { Json::String(format!("Apt {}", rng.gen_range(1..400))) } else { Json::Null },
