@@ -931,3 +931,16 @@ fn timestamps_do_not_depend_on_the_wall_clock() {
         .iter()
         .all(|a| a.start_time.date() >= p.as_of - Duration::days(30)));
 }
+
+#[test]
+fn some_doctors_are_busier() {
+    let (_, c) = small();
+    let mut per: BTreeMap<Uuid, usize> = BTreeMap::new();
+    for a in &c.appointments {
+        *per.entry(a.doctor_id).or_default() += 1;
+    }
+    assert_eq!(per.len(), 5, "every doctor has appointments");
+    let max = *per.values().max().unwrap() as f64;
+    let min = *per.values().min().unwrap() as f64;
+    assert!(max > 1.5 * min, "doctor loads {per:?}");
+}

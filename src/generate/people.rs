@@ -213,6 +213,15 @@ fn age_visit_factor(age: u32) -> f64 {
     }
 }
 
+/// Index in 0..n with weights 1/(k+1)^0.7: some doctors carry bigger panels than others,
+/// which gives load tests busy doctors as well as hot patients.
+fn skewed(rng: &mut EntityRng, n: usize) -> usize {
+    let weights: Vec<u32> = (0..n.max(1))
+        .map(|k| (1000.0 / ((k + 1) as f64).powf(0.7)) as u32)
+        .collect();
+    pick_weighted(rng, &weights)
+}
+
 /// Mean attended visits per person-year (NAMCS 1997 via clinic-realism.md).
 pub const MEAN_VISITS_PER_YEAR: f64 = 3.0;
 
@@ -332,9 +341,9 @@ pub fn patient(
     let primary_doctor = if age < 16 && !pediatricians.is_empty() && rng.gen_bool(0.85) {
         pediatricians[rng.gen_range(0..pediatricians.len())]
     } else if !primary_care.is_empty() && rng.gen_bool(0.75) {
-        primary_care[rng.gen_range(0..primary_care.len())]
+        primary_care[skewed(&mut rng, primary_care.len())]
     } else {
-        rng.gen_range(0..n_doctors)
+        skewed(&mut rng, n_doctors as usize) as u32
     };
     // Registration: 10% joined during the history window, the rest earlier.
     let history = i64::from(params.shape.history_days);
