@@ -944,3 +944,32 @@ fn some_doctors_are_busier() {
     let min = *per.values().min().unwrap() as f64;
     assert!(max > 1.5 * min, "doctor loads {per:?}");
 }
+
+#[test]
+fn every_id_in_a_clinic_is_unique() {
+    let (_, c) = small();
+    let ids: Vec<Uuid> = c
+        .users
+        .iter()
+        .map(|x| x.id)
+        .chain(c.patients.iter().map(|x| x.id))
+        .chain(c.appointments.iter().map(|x| x.id))
+        .chain(c.encounters.iter().map(|x| x.id))
+        .chain(c.prescriptions.iter().map(|x| x.id))
+        .chain(c.prescription_items.iter().map(|x| x.id))
+        .chain(c.orders.iter().map(|x| x.id))
+        .chain(c.order_items.iter().map(|x| x.id))
+        .chain(c.tasks.iter().map(|x| x.id))
+        .chain(c.alerts.iter().map(|x| x.id))
+        .chain(c.clinical_notes.iter().map(|x| x.id))
+        .chain(c.voice_recordings.iter().map(|x| x.id))
+        .collect();
+    let set: BTreeSet<Uuid> = ids.iter().copied().collect();
+    assert_eq!(set.len(), ids.len());
+    let files: BTreeSet<&str> = c
+        .voice_recordings
+        .iter()
+        .map(|v| v.filename.as_str())
+        .collect();
+    assert_eq!(files.len(), c.voice_recordings.len());
+}
