@@ -861,26 +861,40 @@ fn profiles_exist_and_grow() {
 }
 
 #[test]
-fn plan_scales_clinic_zero() {
+fn plan_is_exact_for_small_seeds() {
     let p = params("tiny", 7);
-    let c = generate_clinic(&p, 0);
+    let clinics: Vec<ClinicData> = (0..7).map(|i| generate_clinic(&p, i)).collect();
+    let total = |f: &dyn Fn(&ClinicData) -> usize| clinics.iter().map(f).sum::<usize>() as u64;
     let plan = plan(&p);
-    assert_eq!(plan.entry("users").unwrap().rows, 7 * c.users.len() as u64);
+    assert!(plan.exact);
+    assert_eq!(plan.entry("users").unwrap().rows, total(&|c| c.users.len()));
     assert_eq!(plan.entry("patients").unwrap().rows, 7 * 60);
     assert_eq!(
         plan.entry("appointments").unwrap().rows,
-        7 * c.appointments.len() as u64
+        total(&|c| c.appointments.len())
+    );
+    assert_eq!(
+        plan.entry("order_items").unwrap().rows,
+        total(&|c| c.order_items.len())
+    );
+    assert_eq!(
+        plan.entry("alerts").unwrap().rows,
+        total(&|c| c.alerts.len())
     );
     assert_eq!(
         plan.entry("clinicalNotes").unwrap().rows,
-        7 * c.clinical_notes.len() as u64
+        total(&|c| c.clinical_notes.len())
     );
-    let gridfs: u64 = c
-        .voice_recordings
+    assert_eq!(
+        plan.entry("voiceRecordings").unwrap().rows,
+        total(&|c| c.voice_recordings.len())
+    );
+    let gridfs: u64 = clinics
         .iter()
+        .flat_map(|c| &c.voice_recordings)
         .map(|v| audio::wav_len(v) as u64)
         .sum();
-    assert!(plan.entry("fs.chunks").unwrap().bytes >= 7 * gridfs);
+    assert!(plan.entry("fs.chunks").unwrap().bytes >= gridfs);
     assert!(plan
         .entries
         .iter()
@@ -972,4 +986,17 @@ fn every_id_in_a_clinic_is_unique() {
         .map(|v| v.filename.as_str())
         .collect();
     assert_eq!(files.len(), c.voice_recordings.len());
+}
+
+#[test]
+fn plan_estimates_large_seeds_from_samples() {
+    let p = params("tiny", 1000);
+    let plan = plan(&p);
+    assert!(!plan.exact);
+    assert_eq!(plan.entry("patients").unwrap().rows, 60_000);
+    assert_eq!(plan.entry("users").unwrap().rows, 5_000);
+    let one = generate_clinic(&p, 0).appointments.len() as f64 * 1000.0;
+    let est = plan.entry("appointments").unwrap().rows as f64;
+    assert!((est / one - 1.0).abs() < 0.5, "{est} vs {one}");
+    assert!(plan.to_string().contains("estimated"));
 }
