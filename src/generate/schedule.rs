@@ -554,3 +554,62 @@ pub fn walk_ins(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cal() -> Calendar {
+        Calendar {
+            doctor_index: 0,
+            weekdays: [true, true, false, true, true, false, false],
+            start_min: 8 * 60,
+            end_min: 17 * 60,
+            lunch_start_min: 12 * 60,
+            lunch_end_min: 13 * 60,
+        }
+    }
+
+    fn t(d: u32, h: u32, m: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 11, d)
+            .unwrap()
+            .and_hms_opt(h, m, 0)
+            .unwrap()
+    }
+
+    #[test]
+    fn calendar_contains_only_working_time() {
+        let c = cal();
+        // 2026-11-23 is a Monday, 25th a Wednesday (day off), 28th a Saturday.
+        assert!(c.contains(t(23, 8, 0), t(23, 8, 20)));
+        assert!(c.contains(t(23, 11, 40), t(23, 12, 0)));
+        assert!(!c.contains(t(23, 11, 50), t(23, 12, 10)), "runs into lunch");
+        assert!(!c.contains(t(23, 12, 30), t(23, 12, 45)), "in lunch");
+        assert!(c.contains(t(23, 13, 0), t(23, 13, 30)));
+        assert!(!c.contains(t(23, 16, 50), t(23, 17, 10)), "after hours");
+        assert!(!c.contains(t(23, 7, 45), t(23, 8, 0)), "before hours");
+        assert!(!c.contains(t(25, 9, 0), t(25, 9, 15)), "day off");
+        assert!(!c.contains(t(28, 9, 0), t(28, 9, 15)), "weekend");
+    }
+
+    #[test]
+    fn slots_fill_a_day_without_overlap() {
+        let c = cal();
+        let mut occ = Occupancy::new(1, 1);
+        let mut rng = entity_rng(1, 0, Kind::Calendar, 0);
+        let mut taken = Vec::new();
+        while let Some(m) = find_slot(&occ, &c, 0, 0, 20, &mut rng) {
+            occ.take(0, 0, m / UNIT_MIN, 20 / UNIT_MIN);
+            taken.push(m);
+        }
+        taken.sort_unstable();
+        for w in taken.windows(2) {
+            assert!(w[0] + 20 <= w[1]);
+        }
+        // 8 working hours, 20-minute slots: at most 24, and random starts waste some gaps.
+        assert!(taken.len() >= 16 && taken.len() <= 24, "{}", taken.len());
+        for m in taken {
+            assert!(c.contains(t(23, m / 60, m % 60), t(23, (m + 20) / 60, (m + 20) % 60)));
+        }
+    }
+}
