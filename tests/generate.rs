@@ -480,6 +480,18 @@ fn check_references(c: &ClinicData) {
             assert_eq!(e.encounter_type, "walk_in");
         }
     }
+    // Nothing happens to a patient before registration.
+    let registered: BTreeMap<Uuid, NaiveDateTime> =
+        c.patients.iter().map(|p| (p.id, p.created_at)).collect();
+    for a in &c.appointments {
+        assert!(
+            a.booked_at >= registered[&a.patient_id],
+            "booked before registration"
+        );
+    }
+    for e in &c.encounters {
+        assert!(e.start_time >= registered[&e.patient_id]);
+    }
     // Every attended appointment has its encounter.
     for a in &c.appointments {
         if matches!(a.status, "completed" | "in_progress") {
@@ -815,7 +827,7 @@ fn today_exists_and_statuses_follow_time() {
             t.assigned_to == u.id
                 && t.status == "pending"
                 && t.due_date
-                    .map_or(false, |d| (d - p.as_of).num_days().abs() <= 10)
+                    .is_some_and(|d| (d - p.as_of).num_days().abs() <= 10)
         });
         assert!(recent_pending, "pending task due around the as-of date");
     }
@@ -849,26 +861,40 @@ fn profiles_exist_and_grow() {
 }
 
 #[test]
-fn plan_scales_clinic_zero() {
+fn plan_is_exact_for_small_seeds() {
     let p = params("tiny", 7);
-    let c = generate_clinic(&p, 0);
+    let clinics: Vec<ClinicData> = (0..7).map(|i| generate_clinic(&p, i)).collect();
+    let total = |f: &dyn Fn(&ClinicData) -> usize| clinics.iter().map(f).sum::<usize>() as u64;
     let plan = plan(&p);
-    assert_eq!(plan.entry("users").unwrap().rows, 7 * c.users.len() as u64);
+    assert!(plan.exact);
+    assert_eq!(plan.entry("users").unwrap().rows, total(&|c| c.users.len()));
     assert_eq!(plan.entry("patients").unwrap().rows, 7 * 60);
     assert_eq!(
         plan.entry("appointments").unwrap().rows,
-        7 * c.appointments.len() as u64
+        total(&|c| c.appointments.len())
+    );
+    assert_eq!(
+        plan.entry("order_items").unwrap().rows,
+        total(&|c| c.order_items.len())
+    );
+    assert_eq!(
+        plan.entry("alerts").unwrap().rows,
+        total(&|c| c.alerts.len())
     );
     assert_eq!(
         plan.entry("clinicalNotes").unwrap().rows,
-        7 * c.clinical_notes.len() as u64
+        total(&|c| c.clinical_notes.len())
     );
-    let gridfs: u64 = c
-        .voice_recordings
+    assert_eq!(
+        plan.entry("voiceRecordings").unwrap().rows,
+        total(&|c| c.voice_recordings.len())
+    );
+    let gridfs: u64 = clinics
         .iter()
+        .flat_map(|c| &c.voice_recordings)
         .map(|v| audio::wav_len(v) as u64)
         .sum();
-    assert!(plan.entry("fs.chunks").unwrap().bytes >= 7 * gridfs);
+    assert!(plan.entry("fs.chunks").unwrap().bytes >= gridfs);
     assert!(plan
         .entries
         .iter()
@@ -918,4 +944,59 @@ fn timestamps_do_not_depend_on_the_wall_clock() {
         .appointments
         .iter()
         .all(|a| a.start_time.date() >= p.as_of - Duration::days(30)));
+}
+
+#[test]
+fn some_doctors_are_busier() {
+    let (_, c) = small();
+    let mut per: BTreeMap<Uuid, usize> = BTreeMap::new();
+    for a in &c.appointments {
+        *per.entry(a.doctor_id).or_default() += 1;
+    }
+    assert_eq!(per.len(), 5, "every doctor has appointments");
+    let max = *per.values().max().unwrap() as f64;
+    let min = *per.values().min().unwrap() as f64;
+    assert!(max > 1.5 * min, "doctor loads {per:?}");
+}
+
+#[test]
+fn every_id_in_a_clinic_is_unique() {
+    let (_, c) = small();
+    let ids: Vec<Uuid> = c
+        .users
+        .iter()
+        .map(|x| x.id)
+        .chain(c.patients.iter().map(|x| x.id))
+        .chain(c.appointments.iter().map(|x| x.id))
+        .chain(c.encounters.iter().map(|x| x.id))
+        .chain(c.prescriptions.iter().map(|x| x.id))
+        .chain(c.prescription_items.iter().map(|x| x.id))
+        .chain(c.orders.iter().map(|x| x.id))
+        .chain(c.order_items.iter().map(|x| x.id))
+        .chain(c.tasks.iter().map(|x| x.id))
+        .chain(c.alerts.iter().map(|x| x.id))
+        .chain(c.clinical_notes.iter().map(|x| x.id))
+        .chain(c.voice_recordings.iter().map(|x| x.id))
+        .collect();
+    let set: BTreeSet<Uuid> = ids.iter().copied().collect();
+    assert_eq!(set.len(), ids.len());
+    let files: BTreeSet<&str> = c
+        .voice_recordings
+        .iter()
+        .map(|v| v.filename.as_str())
+        .collect();
+    assert_eq!(files.len(), c.voice_recordings.len());
+}
+
+#[test]
+fn plan_estimates_large_seeds_from_samples() {
+    let p = params("tiny", 1000);
+    let plan = plan(&p);
+    assert!(!plan.exact);
+    assert_eq!(plan.entry("patients").unwrap().rows, 60_000);
+    assert_eq!(plan.entry("users").unwrap().rows, 5_000);
+    let one = generate_clinic(&p, 0).appointments.len() as f64 * 1000.0;
+    let est = plan.entry("appointments").unwrap().rows as f64;
+    assert!((est / one - 1.0).abs() < 0.5, "{est} vs {one}");
+    assert!(plan.to_string().contains("estimated"));
 }

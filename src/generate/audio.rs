@@ -8,7 +8,7 @@ use rand::Rng;
 
 use super::clinical::VisitFacts;
 use super::rng::{entity_rng, entity_u64, entity_uuid, Kind};
-use super::SeedParams;
+use super::{as_of_noon, SeedParams};
 use crate::model::VoiceRecording;
 
 /// Telephone-quality sample rate: small files, still a real WAV every player opens.
@@ -44,7 +44,9 @@ pub fn recording(
         filename: format!("encounter-{}-{}.wav", enc.id, id.simple()),
         duration_seconds: duration,
         sample_rate_hz: SAMPLE_RATE_HZ,
-        created_at: end + Duration::seconds(rng.gen_range(5..120)),
+        // Uploaded shortly after the visit, but never after the as-of "now".
+        created_at: (end + Duration::seconds(rng.gen_range(5..120)))
+            .min(as_of_noon(params).max(end)),
         audio_seed: entity_u64(params.seed, clinic, Kind::Voice, key),
     })
 }

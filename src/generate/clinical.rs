@@ -44,6 +44,11 @@ pub struct VisitFacts<'a> {
     pub orders: Vec<String>,
 }
 
+/// Marks walk-in visit keys. Appointment keys are (patient << 16 | visit) < 2^48 and walk-in
+/// keys (doctor << 32 | day) < 2^48, so bit 48 keeps them apart, and derived keys (items
+/// `<< 3`, orders `<< 2`, order items `<< 4` more) still fit in 64 bits without losing it.
+const WALK_IN_KEY: u64 = 1 << 48;
+
 struct Visit {
     key: u64,
     patient: u32,
@@ -283,7 +288,7 @@ pub fn generate(
             walk_in: false,
         })
         .chain(walk_ins.iter().map(|w| Visit {
-            key: (1 << 63) | w.key,
+            key: WALK_IN_KEY | w.key,
             patient: w.patient,
             doctor: w.doctor,
             complaint: w.complaint,
@@ -363,7 +368,7 @@ pub fn generate(
         };
         let _ = v.walk_in;
         let finished = end.unwrap_or(now);
-        let action_time = start + (finished - start) * 4 / 5;
+        let action_time = start + Duration::seconds((finished - start).num_seconds() * 4 / 5);
 
         // Prescriptions: complaint drugs first, then the patient's long-term medicines.
         let mut drugs: Vec<&'static vocab::Drug> = Vec::new();

@@ -109,28 +109,35 @@ pub fn generate_clinic(params: &SeedParams, clinic_index: u32) -> ClinicData {
     out
 }
 
-/// The named clinic shapes. Per-clinic size stays moderate so memory is flat and scale comes
-/// from `--clinics`; the figures behind each default are in clinic-realism.md:
+/// The named clinic shapes. Per-clinic size stays moderate and grows only a little from
+/// small to large: scale comes from `--clinics`, and a seed's peak memory follows the size of
+/// one clinic (a `ClinicData` per worker), not the number of clinics. The figures behind each
+/// default are in clinic-realism.md:
 /// - visit length 20.3-21 min (NAMCS via AJMC 2014) -> 15/20/30-minute slots by type;
-/// - ~3 attended visits per patient-year, 24% of patients without one in a year;
-/// - staff ratios of a US group practice (about one nurse and one receptionist per doctor).
+/// - ~3 attended visits per patient-year, 24% of patients without one in a year (Smits 2008),
+///   top 1%/10% of patients ~6%/~40% of visits (Neal 1998; BMJ Open) -> exponential
+///   per-patient visit propensity;
+/// - ~23% no-shows (Dantas 2018), rising with lead time and earlier no-shows;
+/// - 70.5% of visits with a prescription, ~2.1 drugs (NAMCS 2005); ~0.28 lab tests per
+///   visit (NAMCS 2001) with a Zipf-like catalogue (Uppsala study);
+/// - staff ratios of a US group practice (about one nurse and half a receptionist per doctor).
 ///
-/// | profile | doctors | nurses | recept. | admins | patients | history | future |
-/// |---------|---------|--------|---------|--------|----------|---------|--------|
-/// | tiny    | 2       | 1      | 1       | 1      | 60       | 30 d    | 7 d    |
-/// | small   | 5       | 4      | 2       | 1      | 1500     | 365 d   | 30 d   |
-/// | medium  | 8       | 6      | 3       | 2      | 6000     | 365 d   | 60 d   |
-/// | large   | 12      | 10     | 5       | 3      | 10000    | 730 d   | 90 d   |
+/// | profile | doctors | nurses | recept. | admins | patients | history | future | per clinic (approx.)             |
+/// |---------|---------|--------|---------|--------|----------|---------|--------|----------------------------------|
+/// | tiny    | 2       | 1      | 1       | 1      | 60       | 30 d    | 7 d    | ~40 appointments                 |
+/// | small   | 5       | 4      | 2       | 1      | 1500     | 365 d   | 30 d   | ~6.4k appointments, ~4.8k notes  |
+/// | medium  | 6       | 5      | 3       | 1      | 2000     | 365 d   | 60 d   | ~8.7k appointments               |
+/// | large   | 8       | 6      | 4       | 2      | 2800     | 365 d   | 90 d   | ~12k appointments                |
 ///
 /// With ~3 visits a year plus no-shows and cancellations, a small-profile doctor has about
-/// four appointments a day, a large-profile doctor about fourteen (full-time primary care
-/// sees about twenty).
+/// four to five appointments a day, a large-profile doctor about six (the doctors' panels
+/// are smaller than a full-time primary-care panel; raise `patients` for busier days).
 pub fn profile(name: &str) -> Option<ClinicShape> {
     let (doctors, nurses, receptionists, admins, patients, history_days, future_days) = match name {
         "tiny" => (2, 1, 1, 1, 60, 30, 7),
         "small" => (5, 4, 2, 1, 1500, 365, 30),
-        "medium" => (8, 6, 3, 2, 6000, 365, 60),
-        "large" => (12, 10, 5, 3, 10_000, 730, 90),
+        "medium" => (6, 5, 3, 1, 2000, 365, 60),
+        "large" => (8, 6, 4, 2, 2800, 365, 90),
         _ => return None,
     };
     Some(ClinicShape {
@@ -142,9 +149,12 @@ pub fn profile(name: &str) -> Option<ClinicShape> {
         history_days,
         future_days,
         note_length: 1.0,
-        // Ambient-scribe style recording of about a third of visits, most of each visit.
-        voice_share: 0.3,
-        voice_length_factor: 0.8,
+        // GridFS bytes dominate quickly: a full-length 8 kHz 16-bit recording of a 20-minute
+        // visit is ~19 MB. By default one encounter in ten keeps a dictation of ~5% of the
+        // visit's length (~45 s, ~0.7 MB), about 330 MB per small clinic; raise both for
+        // storage tests (0.3 and 0.8 resemble an ambient scribe recording most visits).
+        voice_share: 0.1,
+        voice_length_factor: 0.05,
     })
 }
 

@@ -5,6 +5,7 @@
 //! a few amended).
 
 use chrono::{Duration, NaiveDateTime};
+use rand::seq::SliceRandom;
 use rand::Rng;
 
 use super::clinical::VisitFacts;
@@ -129,7 +130,7 @@ pub fn note(
     let p = f.patient;
     let days = rng.gen_range(2..15);
     let hpi = format!(
-        "{}-year-old {} {}",
+        "{}-year-old {} patient. {}",
         p.age,
         p.sex,
         c.hpi.replace("{days}", &days.to_string())
@@ -372,13 +373,61 @@ fn transcription(
         content.patient_education,
         content.follow_up
     );
-    while s.len() + closing.len() < target_bytes {
-        let (q, a) = SMALL_TALK[rng.gen_range(0..SMALL_TALK.len())];
-        s.push_str("Doctor: ");
-        s.push_str(q);
-        s.push_str("\nPatient: ");
-        s.push_str(a);
-        s.push('\n');
+    // Visit-specific exchanges first (history, medicines, examination, orders), then general
+    // questions; each pass shuffles the pool so long transcripts do not simply repeat.
+    let mut pool: Vec<String> = vec![
+        format!(
+            "Doctor: Let me go over your history. I have {}.\nPatient: Yes, that's right.\n",
+            content
+                .past_medical_history
+                .trim_end_matches('.')
+                .to_lowercase()
+        ),
+        format!(
+            "Doctor: And you're taking {}?\nPatient: Yes, every day.\n",
+            content.medications
+        ),
+        format!(
+            "Doctor: Allergies: {}.\nPatient: Correct.\n",
+            content.allergies.to_lowercase()
+        ),
+        format!(
+            "Doctor: Anything in the family I should know about?\nPatient: {}\n",
+            content.family_history
+        ),
+        format!(
+            "Doctor: Tell me a bit about your routine.\nPatient: {}\n",
+            content.social_history
+        ),
+        format!(
+            "Doctor: Your vitals today: {}.\nPatient: Is that okay?\nDoctor: Mostly fine.\n",
+            content.vital_signs.trim_end_matches('.')
+        ),
+        format!(
+            "Doctor: I'm going to examine you now. {}\nPatient: Alright.\n",
+            content.physical_exam
+        ),
+        format!(
+            "Doctor: {}\nPatient: I see.\n",
+            f.complaint.hpi.replace("{days}", &days.to_string())
+        ),
+    ];
+    for o in &content.plan_orders {
+        pool.push(format!("Doctor: I'd like to order a {}.\nPatient: When will I get the results?\nDoctor: Usually within a few days; we'll call you.\n", o.split(" (").next().unwrap_or(o).to_lowercase()));
+    }
+    pool.extend(
+        SMALL_TALK
+            .iter()
+            .map(|(q, a)| format!("Doctor: {q}\nPatient: {a}\n")),
+    );
+    'fill: while s.len() + closing.len() < target_bytes {
+        pool.shuffle(rng);
+        for line in &pool {
+            if s.len() + closing.len() >= target_bytes {
+                break 'fill;
+            }
+            s.push_str(line);
+        }
     }
     s.push_str(&closing);
     s

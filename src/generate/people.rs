@@ -4,7 +4,7 @@
 //! index so they stay unique across clinics, as the schema's UNIQUE constraints require.
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
-use fake::faker::address::en::{BuildingNumber, CityName, StateAbbr, StreetName, ZipCode};
+use fake::faker::address::en::{BuildingNumber, CityName, PostCode, StateAbbr, StreetName};
 use fake::faker::name::en::{FirstName, LastName};
 use fake::faker::phone_number::en::CellNumber;
 use fake::Fake;
@@ -170,6 +170,8 @@ pub struct PatientInfo {
     pub sex: &'static str,
     /// First day the patient can have appointments (registration day).
     pub registered: NaiveDate,
+    /// When the patient row was created (registration); nothing of theirs happens before it.
+    pub created_at: NaiveDateTime,
     /// Index of the primary doctor among the clinic's users.
     pub primary_doctor: u32,
     /// Indexes into `vocab::CHRONIC`.
@@ -211,6 +213,15 @@ fn age_visit_factor(age: u32) -> f64 {
     }
 }
 
+/// Index in 0..n with weights 1/(k+1)^0.7: some doctors carry bigger panels than others,
+/// which gives load tests busy doctors as well as hot patients.
+fn skewed(rng: &mut EntityRng, n: usize) -> usize {
+    let weights: Vec<u32> = (0..n.max(1))
+        .map(|k| (1000.0 / ((k + 1) as f64).powf(0.7)) as u32)
+        .collect();
+    pick_weighted(rng, &weights)
+}
+
 /// Mean attended visits per person-year (NAMCS 1997 via clinic-realism.md).
 pub const MEAN_VISITS_PER_YEAR: f64 = 3.0;
 
@@ -249,7 +260,7 @@ pub fn patient(
     let number: String = BuildingNumber().fake_with_rng(&mut rng);
     let city: String = CityName().fake_with_rng(&mut rng);
     let state: &str = StateAbbr().fake_with_rng(&mut rng);
-    let zip: String = ZipCode().fake_with_rng(&mut rng);
+    let zip: String = PostCode().fake_with_rng(&mut rng);
     let address = json!({
         "line1": format!("{number} {street}"),
         "line2": if rng.gen_bool(0.2) { Json::String(format!("Apt {}", rng.gen_range(1..400))) } else { Json::Null },
@@ -330,9 +341,9 @@ pub fn patient(
     let primary_doctor = if age < 16 && !pediatricians.is_empty() && rng.gen_bool(0.85) {
         pediatricians[rng.gen_range(0..pediatricians.len())]
     } else if !primary_care.is_empty() && rng.gen_bool(0.75) {
-        primary_care[rng.gen_range(0..primary_care.len())]
+        primary_care[skewed(&mut rng, primary_care.len())]
     } else {
-        rng.gen_range(0..n_doctors)
+        skewed(&mut rng, n_doctors as usize) as u32
     };
     // Registration: 10% joined during the history window, the rest earlier.
     let history = i64::from(params.shape.history_days);
@@ -386,6 +397,7 @@ pub fn patient(
         age,
         sex,
         registered,
+        created_at,
         primary_doctor,
         chronic,
         allergies,

@@ -55,7 +55,7 @@ fn key(seed: u64, clinic: u32, kind: Kind, index: u64, salt: u64) -> [u64; 4] {
     let a = mix(seed ^ mix(salt));
     let b = mix(a ^ (u64::from(clinic) << 8) ^ kind as u64);
     let c = mix(b ^ index);
-    let d = mix(c ^ 0x5EED_0F_C11_41C);
+    let d = mix(c ^ 0x5EED_0FC1_141C);
     [c, d, mix(d ^ a), mix(c ^ b ^ 0xD0C7_0125)]
 }
 

@@ -40,7 +40,7 @@ impl Calendar {
 
     /// Whether [start, end) lies in working hours of a working day and outside the lunch gap.
     pub fn contains(&self, start: NaiveDateTime, end: NaiveDateTime) -> bool {
-        if start.date() != end.date() && !(end.time().num_seconds_from_midnight() == 0) {
+        if start.date() != end.date() && end.time().num_seconds_from_midnight() != 0 {
             return false;
         }
         if !self.works_on(start.date()) || end <= start {
@@ -353,9 +353,9 @@ pub fn book(
             };
             let cal = &calendars[doctor as usize];
             let lead = lead_minutes(&mut vrng, atype);
-            // The first visit of a newly registered patient is on registration (or soon after).
+            // A newly registered patient registered when booking the first visit.
             let day0 = if registered_in_window && v == 0 {
-                offset
+                offset + (lead / 1440) as usize
             } else {
                 offset + vrng.gen_range(0..span)
             };
@@ -372,6 +372,9 @@ pub fn book(
             }
             let Some((day, m)) = placed else { continue };
             let start = at(first_day + Duration::days(day as i64), m);
+            if start < p.created_at {
+                continue;
+            }
             // A future visit exists only if it was booked by now.
             if start > now && (start - now).num_minutes() > lead {
                 continue;
@@ -386,7 +389,8 @@ pub fn book(
             let mut vrng = entity_rng(params.seed, clinic, Kind::Appointment, key ^ (1 << 63));
             let minutes = slot_minutes(atype);
             let end = start + Duration::minutes(i64::from(minutes));
-            let booked_at = start - Duration::minutes(lead);
+            let booked_at = (start - Duration::minutes(lead)).max(p.created_at);
+            let lead = (start - booked_at).num_minutes();
             let lead_days = lead as f64 / 1440.0;
             let mut cancelled_at = None;
             let mut checked_in_at = None;
@@ -416,11 +420,14 @@ pub fn book(
                 checked_in_at = Some(start - Duration::minutes(vrng.gen_range(0..20)));
                 "in_progress"
             } else if (start - now).num_minutes() <= 30 {
-                checked_in_at = Some(now - Duration::minutes(vrng.gen_range(0..15)));
+                checked_in_at =
+                    Some((now - Duration::minutes(vrng.gen_range(0..15))).max(booked_at));
                 "checked_in"
-            } else if (start - now).num_days() < 3 && vrng.gen_bool(0.7) {
-                "confirmed"
-            } else if vrng.gen_bool(0.2) {
+            } else if vrng.gen_bool(if (start - now).num_days() < 3 {
+                0.7
+            } else {
+                0.2
+            }) {
                 "confirmed"
             } else {
                 "scheduled"
@@ -527,7 +534,7 @@ pub fn walk_ins(
                 continue;
             }
             let p = &patients[rng.gen_range(0..patients.len())];
-            if p.registered > date {
+            if start < p.created_at {
                 continue;
             }
             occ.take(d, day, m / UNIT_MIN, minutes / UNIT_MIN);
@@ -546,4 +553,63 @@ pub fn walk_ins(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cal() -> Calendar {
+        Calendar {
+            doctor_index: 0,
+            weekdays: [true, true, false, true, true, false, false],
+            start_min: 8 * 60,
+            end_min: 17 * 60,
+            lunch_start_min: 12 * 60,
+            lunch_end_min: 13 * 60,
+        }
+    }
+
+    fn t(d: u32, h: u32, m: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 11, d)
+            .unwrap()
+            .and_hms_opt(h, m, 0)
+            .unwrap()
+    }
+
+    #[test]
+    fn calendar_contains_only_working_time() {
+        let c = cal();
+        // 2026-11-23 is a Monday, 25th a Wednesday (day off), 28th a Saturday.
+        assert!(c.contains(t(23, 8, 0), t(23, 8, 20)));
+        assert!(c.contains(t(23, 11, 40), t(23, 12, 0)));
+        assert!(!c.contains(t(23, 11, 50), t(23, 12, 10)), "runs into lunch");
+        assert!(!c.contains(t(23, 12, 30), t(23, 12, 45)), "in lunch");
+        assert!(c.contains(t(23, 13, 0), t(23, 13, 30)));
+        assert!(!c.contains(t(23, 16, 50), t(23, 17, 10)), "after hours");
+        assert!(!c.contains(t(23, 7, 45), t(23, 8, 0)), "before hours");
+        assert!(!c.contains(t(25, 9, 0), t(25, 9, 15)), "day off");
+        assert!(!c.contains(t(28, 9, 0), t(28, 9, 15)), "weekend");
+    }
+
+    #[test]
+    fn slots_fill_a_day_without_overlap() {
+        let c = cal();
+        let mut occ = Occupancy::new(1, 1);
+        let mut rng = entity_rng(1, 0, Kind::Calendar, 0);
+        let mut taken = Vec::new();
+        while let Some(m) = find_slot(&occ, &c, 0, 0, 20, &mut rng) {
+            occ.take(0, 0, m / UNIT_MIN, 20 / UNIT_MIN);
+            taken.push(m);
+        }
+        taken.sort_unstable();
+        for w in taken.windows(2) {
+            assert!(w[0] + 20 <= w[1]);
+        }
+        // 8 working hours, 20-minute slots: at most 24, and random starts waste some gaps.
+        assert!(taken.len() >= 16 && taken.len() <= 24, "{}", taken.len());
+        for m in taken {
+            assert!(c.contains(t(23, m / 60, m % 60), t(23, (m + 20) / 60, (m + 20) % 60)));
+        }
+    }
 }

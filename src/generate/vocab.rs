@@ -615,7 +615,7 @@ pub const DRUGS: &[Drug] = &[
         "Nitroglycerin",
         "0.4 mg",
         "sublingual",
-        "every 5 minutes as needed for chest pain, up to 3 doses",
+        "every 5 min as needed for chest pain, max 3",
         3,
         None,
         "Call 911 if pain persists after the first dose."
@@ -1157,4 +1157,88 @@ pub fn chronic_complaint(code: &str) -> Option<usize> {
     COMPLAINTS
         .iter()
         .position(|c| c.weight == 0 && c.icd10 == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROUTES: &[&str] = &[
+        "oral",
+        "intravenous",
+        "intramuscular",
+        "subcutaneous",
+        "topical",
+        "inhaled",
+        "sublingual",
+        "rectal",
+        "ophthalmic",
+        "otic",
+        "nasal",
+        "transdermal",
+    ];
+
+    #[test]
+    fn complaints_reference_existing_drugs_labs_and_imaging() {
+        for c in COMPLAINTS {
+            for d in c.drugs {
+                assert!(drug(d).is_some(), "{}: unknown drug {d}", c.reason);
+            }
+            for l in c.labs {
+                assert!(lab(l).is_some(), "{}: unknown LOINC {l}", c.reason);
+            }
+            for i in c.imaging {
+                assert!(imaging(i).is_some(), "{}: unknown CPT {i}", c.reason);
+            }
+            assert!(c.reason.len() <= 255 && c.chief.len() <= 255);
+            assert!(c.hpi.contains("{days}") || c.tag == "preventive" || !c.hpi.is_empty());
+            assert!(c.ages.0 <= c.ages.1);
+        }
+    }
+
+    #[test]
+    fn every_chronic_condition_has_a_follow_up_and_a_drug() {
+        for c in CHRONIC {
+            let k = chronic_complaint(c.code).unwrap_or_else(|| panic!("{}", c.code));
+            assert_eq!(COMPLAINTS[k].weight, 0);
+            assert!(drug(c.drug).is_some(), "{}", c.drug);
+        }
+    }
+
+    #[test]
+    fn drugs_fit_the_schema() {
+        for d in DRUGS {
+            assert!(ROUTES.contains(&d.route), "{}", d.route);
+            assert!(d.name.len() <= 100 && d.dose.len() <= 50 && d.frequency.len() <= 50);
+            assert!(d.per_day > 0);
+            assert!(d.days.map_or(true, |n| n > 0));
+        }
+        let routes: std::collections::BTreeSet<_> = DRUGS.iter().map(|d| d.route).collect();
+        assert!(routes.len() >= 10, "routes covered: {routes:?}");
+    }
+
+    #[test]
+    fn codes_fit_the_schema_and_are_unique() {
+        let mut seen = std::collections::BTreeSet::new();
+        for l in LABS {
+            assert!(l.loinc.len() <= 20 && l.name.len() <= 200 && l.unit.len() <= 30);
+            assert!(l.qualitative || l.low < l.high, "{}", l.loinc);
+            assert!(seen.insert(l.loinc), "duplicate {}", l.loinc);
+            // LOINC codes are digits, a dash and a check digit.
+            let (num, check) = l.loinc.split_once('-').unwrap();
+            assert!(num.chars().all(|c| c.is_ascii_digit()) && check.len() == 1);
+        }
+        for i in IMAGING {
+            assert!(i.cpt.len() == 5 && i.description.len() <= 200, "{}", i.cpt);
+            assert!(i.normal.len() <= 100 && i.abnormal.len() <= 100);
+            assert!(seen.insert(i.cpt));
+        }
+    }
+
+    #[test]
+    fn weights_are_usable() {
+        assert!(COMPLAINTS.iter().filter(|c| c.weight > 0).count() >= 30);
+        assert_eq!(BLOOD_TYPES.iter().map(|b| b.1).sum::<u32>(), 1000);
+        assert!(DOCTOR_SPECIALTIES.len() >= 10 && INSURERS.len() >= 8);
+    }
 }
