@@ -153,6 +153,10 @@ pub struct SeedArgs {
     /// Drop secondary indexes before loading into empty tables, rebuild them after, then ANALYZE
     #[arg(long)]
     pub defer_indexes: bool,
+    /// Drop the foreign keys before loading into empty tables and re-add them after, which
+    /// validates every row at once instead of one lookup per row; then ANALYZE
+    #[arg(long)]
+    pub defer_foreign_keys: bool,
     /// Write only the PostgreSQL tables, no MongoDB documents or GridFS audio: for measuring
     /// PostgreSQL ingest alone. Recorded under its own fingerprint (suffix +postgres-only)
     #[arg(long)]

@@ -382,15 +382,19 @@ async fn refuses_a_database_with_foreign_data_unless_append() {
 }
 
 #[tokio::test]
-async fn defer_indexes_rebuilds_every_index() {
+async fn deferred_indexes_and_foreign_keys_are_all_restored() {
     let env = TestEnv::migrated("seed_defer").await;
     let pool = env.pool().await;
     let q = "SELECT indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1";
     let before: Vec<String> = sqlx::query_scalar(q).fetch_all(&pool).await.unwrap();
+    let fq =
+        "SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) \
+              FROM pg_constraint WHERE contype = 'f' AND convalidated ORDER BY 1";
+    let fks_before: Vec<String> = sqlx::query_scalar(fq).fetch_all(&pool).await.unwrap();
     let out = env
         .command()
         .args(BASE)
-        .args(["--clinics", "1", "--defer-indexes"])
+        .args(["--clinics", "1", "--defer-indexes", "--defer-foreign-keys"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -412,6 +416,12 @@ async fn defer_indexes_rebuilds_every_index() {
     };
     assert_eq!(shape(&before), shape(&after));
     assert!(before.len() >= 40, "{before:?}");
+    let fks_after: Vec<String> = sqlx::query_scalar(fq).fetch_all(&pool).await.unwrap();
+    assert!(fks_before.len() >= 20, "{fks_before:?}");
+    assert_eq!(
+        fks_before, fks_after,
+        "every foreign key re-added and validated"
+    );
     let analyzed: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'patients' AND last_analyze IS NOT NULL",
     )

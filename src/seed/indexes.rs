@@ -1,10 +1,14 @@
-//! `--defer-indexes`: drop the secondary indexes of the ten tables before a load into empty
-//! tables and rebuild them afterwards, then ANALYZE.
+//! `--defer-indexes` / `--defer-foreign-keys`: drop the secondary indexes (and, if asked, the
+//! foreign keys) of the ten tables before a load into empty tables and rebuild them
+//! afterwards, then ANALYZE.
 //!
 //! Why: loading with secondary indexes present was about 8x slower than loading and then
 //! building them ("Loading facts", clinic-realism.md). Primary keys, unique constraints and
 //! the indexes behind them stay, so foreign keys and duplicate detection keep working during
-//! the load. The definitions are read from `pg_indexes` and saved in
+//! the load. Foreign keys cost a lookup in the referenced table per inserted row; re-adding
+//! them after the load validates all rows with one join per key, and fails loudly if any row
+//! were orphaned, so the end state is checked as strictly as before. The definitions are read
+//! from `pg_indexes` / `pg_get_constraintdef` and saved in
 //! `clinicload_meta.deferred_indexes` in the same transaction that drops them, so a seed
 //! killed midway still knows what to rebuild: the re-run that completes the dataset does it.
 
@@ -33,11 +37,57 @@ WHERE i.schemaname = 'public'
   )
 ORDER BY i.tablename, i.indexname";
 
-/// Drops the secondary indexes, recording their definitions. Returns how many were dropped.
-pub async fn drop_secondary(pool: &PgPool) -> Result<usize> {
+/// Foreign keys of the ten tables, as the statement that re-adds each. Recorded under the
+/// name `fk:<table>.<constraint>` so they sort after the indexes when rebuilt.
+const FOREIGN_KEYS: &str = "SELECT 'fk:' || t.relname || '.' || c.conname, t.relname::text,
+       format('ALTER TABLE public.%I ADD CONSTRAINT %I %s', t.relname, c.conname, pg_get_constraintdef(c.oid)),
+       c.conname::text
+FROM pg_constraint c
+JOIN pg_class t ON t.oid = c.conrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE c.contype = 'f' AND n.nspname = 'public' AND t.relname = ANY($1)
+ORDER BY 1";
+
+/// Drops the secondary indexes and/or the foreign keys, recording their definitions in the
+/// same transaction. Returns how many indexes and foreign keys were dropped.
+pub async fn drop_deferred(
+    pool: &PgPool,
+    indexes: bool,
+    foreign_keys: bool,
+) -> Result<(usize, usize)> {
     let mut tx = pool.begin().await?;
     sqlx::query(CREATE_BOOKKEEPING).execute(&mut *tx).await?;
     let tables: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+    let mut fks = 0;
+    if foreign_keys {
+        let defs: Vec<(String, String, String, String)> = sqlx::query_as(FOREIGN_KEYS)
+            .bind(&tables)
+            .fetch_all(&mut *tx)
+            .await
+            .context("reading foreign key definitions from pg_constraint")?;
+        for (key, table, def, conname) in &defs {
+            sqlx::query(
+                "INSERT INTO clinicload_meta.deferred_indexes (index_name, table_name, definition) \
+                 VALUES ($1, $2, $3) ON CONFLICT (index_name) DO NOTHING",
+            )
+            .bind(key)
+            .bind(table)
+            .bind(def)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(&format!(
+                "ALTER TABLE public.\"{table}\" DROP CONSTRAINT \"{conname}\""
+            ))
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("dropping foreign key {conname} of {table}"))?;
+        }
+        fks = defs.len();
+    }
+    if !indexes {
+        tx.commit().await?;
+        return Ok((0, fks));
+    }
     let defs: Vec<(String, String, String)> = sqlx::query_as(SECONDARY_INDEXES)
         .bind(&tables)
         .fetch_all(&mut *tx)
@@ -59,7 +109,7 @@ pub async fn drop_secondary(pool: &PgPool) -> Result<usize> {
             .with_context(|| format!("dropping index {name}"))?;
     }
     tx.commit().await?;
-    Ok(defs.len())
+    Ok((defs.len(), fks))
 }
 
 /// Indexes dropped by an earlier (possibly interrupted) deferred load, still to rebuild.
@@ -78,13 +128,15 @@ pub async fn pending(pool: &PgPool) -> Result<Vec<String>> {
     )
 }
 
-/// Rebuilds every recorded index (each in its own transaction with its bookkeeping row).
+/// Rebuilds every recorded index, then re-adds every recorded foreign key (each in its own
+/// transaction with its bookkeeping row).
 pub async fn rebuild(pool: &PgPool) -> Result<usize> {
     let defs: Vec<(String, String)> = if pending(pool).await?.is_empty() {
         Vec::new()
     } else {
         sqlx::query_as(
-            "SELECT index_name, definition FROM clinicload_meta.deferred_indexes ORDER BY table_name, index_name",
+            "SELECT index_name, definition FROM clinicload_meta.deferred_indexes \
+             ORDER BY index_name LIKE 'fk:%', table_name, index_name",
         )
         .fetch_all(pool)
         .await?

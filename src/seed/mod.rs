@@ -176,16 +176,24 @@ pub async fn seed_command(targets: &Targets, args: &SeedArgs) -> Result<ExitCode
         .filter(|i| done.binary_search(i).is_err())
         .collect();
 
-    if args.defer_indexes {
-        if start == safety::Start::Fresh && state.non_empty.is_empty() {
-            let n = indexes::drop_secondary(&pool).await?;
+    if args.defer_indexes || args.defer_foreign_keys {
+        let pending = indexes::pending(&pool).await?.len();
+        if pending > 0 {
             eprintln!(
-                "defer-indexes: dropped {n} secondary indexes; they are rebuilt after the load"
+                "defer: {pending} indexes/foreign keys are still dropped from an earlier run; \
+                 they are rebuilt after the load"
             );
-        } else if indexes::pending(&pool).await?.is_empty() {
+        } else if start == safety::Start::Fresh && state.non_empty.is_empty() {
+            let (ix, fk) =
+                indexes::drop_deferred(&pool, args.defer_indexes, args.defer_foreign_keys).await?;
             eprintln!(
-                "defer-indexes: ignored, the tables are not empty (it applies to a load into empty \
-                 tables); loading with the indexes in place"
+                "defer: dropped {ix} secondary indexes and {fk} foreign keys; they are rebuilt \
+                 (and the foreign keys validated) after the load"
+            );
+        } else {
+            eprintln!(
+                "defer: ignored, the tables are not empty (it applies to a load into empty \
+                 tables); loading with indexes and foreign keys in place"
             );
         }
     }
@@ -270,7 +278,7 @@ pub async fn seed_command(targets: &Targets, args: &SeedArgs) -> Result<ExitCode
         indexes::analyze(&pool).await?;
         if rebuilt > 0 {
             eprintln!(
-                "rebuilt {rebuilt} secondary indexes and analyzed in {:.1}s",
+                "rebuilt {rebuilt} deferred indexes/foreign keys and analyzed in {:.1}s",
                 t.elapsed().as_secs_f64()
             );
         }

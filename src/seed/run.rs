@@ -32,9 +32,14 @@ pub struct Prepared {
     pub docs: ClinicDocs,
 }
 
-/// Generates and encodes one clinic (pure CPU work).
-pub fn prepare(params: &SeedParams, index: u32) -> Prepared {
-    let data = generate_clinic(params, index);
+/// Generates and encodes one clinic (pure CPU work); MongoDB documents only if they will be
+/// written.
+pub fn prepare(params: &SeedParams, index: u32, with_docs: bool) -> Prepared {
+    let mut data = generate_clinic(params, index);
+    if !with_docs {
+        data.clinical_notes.clear();
+        data.voice_recordings.clear();
+    }
     Prepared {
         index,
         tables: pg_copy::encode_clinic(&data),
@@ -79,6 +84,7 @@ pub async fn load(
     let next = Arc::new(AtomicUsize::new(0));
 
     let mut generators = Vec::new();
+    let with_docs = !cfg.postgres_only;
     for t in 0..cfg.threads.max(1) {
         let (tx, work, next, stop, params) = (
             tx.clone(),
@@ -96,7 +102,7 @@ pub async fn load(
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&index) = work.get(i) else { break };
-                    let prepared = prepare(&params, index);
+                    let prepared = prepare(&params, index, with_docs);
                     if tx.blocking_send(prepared).is_err() {
                         break; // writers have stopped
                     }
