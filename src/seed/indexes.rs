@@ -13,6 +13,7 @@
 //! killed midway still knows what to rebuild: the re-run that completes the dataset does it.
 
 use anyhow::{Context, Result};
+use futures::{StreamExt, TryStreamExt};
 use sqlx::PgPool;
 
 use crate::seed::pg_copy::TABLES;
@@ -141,19 +142,37 @@ pub async fn rebuild(pool: &PgPool) -> Result<usize> {
         .fetch_all(pool)
         .await?
     };
-    for (name, def) in &defs {
-        let mut tx = pool.begin().await?;
-        sqlx::query(def)
-            .execute(&mut *tx)
-            .await
-            .with_context(|| format!("rebuilding index {name}: {def}"))?;
-        sqlx::query("DELETE FROM clinicload_meta.deferred_indexes WHERE index_name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+    // Index builds take SHARE locks, which do not conflict with each other: run them on all
+    // the pool's connections at once. Foreign keys lock both tables in SHARE ROW EXCLUSIVE
+    // mode, which conflicts with itself, so they are re-added one after another.
+    let (fks, idx): (Vec<_>, Vec<_>) = defs.iter().partition(|(n, _)| n.starts_with("fk:"));
+    let parallel = (pool.options().get_max_connections() as usize).max(1);
+    futures::stream::iter(
+        idx.into_iter()
+            .map(|(name, def)| restore_one(pool, name, def)),
+    )
+    .buffer_unordered(parallel)
+    .try_collect::<Vec<()>>()
+    .await?;
+    for (name, def) in fks {
+        restore_one(pool, name, def).await?;
     }
     Ok(defs.len())
+}
+
+/// Runs one recorded definition and forgets it, in one transaction.
+async fn restore_one(pool: &PgPool, name: &str, def: &str) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(def)
+        .execute(&mut *tx)
+        .await
+        .with_context(|| format!("rebuilding {name}: {def}"))?;
+    sqlx::query("DELETE FROM clinicload_meta.deferred_indexes WHERE index_name = $1")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Refreshes the planner statistics of the ten tables.

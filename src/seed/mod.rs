@@ -153,7 +153,8 @@ pub async fn seed_command(targets: &Targets, args: &SeedArgs) -> Result<ExitCode
         return Ok(ExitCode::SUCCESS);
     }
     let threads = args.threads.unwrap_or_else(num_cpus::get).clamp(1, 256);
-    let writers = threads.clamp(2, 8);
+    // Twice the cores: while one writer waits on a round trip, another keeps the server busy.
+    let writers = (threads * 2).clamp(2, 8);
     let pool = connect::postgres(targets, writers as u32 + 1).await?;
     let (_client, db) = connect::mongo(targets).await?;
 
