@@ -12,7 +12,8 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CLINICLOAD_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                // sqlx warns about every statement over 1 s; a bulk load is made of those.
+                .unwrap_or_else(|_| "warn,sqlx::query=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();
