@@ -224,6 +224,13 @@ impl Fixture {
     }
 }
 
+/// (constraint, table, column overrides that violate it)
+type CheckCase = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
 #[tokio::test]
 async fn every_check_constraint_rejects_a_bad_row() {
     let fx = Fixture::new("schema_checks").await;
@@ -246,7 +253,7 @@ async fn every_check_constraint_rejects_a_bad_row() {
             "baseline {table}"
         );
     }
-    let cases: &[(&str, &str, &[(&str, &str)])] = &[
+    let cases: &[CheckCase] = &[
         (
             "valid_role",
             "users",
