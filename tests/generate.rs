@@ -1000,3 +1000,19 @@ fn plan_estimates_large_seeds_from_samples() {
     assert!((est / one - 1.0).abs() < 0.5, "{est} vs {one}");
     assert!(plan.to_string().contains("estimated"));
 }
+
+/// Guards dataset identity: any change to what the generator produces for the same params
+/// changes this digest. If it fails on purpose, bump GENERATOR_VERSION (so fingerprints of
+/// old datasets no longer match) and update the expected value.
+#[test]
+fn generated_data_is_pinned_to_the_generator_version() {
+    use sha2::{Digest, Sha256};
+    let (_, c) = tiny(0);
+    let digest = hex::encode(&Sha256::digest(format!("{c:?}").as_bytes())[..8]);
+    let expected = "fd527556467b1129";
+    assert_eq!(
+        (GENERATOR_VERSION, digest.as_str()),
+        ("gen-1", expected),
+        "generated data changed: bump GENERATOR_VERSION and update the pinned digest"
+    );
+}

@@ -73,10 +73,18 @@ fn sine_table() -> [i16; 1 << TABLE_BITS] {
 
 /// The audio of `rec`: deterministic from `rec.audio_seed`, a valid RIFF/WAVE PCM file.
 pub fn wav_bytes(rec: &VoiceRecording) -> Vec<u8> {
+    let mut out = Vec::with_capacity(wav_len(rec));
+    write_wav(rec, &mut out).expect("writing to a Vec cannot fail");
+    out
+}
+
+/// Streams the same bytes as [`wav_bytes`] into `w` in blocks of 8 kB, so long recordings
+/// never need a buffer of their full size (e.g. straight into a GridFS upload stream).
+pub fn write_wav<W: std::io::Write>(rec: &VoiceRecording, w: &mut W) -> std::io::Result<()> {
     let n = samples(rec);
     let rate = rec.sample_rate_hz.max(1);
     let data_len = (n * 2) as u32;
-    let mut out = Vec::with_capacity(HEADER_LEN + n * 2);
+    let mut out: Vec<u8> = Vec::with_capacity(8192);
     out.extend_from_slice(b"RIFF");
     out.extend_from_slice(&(36 + data_len).to_le_bytes());
     out.extend_from_slice(b"WAVEfmt ");
@@ -128,8 +136,12 @@ pub fn wav_bytes(rec: &VoiceRecording) -> Vec<u8> {
         let hiss = ((noise >> ((i % 16) * 4)) & 0xFF) as i32 - 128;
         let s = (acc / 2 * level / 16384 + hiss * 4).clamp(i16::MIN as i32, i16::MAX as i32) as i16;
         out.extend_from_slice(&s.to_le_bytes());
+        if out.len() >= 8192 {
+            w.write_all(&out)?;
+            out.clear();
+        }
     }
-    out
+    w.write_all(&out)
 }
 
 #[cfg(test)]
@@ -182,6 +194,14 @@ mod tests {
             .filter(|s| i16::from_le_bytes([s[0], s[1]]).abs() > 500)
             .count();
         assert!(loud > 1000, "{loud}");
+    }
+
+    #[test]
+    fn streamed_equals_buffered() {
+        let r = rec(2, 7);
+        let mut streamed = Vec::new();
+        write_wav(&r, &mut streamed).unwrap();
+        assert_eq!(streamed, wav_bytes(&r));
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub const PRESCRIPTION_SHARE: f64 = 0.705;
 pub const EXTRA_DRUGS_MEAN: f64 = 1.1;
 /// Chance of a lab order when the complaint calls for labs, and otherwise; with the
 /// complaints' panels this gives about 0.28 lab tests per visit (NAMCS 2001).
-pub const LAB_SHARE_INDICATED: f64 = 0.17;
+pub const LAB_SHARE_INDICATED: f64 = 0.155;
 pub const LAB_SHARE_OTHER: f64 = 0.03;
 /// Chance of an imaging order when the complaint calls for imaging.
 pub const IMAGING_SHARE_INDICATED: f64 = 0.25;
