@@ -122,7 +122,7 @@ pub async fn run_scenario(targets: &Targets, file: &Path, opts: &RunOptions) -> 
         ],
     )?;
     eprintln!(
-        "running {}: {}, {:.0}s (+{:.0}s warm-up), {} operations -> {}",
+        "running {}: {}, {:.1}s (+{:.1}s warm-up), {} operations -> {}",
         scenario.name,
         describe_load(&scenario.load),
         scenario.duration.as_secs_f64(),
