@@ -335,7 +335,7 @@ pub async fn has_validator(db: &Database) -> Result<bool> {
         .await
         .context("listing MongoDB collections")?;
     use futures::TryStreamExt;
-    while let Some(spec) = cursor.try_next().await? {
+    if let Some(spec) = cursor.try_next().await? {
         return Ok(spec.options.validator.is_some());
     }
     Ok(false)
