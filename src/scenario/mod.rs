@@ -43,7 +43,7 @@ pub async fn open_stores(
     let mut stores = Stores::default();
     let mut versions = BTreeMap::new();
     if scenario.uses(Store::Postgres) {
-        let pool = connect::postgres(targets, scenario.connections.postgres).await?;
+        let pool = connect::postgres_for_load(targets, scenario.connections.postgres).await?;
         versions.insert(
             "postgres".to_string(),
             schema::postgres::server_version(&pool).await?,
