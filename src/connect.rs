@@ -56,7 +56,11 @@ fn mongo_cause(message: &str) -> String {
 
 /// A PostgreSQL pool of at most `max_connections`, checked by acquiring one connection.
 pub async fn postgres(targets: &Targets, max_connections: u32) -> Result<PgPool> {
-    postgres_with(targets, PgPoolOptions::new().max_connections(max_connections.max(1))).await
+    postgres_with(
+        targets,
+        PgPoolOptions::new().max_connections(max_connections.max(1)),
+    )
+    .await
 }
 
 /// A PostgreSQL pool for load runs: no health-check round trip (`test_before_acquire`) each

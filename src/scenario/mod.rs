@@ -43,10 +43,21 @@ pub async fn open_stores(
     let mut stores = Stores::default();
     let mut versions = BTreeMap::new();
     if scenario.uses(Store::Postgres) {
-        let pool = connect::postgres_for_load(targets, scenario.connections.postgres).await?;
+        // A small sqlx pool for sampling the catalog; operations use `pg_conns`.
+        let pool = connect::postgres_for_load(targets, 2).await?;
         versions.insert(
             "postgres".to_string(),
             schema::postgres::server_version(&pool).await?,
+        );
+        stores.pg_conns = Some(
+            ops::postgres::PgConns::open(&targets.database_url, scenario.connections.postgres)
+                .await
+                .with_context(|| {
+                    format!(
+                        "connecting to PostgreSQL at {}",
+                        redact(&targets.database_url)
+                    )
+                })?,
         );
         stores.pg = Some(pool);
     }

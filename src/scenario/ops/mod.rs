@@ -418,7 +418,11 @@ impl OpError {
 /// Connections to the stores a scenario uses (those it does not use stay `None`).
 #[derive(Clone, Default)]
 pub struct Stores {
+    /// sqlx pool, for sampling the catalog and for operations that want a pool.
     pub pg: Option<sqlx::PgPool>,
+    /// Plain connections for the PostgreSQL operations (no per-use ping), as many as the
+    /// scenario's `connections.postgres`.
+    pub pg_conns: Option<postgres::PgConns>,
     pub mongo: Option<mongodb::Database>,
     /// One multiplexed connection per configured Redis connection; worker k uses k % n.
     pub redis: Vec<::redis::aio::MultiplexedConnection>,
@@ -435,11 +439,15 @@ pub async fn execute(
     let def = spec.def;
     match def.store {
         Store::Postgres => {
-            let pool = stores
-                .pg
+            let conns = stores
+                .pg_conns
                 .as_ref()
-                .ok_or_else(|| OpError::new("setup", "no PostgreSQL pool"))?;
-            postgres::execute(def.kind, spec, pool, catalog, rng).await
+                .ok_or_else(|| OpError::new("setup", "no PostgreSQL connections"))?;
+            let mut lease = conns.get().await;
+            let result = postgres::execute(def.kind, spec, &mut lease, catalog, rng).await;
+            // A database error leaves the connection usable; an I/O error does not.
+            lease.reusable(!matches!(&result, Err(e) if e.kind == "io" || e.kind == "pg"));
+            result
         }
         Store::Mongo => {
             let db = stores

@@ -5,7 +5,7 @@
 
 use rand::rngs::SmallRng;
 use rand::Rng;
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{OpError, OpKind, Outcome};
@@ -182,6 +182,97 @@ pub fn positional(sql: &str) -> String {
     out
 }
 
+/// The connections of a run: a free list of plain connections. Unlike sqlx's pool it does
+/// not ping a connection when it is taken or given back (sqlx 0.8 pings on every release),
+/// which tripled the round trips of a primary-key lookup (scripts/bench-harness). A
+/// connection whose operation was cut short (timeout) or failed on I/O is replaced by a new
+/// one in the background.
+#[derive(Clone)]
+pub struct PgConns {
+    tx: flume::Sender<PgConnection>,
+    rx: flume::Receiver<PgConnection>,
+    options: sqlx::postgres::PgConnectOptions,
+}
+
+/// A connection taken from [`PgConns`]; given back when dropped after `reusable`.
+pub struct Lease {
+    conn: Option<PgConnection>,
+    reusable: bool,
+    pool: PgConns,
+}
+
+impl PgConns {
+    /// Opens `n` connections to `url` (already checked reachable by `connect::postgres`).
+    pub async fn open(url: &str, n: u32) -> anyhow::Result<PgConns> {
+        use sqlx::ConnectOptions;
+        let options: sqlx::postgres::PgConnectOptions = url.parse()?;
+        let options = options
+            .application_name("clinicload")
+            .disable_statement_logging();
+        let (tx, rx) = flume::unbounded();
+        for _ in 0..n.max(1) {
+            tx.send(options.connect().await?)
+                .expect("receiver is alive");
+        }
+        Ok(PgConns { tx, rx, options })
+    }
+
+    pub async fn get(&self) -> Lease {
+        let conn = self.rx.recv_async().await.expect("sender is alive");
+        Lease {
+            conn: Some(conn),
+            reusable: false,
+            pool: self.clone(),
+        }
+    }
+}
+
+impl std::ops::Deref for Lease {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        self.conn.as_ref().expect("leased connection")
+    }
+}
+
+impl std::ops::DerefMut for Lease {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        self.conn.as_mut().expect("leased connection")
+    }
+}
+
+impl Lease {
+    /// Marks the connection fit to be given back (the operation ran to its end).
+    pub fn reusable(&mut self, ok: bool) {
+        self.reusable = ok;
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        if self.reusable {
+            let _ = self.pool.tx.send(conn);
+            return;
+        }
+        drop(conn);
+        let pool = self.pool.clone();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                use sqlx::ConnectOptions;
+                loop {
+                    match pool.options.connect().await {
+                        Ok(c) => {
+                            let _ = pool.tx.send(c);
+                            return;
+                        }
+                        Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+                    }
+                }
+            });
+        }
+    }
+}
+
 const DRUGS: &[(&str, &str, &str)] = &[
     ("Amoxicillin", "500 mg", "three times daily"),
     ("Lisinopril", "10 mg", "once daily"),
@@ -207,7 +298,7 @@ pub fn pg_error(e: sqlx::Error) -> OpError {
 pub async fn execute(
     kind: OpKind,
     spec: &OpSpec,
-    pool: &PgPool,
+    conn: &mut PgConnection,
     catalog: &Catalog,
     rng: &mut SmallRng,
 ) -> Result<Outcome, OpError> {
@@ -217,7 +308,7 @@ pub async fn execute(
             let doctor = catalog.doctor(spec.dist("doctor"), rng);
             sqlx::query(APPOINTMENTS_TODAY_SQL)
                 .bind(doctor)
-                .fetch_all(pool)
+                .fetch_all(&mut *conn)
                 .await
                 .map(rows)
                 .map_err(pg_error)
@@ -226,7 +317,7 @@ pub async fn execute(
             let doctor = catalog.doctor(spec.dist("doctor"), rng);
             sqlx::query(PENDING_TASKS_SQL)
                 .bind(doctor)
-                .fetch_all(pool)
+                .fetch_all(&mut *conn)
                 .await
                 .map(rows)
                 .map_err(pg_error)
@@ -235,7 +326,7 @@ pub async fn execute(
             let doctor = catalog.doctor(spec.dist("doctor"), rng);
             sqlx::query(UNREAD_ALERTS_SQL)
                 .bind(doctor)
-                .fetch_all(pool)
+                .fetch_all(&mut *conn)
                 .await
                 .map(rows)
                 .map_err(pg_error)
@@ -244,7 +335,7 @@ pub async fn execute(
             let p = catalog.patient(spec.dist("patient"), rng).0;
             sqlx::query(PATIENT_ENCOUNTERS_SQL)
                 .bind(p)
-                .fetch_all(pool)
+                .fetch_all(&mut *conn)
                 .await
                 .map(rows)
                 .map_err(pg_error)
@@ -253,7 +344,7 @@ pub async fn execute(
             let p = catalog.patient(spec.dist("patient"), rng).0;
             sqlx::query(PATIENT_PRESCRIPTIONS_SQL)
                 .bind(p)
-                .fetch_all(pool)
+                .fetch_all(&mut *conn)
                 .await
                 .map(rows)
                 .map_err(pg_error)
@@ -262,7 +353,7 @@ pub async fn execute(
             let p = catalog.patient(spec.dist("patient"), rng).0;
             sqlx::query(PATIENT_ORDERS_SQL)
                 .bind(p)
-                .fetch_all(pool)
+                .fetch_all(&mut *conn)
                 .await
                 .map(rows)
                 .map_err(pg_error)
@@ -271,7 +362,7 @@ pub async fn execute(
             let id: i32 = rng.gen_range(1..=spec.int("rows").min(i32::MAX as i64) as i32);
             sqlx::query(PG_PK_LOOKUP_SQL)
                 .bind(id)
-                .fetch_optional(pool)
+                .fetch_optional(&mut *conn)
                 .await
                 .map(|r| Outcome::rows(r.is_some() as u64))
                 .map_err(pg_error)
@@ -288,7 +379,7 @@ pub async fn execute(
                 .bind(days)
                 .bind(minute)
                 .bind("Follow-up visit")
-                .fetch_one(pool)
+                .fetch_one(&mut *conn)
                 .await
                 .map(|_| Outcome::rows(1))
                 .map_err(pg_error)
@@ -298,7 +389,7 @@ pub async fn execute(
             sqlx::query(CANCEL_SQL)
                 .bind("Patient request")
                 .bind(id)
-                .execute(pool)
+                .execute(&mut *conn)
                 .await
                 .map(|r| Outcome::rows(r.rows_affected()))
                 .map_err(pg_error)
@@ -307,7 +398,7 @@ pub async fn execute(
             let id = catalog.today_appointments[catalog.next(Entity::TodayAppointment)];
             sqlx::query(CHECK_IN_SQL)
                 .bind(id)
-                .execute(pool)
+                .execute(&mut *conn)
                 .await
                 .map(|r| Outcome::rows(r.rows_affected()))
                 .map_err(pg_error)
@@ -316,7 +407,7 @@ pub async fn execute(
             let id = catalog.pending_tasks[catalog.next(Entity::PendingTask)];
             sqlx::query(COMPLETE_TASK_SQL)
                 .bind(id)
-                .execute(pool)
+                .execute(&mut *conn)
                 .await
                 .map(|r| Outcome::rows(r.rows_affected()))
                 .map_err(pg_error)
@@ -325,7 +416,7 @@ pub async fn execute(
             let id = catalog.open_encounters[catalog.next(Entity::OpenEncounter)];
             let (drug, dose, freq) = DRUGS[rng.gen_range(0..DRUGS.len())];
             let days: i32 = rng.gen_range(5..=30);
-            complete_encounter(pool, id, drug, dose, freq, days)
+            complete_encounter(conn, id, drug, dose, freq, days)
                 .await
                 .map_err(pg_error)
         }
@@ -337,14 +428,14 @@ pub async fn execute(
 }
 
 async fn complete_encounter(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     id: Uuid,
     drug: &str,
     dose: &str,
     freq: &str,
     days: i32,
 ) -> Result<Outcome, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = sqlx::Connection::begin(conn).await?;
     let row: Option<(Uuid, Uuid)> = sqlx::query_as(ENCOUNTER_UPDATE_SQL)
         .bind(id)
         .fetch_optional(&mut *tx)
