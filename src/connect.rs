@@ -56,6 +56,27 @@ fn mongo_cause(message: &str) -> String {
 
 /// A PostgreSQL pool of at most `max_connections`, checked by acquiring one connection.
 pub async fn postgres(targets: &Targets, max_connections: u32) -> Result<PgPool> {
+    postgres_with(
+        targets,
+        PgPoolOptions::new().max_connections(max_connections.max(1)),
+    )
+    .await
+}
+
+/// A PostgreSQL pool for load runs: no health-check round trip (`test_before_acquire`) each
+/// time a connection is taken from the pool, which would double the round trips of every
+/// measured query; a broken connection shows up as the failing operation's error instead.
+pub async fn postgres_for_load(targets: &Targets, max_connections: u32) -> Result<PgPool> {
+    postgres_with(
+        targets,
+        PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .test_before_acquire(false),
+    )
+    .await
+}
+
+async fn postgres_with(targets: &Targets, pool_options: PgPoolOptions) -> Result<PgPool> {
     let url = &targets.database_url;
     let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| {
         anyhow::anyhow!(
@@ -92,8 +113,7 @@ pub async fn postgres(targets: &Targets, max_connections: u32) -> Result<PgPool>
             ))
         }
     }
-    let pool = PgPoolOptions::new()
-        .max_connections(max_connections.max(1))
+    let pool = pool_options
         .acquire_timeout(CONNECT_TIMEOUT)
         .connect_with(options)
         .await

@@ -25,6 +25,25 @@ async fn main() -> ExitCode {
         Command::Doctor => clinicload::doctor::doctor_command(&targets).await,
         Command::Seed(args) => clinicload::seed::seed_command(&targets, &args).await,
         Command::Checksum => clinicload::seed::checksum::checksum_command(&targets).await,
+        Command::Run {
+            scenario,
+            duration,
+            warmup,
+            rate,
+            out,
+            quiet,
+        } => {
+            let opts = clinicload::scenario::RunOptions {
+                overrides: clinicload::scenario::spec::Overrides {
+                    duration,
+                    warmup,
+                    rate,
+                },
+                out,
+                quiet,
+            };
+            clinicload::scenario::run_command(&targets, &scenario, &opts).await
+        }
     };
     match result {
         Ok(code) => code,
