@@ -1,6 +1,8 @@
 //! The command line: one clap subcommand per user-visible verb. Parsing only; the work is
 //! done by the module each command names.
 
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
 
 use crate::config::Targets;
@@ -39,4 +41,34 @@ pub enum Command {
         after_help = "Example:\n  clinicload doctor\n\nExits non-zero if any store is unreachable."
     )]
     Doctor,
+    /// Run a scenario (a weighted mix of the documented queries and writes at a chosen load)
+    /// and write reports: summary.json, latency.hlog, summary.md, report.html
+    #[command(
+        after_help = "Examples:\n  clinicload run scenarios/smoke.toml\n  clinicload run scenarios/dashboard-morning.toml --duration 2m --rate 800\n  clinicload run scenarios/clinic-day.toml --out /tmp/reports\n\n\
+Reports go to <out>/<run-id>/ (run-id like 20261125T101500Z-smoke) and <out>/latest points at the newest.\n\
+Ctrl-C ends the run early; the report is still written. The scenario file format is in docs/scenarios.md."
+    )]
+    Run {
+        /// Scenario file, e.g. scenarios/smoke.toml
+        scenario: PathBuf,
+        /// Measured duration, overriding the file's (e.g. 30s, 2m)
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<std::time::Duration>,
+        /// Warm-up, overriding the file's (e.g. 0s, 10s)
+        #[arg(long, value_parser = parse_duration)]
+        warmup: Option<std::time::Duration>,
+        /// Arrival rate in operations per second, overriding the file's (open model only)
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Directory for reports: <out>/<run-id>/ and <out>/latest
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+        /// No live progress line
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::scenario::spec::parse_duration(s)
 }

@@ -9,5 +9,8 @@ pub mod config;
 pub mod connect;
 pub mod doctor;
 pub mod generate;
+pub mod metrics;
 pub mod model;
+pub mod report;
+pub mod scenario;
 pub mod schema;

@@ -21,6 +21,25 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Migrate { status } => clinicload::doctor::migrate_command(&targets, status).await,
         Command::Doctor => clinicload::doctor::doctor_command(&targets).await,
+        Command::Run {
+            scenario,
+            duration,
+            warmup,
+            rate,
+            out,
+            quiet,
+        } => {
+            let opts = clinicload::scenario::RunOptions {
+                overrides: clinicload::scenario::spec::Overrides {
+                    duration,
+                    warmup,
+                    rate,
+                },
+                out,
+                quiet,
+            };
+            clinicload::scenario::run_command(&targets, &scenario, &opts).await
+        }
     };
     match result {
         Ok(code) => code,

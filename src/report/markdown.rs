@@ -1,0 +1,195 @@
+//! `summary.md`: the run as a person pastes it into a pull request, shaped like pgbench's
+//! output (what ran, how long, achieved throughput, then per-statement latencies) with a
+//! latency table in milliseconds.
+
+use std::fmt::Write;
+
+use super::{OpReport, Summary};
+use crate::scenario::spec::Load;
+
+fn ms(us: u64) -> String {
+    format!("{:.3}", us as f64 / 1000.0)
+}
+
+fn row(out: &mut String, r: &OpReport) {
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {:.1} | {:.3} | {} | {} | {} | {} | {} | {} | {} |",
+        r.label,
+        r.count,
+        r.errors,
+        r.throughput,
+        r.stats.mean_us / 1000.0,
+        ms(r.stats.min_us),
+        ms(r.stats.p50_us),
+        ms(r.stats.p90_us),
+        ms(r.stats.p95_us),
+        ms(r.stats.p99_us),
+        ms(r.stats.p999_us),
+        ms(r.stats.max_us),
+    );
+}
+
+pub fn render(s: &Summary) -> String {
+    let mut out = String::new();
+    let sc = &s.scenario;
+    let _ = writeln!(out, "# clinicload run {}\n", s.run_id);
+    if !sc.description.is_empty() {
+        let _ = writeln!(out, "{}\n", sc.description);
+    }
+    let _ = writeln!(out, "```");
+    let _ = writeln!(out, "scenario: {} ({})", sc.name, sc.file.display());
+    match &sc.load {
+        Load::Open {
+            rate,
+            ramp,
+            ramp_from,
+            max_in_flight,
+        } => {
+            let _ = write!(out, "load model: open, target rate {rate} ops/s");
+            if !ramp.is_zero() {
+                let _ = write!(out, " (ramp from {ramp_from} over {:?})", ramp);
+            }
+            let _ = writeln!(out, ", at most {max_in_flight} in flight");
+        }
+        Load::Closed { users, think_time } => {
+            let _ = writeln!(
+                out,
+                "load model: closed, {users} virtual users, think time {:?}",
+                think_time
+            );
+        }
+    }
+    let c = &sc.connections;
+    let _ = writeln!(
+        out,
+        "connections: postgres {}, mongo {}, redis {}",
+        c.postgres, c.mongo, c.redis
+    );
+    let _ = writeln!(
+        out,
+        "duration: {:.1} s measured (warm-up {:.1} s excluded){}",
+        s.run.measured_s,
+        sc.warmup.as_secs_f64(),
+        if s.run.interrupted {
+            ", interrupted by Ctrl-C"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        out,
+        "operations: {} ok, {} errors",
+        s.overall.count, s.overall.errors
+    );
+    match s.run.target_rate {
+        Some(target) => {
+            let _ = writeln!(
+                out,
+                "throughput: {:.1} ops/s achieved vs {:.1} ops/s target ({:.1}%)",
+                s.run.achieved_rate,
+                target,
+                100.0 * s.run.achieved_rate / target
+            );
+            let _ = writeln!(
+                out,
+                "starts: {} intended, {} started, {} late (> {} ms after the intended time), {} missed; start delay p99 {} ms, max {} ms",
+                s.run.intended,
+                s.run.started,
+                s.run.late_starts,
+                s.run.late_after_ms,
+                s.run.missed,
+                ms(s.run.start_delay_p99_us),
+                ms(s.run.start_delay_max_us)
+            );
+            let _ = writeln!(
+                out,
+                "latency measured from each operation's intended start (coordinated omission corrected)"
+            );
+        }
+        None => {
+            let _ = writeln!(out, "throughput: {:.1} ops/s", s.run.achieved_rate);
+            let _ = writeln!(
+                out,
+                "latency measured from each operation's actual start (closed model)"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "dataset: {}",
+        s.dataset
+            .as_ref()
+            .map(|d| format!("{} (seed {}, as of {})", d.fingerprint, d.seed, d.as_of))
+            .unwrap_or_else(|| "none recorded".into())
+    );
+    for (k, v) in &s.servers {
+        let _ = writeln!(out, "{k}: {v}");
+    }
+    let _ = writeln!(
+        out,
+        "clinicload {} on {} cores, {:.1} GiB, {} ({})",
+        s.clinicload_version,
+        s.machine.cores,
+        s.machine.memory_bytes as f64 / (1u64 << 30) as f64,
+        s.machine.os,
+        s.machine.cpu
+    );
+    let _ = writeln!(out, "```\n");
+    let _ = writeln!(out, "Latency in milliseconds.\n");
+    let _ = writeln!(
+        out,
+        "| operation | count | errors | ops/s | mean | min | p50 | p90 | p95 | p99 | p99.9 | max |"
+    );
+    let _ = writeln!(
+        out,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in &s.operations {
+        row(&mut out, r);
+    }
+    row(&mut out, &s.overall);
+    let unsupported: Vec<&OpReport> = s
+        .operations
+        .iter()
+        .filter(|o| o.unsupported.is_some())
+        .collect();
+    if !unsupported.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nUnsupported by the server (not executed, not errors):\n"
+        );
+        for o in unsupported {
+            let u = o.unsupported.as_ref().unwrap();
+            let _ = writeln!(
+                out,
+                "- {}: the server said \"{}\" ({} draws skipped)",
+                o.label, u.server_said, u.draws
+            );
+        }
+    }
+    let errs: Vec<&OpReport> = s
+        .operations
+        .iter()
+        .filter(|o| !o.errors_by_kind.is_empty())
+        .collect();
+    if !errs.is_empty() {
+        let _ = writeln!(out, "\nErrors:\n");
+        for o in errs {
+            for (k, e) in &o.errors_by_kind {
+                let _ = writeln!(
+                    out,
+                    "- {} {}: {} (first: {})",
+                    o.label, k, e.count, e.example
+                );
+            }
+        }
+    }
+    if !s.warnings.is_empty() {
+        let _ = writeln!(out, "\nWarnings:\n");
+        for w in &s.warnings {
+            let _ = writeln!(out, "- {w}");
+        }
+    }
+    out
+}

@@ -1,0 +1,216 @@
+//! `clinicload run scenarios/NAME.toml`: the documented access patterns under a chosen load,
+//! reported as latency histograms. Data flows one way: spec (validated file) -> connections
+//! -> catalog (rows sampled from the dataset) -> runner (load model, recorder) -> report.
+//!
+//! This module is the orchestration; each stage lives in its own submodule.
+
+pub mod catalog;
+pub mod ops;
+pub mod runner;
+pub mod spec;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::config::{redact, Targets};
+use crate::connect;
+use crate::metrics::{fmt_us, Recorder};
+use crate::report::{self, hlog::HlogWriter};
+use crate::schema;
+use ops::{OpKind, Store, Stores};
+use spec::{Load, Overrides, Scenario};
+
+/// Options of `clinicload run` besides the scenario file.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub overrides: Overrides,
+    /// Directory that receives `<run-id>/` and the `latest` pointer.
+    pub out: PathBuf,
+    /// No live line (the final summary is still printed).
+    pub quiet: bool,
+}
+
+/// Opens the stores the scenario uses, with its pool sizes, and reads their versions.
+pub async fn open_stores(
+    targets: &Targets,
+    scenario: &Scenario,
+) -> Result<(Stores, BTreeMap<String, String>)> {
+    let mut stores = Stores::default();
+    let mut versions = BTreeMap::new();
+    if scenario.uses(Store::Postgres) {
+        let pool = connect::postgres(targets, scenario.connections.postgres).await?;
+        versions.insert(
+            "postgres".to_string(),
+            schema::postgres::server_version(&pool).await?,
+        );
+        stores.pg = Some(pool);
+    }
+    if scenario.uses(Store::Mongo) {
+        // connect::mongo checks reachability with a clear message; the run's own client
+        // then gets the scenario's pool size.
+        let (_probe, db) = connect::mongo(targets).await?;
+        versions.insert(
+            "mongo".to_string(),
+            schema::mongo::server_version(&db).await?,
+        );
+        let mut options = mongodb::options::ClientOptions::parse(&targets.mongodb_uri)
+            .await
+            .with_context(|| format!("MongoDB URI {}", redact(&targets.mongodb_uri)))?;
+        options.max_pool_size = Some(scenario.connections.mongo);
+        options.app_name = Some("clinicload".into());
+        options.server_selection_timeout = Some(Duration::from_secs(5));
+        let client = mongodb::Client::with_options(options)?;
+        stores.mongo = Some(client.database(&targets.mongo_database_name()));
+    }
+    if scenario.uses(Store::Redis) {
+        let mut probe = connect::redis(targets).await?;
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query_async(&mut probe)
+            .await
+            .context("Redis INFO")?;
+        let v = info
+            .lines()
+            .find_map(|l| l.strip_prefix("redis_version:"))
+            .unwrap_or("unknown")
+            .trim()
+            .to_string();
+        versions.insert("redis".to_string(), format!("Redis {v}"));
+        stores.redis = ops::redis::connections(&targets.redis_url, scenario.connections.redis)
+            .await
+            .with_context(|| format!("connecting to Redis at {}", redact(&targets.redis_url)))?;
+    }
+    Ok((stores, versions))
+}
+
+/// What `run_scenario` produced.
+#[derive(Debug)]
+pub struct RunResult {
+    pub dir: PathBuf,
+    pub summary: report::Summary,
+}
+
+/// Validates, runs and reports one scenario. Returns the report directory.
+pub async fn run_scenario(targets: &Targets, file: &Path, opts: &RunOptions) -> Result<RunResult> {
+    let scenario = spec::load(file, &opts.overrides)?;
+    let (stores, servers) = open_stores(targets, &scenario).await?;
+    let catalog = catalog::Catalog::load(&scenario, &stores).await?;
+    for op in &scenario.ops {
+        if op.def.kind == OpKind::RedisGet {
+            let mut conn = stores.redis[0].clone();
+            ops::redis::prepare(op, &mut conn).await?;
+        }
+    }
+    let warnings = catalog.warnings.clone();
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    let dataset = catalog.dataset.clone();
+    let now = chrono::Utc::now();
+    let (run_id, dir) = report::create_run_dir(&opts.out, &report::run_id(&scenario.name, now))?;
+    let hlog = HlogWriter::create(
+        &dir.join("latency.hlog"),
+        std::time::SystemTime::now() + scenario.warmup,
+        &[
+            format!("clinicload {} run {run_id}", env!("CARGO_PKG_VERSION")),
+            format!("scenario {} ({})", scenario.name, scenario.file.display()),
+        ],
+    )?;
+    eprintln!(
+        "running {}: {}, {:.0}s (+{:.0}s warm-up), {} operations -> {}",
+        scenario.name,
+        describe_load(&scenario.load),
+        scenario.duration.as_secs_f64(),
+        scenario.warmup.as_secs_f64(),
+        scenario.ops.len(),
+        dir.display()
+    );
+    let recorder = Arc::new(Recorder::new());
+    let outcome = runner::run(
+        scenario.clone(),
+        stores,
+        catalog,
+        recorder.clone(),
+        Some(hlog),
+        opts.quiet,
+    )
+    .await?;
+    let totals = recorder.totals();
+    let mut overrides = BTreeMap::new();
+    if let Some(d) = opts.overrides.duration {
+        overrides.insert("duration".into(), format!("{}s", d.as_secs_f64()));
+    }
+    if let Some(w) = opts.overrides.warmup {
+        overrides.insert("warmup".into(), format!("{}s", w.as_secs_f64()));
+    }
+    if let Some(r) = opts.overrides.rate {
+        overrides.insert("rate".into(), r.to_string());
+    }
+    let mut warnings = warnings;
+    if let Some(target) = outcome.target_rate {
+        let achieved = (totals.overall.len() + totals.series.iter().map(|s| s.errors).sum::<u64>())
+            as f64
+            / outcome.measured.as_secs_f64().max(1e-9);
+        if achieved < 0.95 * target || outcome.missed > 0 {
+            warnings.push(format!(
+                "target rate not reached: {achieved:.1} ops/s achieved of {target} ops/s; {} starts late, {} missed. Latencies include the waiting (measured from intended starts)",
+                outcome.late_starts, outcome.missed
+            ));
+        }
+    }
+    if outcome.abandoned > 0 {
+        warnings.push(format!(
+            "{} operations were still running at the end and were abandoned",
+            outcome.abandoned
+        ));
+    }
+    let summary = report::summarize(
+        &run_id, &scenario, overrides, &outcome, &totals, dataset, servers, warnings,
+    );
+    report::write_all(&dir, &summary)?;
+    report::point_latest(&opts.out, &run_id)?;
+    Ok(RunResult { dir, summary })
+}
+
+fn describe_load(load: &Load) -> String {
+    match load {
+        Load::Open { rate, ramp, .. } if !ramp.is_zero() => {
+            format!(
+                "open model, {rate} ops/s after a {:.0}s ramp",
+                ramp.as_secs_f64()
+            )
+        }
+        Load::Open { rate, .. } => format!("open model, {rate} ops/s"),
+        Load::Closed { users, think_time } => format!(
+            "closed model, {users} users, think time {:.0} ms",
+            think_time.as_secs_f64() * 1000.0
+        ),
+    }
+}
+
+/// `clinicload run`: runs, prints the summary table and where the report is.
+pub async fn run_command(targets: &Targets, file: &Path, opts: &RunOptions) -> Result<ExitCode> {
+    let result = run_scenario(targets, file, opts).await?;
+    let s = &result.summary;
+    let md = report::markdown::render(s);
+    println!("{}", md.trim_end());
+    println!();
+    if let Some(target) = s.run.target_rate {
+        println!(
+            "achieved {:.1} ops/s of {target} target; {} late starts, {} missed; overall p50 {} p99 {} max {}",
+            s.run.achieved_rate,
+            s.run.late_starts,
+            s.run.missed,
+            fmt_us(s.overall.stats.p50_us),
+            fmt_us(s.overall.stats.p99_us),
+            fmt_us(s.overall.stats.max_us)
+        );
+    }
+    println!("report: {}", result.dir.join("report.html").display());
+    Ok(ExitCode::SUCCESS)
+}

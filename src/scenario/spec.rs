@@ -1,0 +1,851 @@
+//! Scenario files: TOML in, a validated [`Scenario`] out, or an error that names the file,
+//! the line and what to do about it — before any connection is opened, so a typo never
+//! costs a warm-up.
+//!
+//! ```toml
+//! name = "dashboard-morning"
+//! description = "Doctors open their dashboards when the clinic opens"
+//! duration = "60s"
+//! warmup = "10s"
+//!
+//! [load]
+//! model = "open"            # "open": arrival rate; "closed": virtual users
+//! rate = 500                # operations per second (open)
+//! ramp = "20s"              # optional: rate rises linearly from ramp_from (default 0)
+//! connections = { postgres = 16, mongo = 8, redis = 16 }
+//!
+//! [[op]]
+//! name = "appointments_today"
+//! weight = 60
+//! doctor = "busy_doctor"    # how the parameter is drawn from the seeded data
+//! ```
+//!
+//! The full format is in docs/scenarios.md.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::scenario::catalog::Entity;
+use crate::scenario::ops::{self, OpDef, ParamKind, Store, OPS};
+
+/// How parameters are drawn from the dataset.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dist {
+    Uniform,
+    /// Zipf over the sampled rows with exponent s: a few rows are hot.
+    Zipf(f64),
+    /// Rows that have appointments today (the doctors or patients of today's schedule).
+    Today,
+    /// Doctors ranked by today's appointment count, the busiest drawn most often.
+    BusyDoctor,
+}
+
+impl Dist {
+    fn parse(s: &str) -> Result<Dist, String> {
+        let t = s.trim();
+        match t {
+            "uniform" => return Ok(Dist::Uniform),
+            "today" => return Ok(Dist::Today),
+            "busy_doctor" => return Ok(Dist::BusyDoctor),
+            _ => {}
+        }
+        if let Some(inner) = t.strip_prefix("zipf(").and_then(|r| r.strip_suffix(')')) {
+            let s: f64 = inner
+                .trim()
+                .parse()
+                .map_err(|_| format!("zipf exponent {inner:?} is not a number"))?;
+            if !(s > 0.0 && s <= 10.0) {
+                return Err(format!("zipf exponent {s} must be in (0, 10]"));
+            }
+            return Ok(Dist::Zipf(s));
+        }
+        Err(format!("unknown distribution {t:?}"))
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Dist::Uniform => "uniform",
+            Dist::Zipf(_) => "zipf",
+            Dist::Today => "today",
+            Dist::BusyDoctor => "busy_doctor",
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Dist::Zipf(s) => format!("zipf({s})"),
+            other => other.name().to_string(),
+        }
+    }
+}
+
+/// The load model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "model", rename_all = "snake_case")]
+pub enum Load {
+    /// Arrivals at `rate` per second (optionally ramping up from `ramp_from` over `ramp`),
+    /// latency measured from each arrival's intended start.
+    Open {
+        rate: f64,
+        ramp_from: f64,
+        #[serde(with = "secs")]
+        ramp: Duration,
+        /// Operations that may be in flight at once (workers taking arrivals).
+        max_in_flight: usize,
+    },
+    /// `users` virtual users, each: run an operation, wait `think_time`, repeat.
+    Closed {
+        users: usize,
+        #[serde(with = "secs")]
+        think_time: Duration,
+    },
+}
+
+mod secs {
+    use std::time::Duration;
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+}
+
+/// Pool sizes per store.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Connections {
+    pub postgres: u32,
+    pub mongo: u32,
+    pub redis: u32,
+}
+
+/// A parameter's value after validation (defaults filled in).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    Pick {
+        #[serde(skip)]
+        entity: Entity,
+        dist: String,
+        #[serde(skip)]
+        parsed: Dist,
+    },
+    Int(i64),
+    Text(String),
+}
+
+/// One operation of the mix.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OpSpec {
+    #[serde(serialize_with = "op_name")]
+    pub def: &'static OpDef,
+    pub weight: u32,
+    pub params: Vec<(String, ParamValue)>,
+}
+
+fn op_name<S: serde::Serializer>(d: &&'static OpDef, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(d.name)
+}
+
+impl OpSpec {
+    pub fn name(&self) -> &'static str {
+        self.def.name
+    }
+
+    fn param(&self, name: &str) -> Option<&ParamValue> {
+        self.params.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// The distribution of entity parameter `name` (uniform if the op has no such parameter).
+    pub fn dist(&self, name: &str) -> Dist {
+        match self.param(name) {
+            Some(ParamValue::Pick { parsed, .. }) => *parsed,
+            _ => Dist::Uniform,
+        }
+    }
+
+    pub fn int(&self, name: &str) -> i64 {
+        match self.param(name) {
+            Some(ParamValue::Int(v)) => *v,
+            _ => 0,
+        }
+    }
+
+    pub fn text(&self, name: &str) -> &str {
+        match self.param(name) {
+            Some(ParamValue::Text(v)) => v,
+            _ => "",
+        }
+    }
+
+    /// Every (entity, distribution) this op draws, including the entities it consumes.
+    pub fn draws(&self) -> Vec<(Entity, Dist)> {
+        let mut out: Vec<(Entity, Dist)> = self
+            .params
+            .iter()
+            .filter_map(|(_, v)| match v {
+                ParamValue::Pick { entity, parsed, .. } => Some((*entity, *parsed)),
+                _ => None,
+            })
+            .collect();
+        out.extend(self.def.uses.iter().map(|e| (*e, Dist::Uniform)));
+        out
+    }
+}
+
+/// A validated scenario.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub file: PathBuf,
+    #[serde(with = "secs")]
+    pub duration: Duration,
+    #[serde(with = "secs")]
+    pub warmup: Duration,
+    /// Per-operation timeout; a slower operation counts as a "timeout" error.
+    #[serde(with = "secs")]
+    pub timeout: Duration,
+    /// Seed of the workers' random choices (operations and parameters).
+    pub seed: u64,
+    pub load: Load,
+    pub connections: Connections,
+    pub ops: Vec<OpSpec>,
+}
+
+impl Scenario {
+    /// Whether any operation uses `store`.
+    pub fn uses(&self, store: Store) -> bool {
+        self.ops.iter().any(|o| o.def.store == store)
+    }
+}
+
+/// A scenario file problem: where and what, and what to try.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{file}:{line}: {message}\n  hint: {hint}")]
+pub struct SpecError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+    pub hint: String,
+}
+
+// ---- raw TOML shape ------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    duration: Spanned<String>,
+    warmup: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    seed: Option<u64>,
+    load: Spanned<RawLoad>,
+    #[serde(default)]
+    op: Vec<Spanned<toml::Table>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLoad {
+    model: Spanned<String>,
+    rate: Option<Spanned<f64>>,
+    ramp: Option<Spanned<String>>,
+    ramp_from: Option<Spanned<f64>>,
+    max_in_flight: Option<Spanned<i64>>,
+    users: Option<Spanned<i64>>,
+    think_time: Option<Spanned<String>>,
+    connections: Option<Spanned<RawConnections>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnections {
+    postgres: Option<Spanned<i64>>,
+    mongo: Option<Spanned<i64>>,
+    redis: Option<Spanned<i64>>,
+}
+
+/// Overrides from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub duration: Option<Duration>,
+    pub warmup: Option<Duration>,
+    pub rate: Option<f64>,
+}
+
+/// "10s", "500ms", "2m", "1h" -> Duration.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("{t:?} has no unit"))?;
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{t:?} does not start with a number"))?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        other => return Err(format!("unknown unit {other:?} in {t:?}")),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("{t:?} is not a valid duration"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+const DURATION_HINT: &str =
+    "write a duration as a string with a unit: \"500ms\", \"30s\", \"2m\", \"1h\"";
+const FORMAT_HINT: &str = "see docs/scenarios.md for the scenario file format";
+
+struct Ctx<'a> {
+    file: String,
+    src: &'a str,
+}
+
+impl Ctx<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        self.src[..offset.min(self.src.len())]
+            .bytes()
+            .filter(|b| *b == b'\n')
+            .count()
+            + 1
+    }
+
+    fn err(&self, offset: usize, message: impl Into<String>, hint: impl Into<String>) -> SpecError {
+        SpecError {
+            file: self.file.clone(),
+            line: self.line_of(offset),
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// Offset of the line `key = ...` inside a table's span (falls back to the span start).
+    fn key_offset(&self, span: std::ops::Range<usize>, key: &str) -> usize {
+        let start = span.start.min(self.src.len());
+        let end = span.end.min(self.src.len());
+        let mut off = start;
+        for line in self.src[start..end].split_inclusive('\n') {
+            let t = line.trim_start();
+            if let Some(rest) = t.strip_prefix(key) {
+                if rest.trim_start().starts_with('=') {
+                    return off + (line.len() - t.len());
+                }
+            }
+            off += line.len();
+        }
+        start
+    }
+
+    fn duration(&self, v: &Spanned<String>, what: &str) -> Result<Duration, SpecError> {
+        parse_duration(v.get_ref())
+            .map_err(|e| self.err(v.span().start, format!("{what}: {e}"), DURATION_HINT))
+    }
+}
+
+/// Reads and validates a scenario file.
+pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, SpecError> {
+    let file = path.display().to_string();
+    let src = std::fs::read_to_string(path).map_err(|e| SpecError {
+        file: file.clone(),
+        line: 0,
+        message: format!("cannot read the scenario file: {e}"),
+        hint: "give the path of a .toml file, e.g. scenarios/smoke.toml".into(),
+    })?;
+    parse(&src, &file, overrides)
+}
+
+/// Validates scenario text; `file` is only used in messages.
+pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, SpecError> {
+    let cx = Ctx {
+        file: file.to_string(),
+        src,
+    };
+    let raw: RawScenario = toml::from_str(src).map_err(|e| {
+        let offset = e.span().map(|s| s.start).unwrap_or(0);
+        let msg = e.message().trim().to_string();
+        let hint = if msg.contains("unknown field") {
+            format!("remove or rename that key; {FORMAT_HINT}")
+        } else if msg.contains("missing field") {
+            format!("add it; {FORMAT_HINT}")
+        } else {
+            FORMAT_HINT.to_string()
+        };
+        cx.err(offset, msg, hint)
+    })?;
+
+    let name = raw.name.get_ref().trim().to_string();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(cx.err(
+            raw.name.span().start,
+            format!("scenario name {name:?} must be non-empty letters, digits, '-' or '_'"),
+            "it becomes part of the report directory name",
+        ));
+    }
+    let mut duration = cx.duration(&raw.duration, "duration")?;
+    if let Some(d) = overrides.duration {
+        duration = d;
+    }
+    if duration.is_zero() {
+        return Err(cx.err(
+            raw.duration.span().start,
+            "duration must be more than 0",
+            DURATION_HINT,
+        ));
+    }
+    let mut warmup = match &raw.warmup {
+        Some(w) => cx.duration(w, "warmup")?,
+        None => Duration::ZERO,
+    };
+    if let Some(w) = overrides.warmup {
+        warmup = w;
+    }
+    let timeout = match &raw.timeout {
+        Some(t) => cx.duration(t, "timeout")?,
+        None => Duration::from_secs(30),
+    };
+    if timeout.is_zero() {
+        return Err(cx.err(
+            raw.timeout.as_ref().map(|t| t.span().start).unwrap_or(0),
+            "timeout must be more than 0",
+            DURATION_HINT,
+        ));
+    }
+
+    // ---- ops
+    if raw.op.is_empty() {
+        return Err(cx.err(
+            raw.load.span().end,
+            "the scenario has no operations",
+            format!(
+                "add at least one [[op]] table with name and weight; operations: {}",
+                op_names()
+            ),
+        ));
+    }
+    let mut ops = Vec::with_capacity(raw.op.len());
+    for table in &raw.op {
+        ops.push(validate_op(&cx, table)?);
+    }
+
+    // ---- load
+    let load_raw = raw.load.get_ref();
+    let conns = load_raw.connections.as_ref();
+    let conn = |v: Option<&Spanned<i64>>, default: u32| -> Result<u32, SpecError> {
+        match v {
+            None => Ok(default),
+            Some(s) if (1..=4096).contains(s.get_ref()) => Ok(*s.get_ref() as u32),
+            Some(s) => Err(cx.err(
+                s.span().start,
+                format!("connection count {} is out of range", s.get_ref()),
+                "use 1 to 4096 connections per store",
+            )),
+        }
+    };
+    let connections = Connections {
+        postgres: conn(conns.and_then(|c| c.get_ref().postgres.as_ref()), 8)?,
+        mongo: conn(conns.and_then(|c| c.get_ref().mongo.as_ref()), 4)?,
+        redis: conn(conns.and_then(|c| c.get_ref().redis.as_ref()), 4)?,
+    };
+    let model = load_raw.model.get_ref().as_str();
+    let only = |present: bool, key: &str, span: Option<usize>, m: &str| -> Result<(), SpecError> {
+        if present {
+            Err(cx.err(
+                span.unwrap_or(raw.load.span().start),
+                format!("{key} does not apply to the {m} model"),
+                "open takes rate, ramp, ramp_from, max_in_flight; closed takes users, think_time",
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let load = match model {
+        "open" => {
+            only(
+                load_raw.users.is_some(),
+                "users",
+                load_raw.users.as_ref().map(|s| s.span().start),
+                "open",
+            )?;
+            only(
+                load_raw.think_time.is_some(),
+                "think_time",
+                load_raw.think_time.as_ref().map(|s| s.span().start),
+                "open",
+            )?;
+            let rate = match (&load_raw.rate, overrides.rate) {
+                (_, Some(r)) => r,
+                (Some(r), None) => *r.get_ref(),
+                (None, None) => {
+                    return Err(cx.err(
+                        raw.load.span().start,
+                        "the open model needs a rate",
+                        "add rate = <operations per second> to [load]",
+                    ))
+                }
+            };
+            if !(rate > 0.0 && rate <= 10_000_000.0) {
+                return Err(cx.err(
+                    load_raw
+                        .rate
+                        .as_ref()
+                        .map(|r| r.span().start)
+                        .unwrap_or(raw.load.span().start),
+                    format!("rate {rate} is out of range"),
+                    "rate is operations per second, more than 0",
+                ));
+            }
+            let ramp = match &load_raw.ramp {
+                Some(r) => cx.duration(r, "ramp")?,
+                None => Duration::ZERO,
+            };
+            let ramp_from = load_raw
+                .ramp_from
+                .as_ref()
+                .map(|r| *r.get_ref())
+                .unwrap_or(0.0);
+            if ramp_from < 0.0 || ramp_from > rate {
+                return Err(cx.err(
+                    load_raw.ramp_from.as_ref().unwrap().span().start,
+                    format!("ramp_from {ramp_from} must be between 0 and rate ({rate})"),
+                    "the rate rises linearly from ramp_from to rate over ramp",
+                ));
+            }
+            let used: u32 = [
+                (Store::Postgres, connections.postgres),
+                (Store::Mongo, connections.mongo),
+                (Store::Redis, connections.redis),
+            ]
+            .iter()
+            .filter(|(s, _)| ops.iter().any(|o: &OpSpec| o.def.store == *s))
+            .map(|(_, n)| *n)
+            .sum();
+            let max_in_flight = match &load_raw.max_in_flight {
+                Some(m) if (1..=100_000).contains(m.get_ref()) => *m.get_ref() as usize,
+                Some(m) => {
+                    return Err(cx.err(
+                        m.span().start,
+                        format!("max_in_flight {} is out of range", m.get_ref()),
+                        "use 1 to 100000",
+                    ))
+                }
+                None => ((used as usize) * 4).clamp(16, 1024),
+            };
+            Load::Open {
+                rate,
+                ramp_from,
+                ramp,
+                max_in_flight,
+            }
+        }
+        "closed" => {
+            only(
+                load_raw.rate.is_some(),
+                "rate",
+                load_raw.rate.as_ref().map(|s| s.span().start),
+                "closed",
+            )?;
+            only(
+                load_raw.ramp.is_some() || load_raw.ramp_from.is_some(),
+                "ramp",
+                load_raw.ramp.as_ref().map(|s| s.span().start),
+                "closed",
+            )?;
+            if overrides.rate.is_some() {
+                return Err(cx.err(
+                    load_raw.model.span().start,
+                    "--rate was given but the scenario uses the closed model",
+                    "the closed model's load is set by users and think_time; drop --rate",
+                ));
+            }
+            let users = match &load_raw.users {
+                Some(u) if (1..=100_000).contains(u.get_ref()) => *u.get_ref() as usize,
+                Some(u) => {
+                    return Err(cx.err(
+                        u.span().start,
+                        format!("users {} is out of range", u.get_ref()),
+                        "use 1 to 100000 virtual users",
+                    ))
+                }
+                None => {
+                    return Err(cx.err(
+                        raw.load.span().start,
+                        "the closed model needs users",
+                        "add users = <number of virtual users> to [load]",
+                    ))
+                }
+            };
+            let think_time = match &load_raw.think_time {
+                Some(t) => cx.duration(t, "think_time")?,
+                None => Duration::ZERO,
+            };
+            Load::Closed { users, think_time }
+        }
+        other => {
+            return Err(cx.err(
+                load_raw.model.span().start,
+                format!("unknown load model {other:?}"),
+                "model is \"open\" (arrival rate) or \"closed\" (virtual users)",
+            ))
+        }
+    };
+
+    Ok(Scenario {
+        name,
+        description: raw.description,
+        file: PathBuf::from(file),
+        duration,
+        warmup,
+        timeout,
+        seed: raw.seed.unwrap_or(1),
+        load,
+        connections,
+        ops,
+    })
+}
+
+fn op_names() -> String {
+    OPS.iter().map(|o| o.name).collect::<Vec<_>>().join(", ")
+}
+
+fn validate_op(cx: &Ctx, table: &Spanned<toml::Table>) -> Result<OpSpec, SpecError> {
+    let span = table.span();
+    let t = table.get_ref();
+    let name = match t.get("name") {
+        Some(toml::Value::String(s)) => s.as_str(),
+        Some(_) => {
+            return Err(cx.err(
+                cx.key_offset(span.clone(), "name"),
+                "op name must be a string",
+                format!("operations: {}", op_names()),
+            ))
+        }
+        None => {
+            return Err(cx.err(
+                span.start,
+                "[[op]] without a name",
+                format!("add name = \"...\"; operations: {}", op_names()),
+            ))
+        }
+    };
+    let def = ops::find(name).ok_or_else(|| {
+        let close: Vec<&str> = OPS
+            .iter()
+            .map(|o| o.name)
+            .filter(|n| n.contains(name) || name.contains(n) || share_prefix(n, name))
+            .collect();
+        cx.err(
+            cx.key_offset(span.clone(), "name"),
+            format!("unknown operation {name:?}"),
+            if close.is_empty() {
+                format!("operations: {}", op_names())
+            } else {
+                format!(
+                    "did you mean {}? operations: {}",
+                    close.join(" or "),
+                    op_names()
+                )
+            },
+        )
+    })?;
+    let weight = match t.get("weight") {
+        None => 1,
+        Some(toml::Value::Integer(w)) if (1..=1_000_000).contains(w) => *w as u32,
+        Some(_) => {
+            return Err(cx.err(
+                cx.key_offset(span.clone(), "weight"),
+                format!("weight of {name} must be a whole number from 1 to 1000000"),
+                "weights are relative: 60 and 40 mean 60% and 40% of operations",
+            ))
+        }
+    };
+    for key in t.keys() {
+        if key == "name" || key == "weight" {
+            continue;
+        }
+        if !def.params.iter().any(|p| p.name == key) {
+            let takes = if def.params.is_empty() {
+                "no parameters".to_string()
+            } else {
+                def.params
+                    .iter()
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(cx.err(
+                cx.key_offset(span.clone(), key),
+                format!("operation {name} has no parameter {key:?}"),
+                format!("{name} takes name, weight and {takes}"),
+            ));
+        }
+    }
+    let mut params = Vec::new();
+    for p in def.params {
+        let at = cx.key_offset(span.clone(), p.name);
+        let given = t.get(p.name);
+        let value = match p.kind {
+            ParamKind::Pick {
+                entity,
+                default,
+                dists,
+            } => {
+                let text = match given {
+                    None => default.to_string(),
+                    Some(toml::Value::String(s)) => s.clone(),
+                    Some(_) => {
+                        return Err(cx.err(
+                            at,
+                            format!("{name}.{} must be a string", p.name),
+                            p.help,
+                        ))
+                    }
+                };
+                let parsed = Dist::parse(&text)
+                    .map_err(|e| cx.err(at, format!("{name}.{}: {e}", p.name), p.help))?;
+                if !dists.contains(&parsed.name()) {
+                    return Err(cx.err(
+                        at,
+                        format!(
+                            "{name}.{} cannot be drawn with {}",
+                            p.name,
+                            parsed.describe()
+                        ),
+                        p.help,
+                    ));
+                }
+                ParamValue::Pick {
+                    entity,
+                    dist: parsed.describe(),
+                    parsed,
+                }
+            }
+            ParamKind::Int { default, min, max } => match given {
+                None => ParamValue::Int(default),
+                Some(toml::Value::Integer(v)) if (min..=max).contains(v) => ParamValue::Int(*v),
+                Some(_) => {
+                    return Err(cx.err(
+                        at,
+                        format!(
+                            "{name}.{} must be a whole number from {min} to {max}",
+                            p.name
+                        ),
+                        p.help,
+                    ))
+                }
+            },
+            ParamKind::Text { default } => match given {
+                None => ParamValue::Text(default.to_string()),
+                Some(toml::Value::String(s)) if !s.is_empty() => ParamValue::Text(s.clone()),
+                Some(_) => {
+                    return Err(cx.err(
+                        at,
+                        format!("{name}.{} must be a non-empty string", p.name),
+                        p.help,
+                    ))
+                }
+            },
+        };
+        params.push((p.name.to_string(), value));
+    }
+    Ok(OpSpec {
+        def,
+        weight,
+        params,
+    })
+}
+
+fn share_prefix(a: &str, b: &str) -> bool {
+    a.len() >= 5 && b.len() >= 5 && a[..5] == b[..5]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+duration = "2s"
+warmup = "500ms"
+
+[load]
+model = "open"
+rate = 50
+connections = { postgres = 2, redis = 1 }
+
+[[op]]
+name = "appointments_today"
+weight = 3
+doctor = "busy_doctor"
+
+[[op]]
+name = "redis_get"
+keyspace = 10
+"#;
+
+    fn err(src: &str) -> SpecError {
+        parse(src, "x.toml", &Overrides::default()).unwrap_err()
+    }
+
+    #[test]
+    fn parses_a_valid_scenario() {
+        let s = parse(GOOD, "x.toml", &Overrides::default()).unwrap();
+        assert_eq!(s.duration, Duration::from_secs(2));
+        assert_eq!(s.warmup, Duration::from_millis(500));
+        assert_eq!(s.ops.len(), 2);
+        assert_eq!(s.ops[0].dist("doctor"), Dist::BusyDoctor);
+        assert_eq!(s.ops[1].int("keyspace"), 10);
+        assert_eq!(s.ops[1].int("value_size"), 100);
+        assert_eq!(s.ops[1].weight, 1);
+        assert_eq!(s.connections.postgres, 2);
+        assert_eq!(s.connections.mongo, 4);
+        match s.load {
+            Load::Open { rate, .. } => assert_eq!(rate, 50.0),
+            _ => panic!("open expected"),
+        }
+    }
+
+    #[test]
+    fn unknown_op_names_line_and_suggests() {
+        let e = err(&GOOD.replace("\"redis_get\"", "\"redis_gett\""));
+        assert_eq!(e.line, 17, "{e}");
+        assert!(e.message.contains("unknown operation"), "{e}");
+        assert!(e.hint.contains("redis_get"), "{e}");
+        assert!(e.to_string().starts_with("x.toml:17:"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_and_bad_values_name_their_line() {
+        let e = err(&GOOD.replace("rate = 50", "rate = 50\nrat = 3"));
+        assert_eq!(e.line, 9, "{e}");
+        assert!(e.message.contains("unknown field"), "{e}");
+        let e = err(&GOOD.replace("\"busy_doctor\"", "\"zipf(x)\""));
+        assert_eq!(e.line, 14, "{e}");
+        let e = err(&GOOD.replace("keyspace = 10", "keyspace = 10\ncolour = \"red\""));
+        assert_eq!(e.line, 19, "{e}");
+        assert!(e.message.contains("no parameter \"colour\""), "{e}");
+        let e = err(&GOOD.replace("\"2s\"", "\"2 parsecs\""));
+        assert_eq!(e.line, 3, "{e}");
+        let e = err(&GOOD.replace("model = \"open\"", "model = \"closed\""));
+        assert!(e.message.contains("rate does not apply"), "{e}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("10 fortnights").is_err());
+    }
+}
