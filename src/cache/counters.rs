@@ -41,6 +41,26 @@ impl Counters {
         self.read_db_queries.fetch_add(db_queries as u64, Relaxed);
     }
 
+    /// Zeroes every counter (the runner does this when the warm-up ends).
+    pub fn reset(&self) {
+        for c in [
+            &self.reads,
+            &self.hits,
+            &self.misses,
+            &self.bypasses,
+            &self.read_db_queries,
+            &self.writes,
+            &self.write_db_queries,
+            &self.invalidations,
+            &self.stale_checked,
+            &self.stale_reads,
+            &self.coalesced,
+            &self.lock_timeouts,
+        ] {
+            c.store(0, Relaxed);
+        }
+    }
+
     pub fn snapshot(&self) -> CounterSnapshot {
         let reads = self.reads.load(Relaxed);
         let hits = self.hits.load(Relaxed);

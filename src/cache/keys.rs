@@ -23,6 +23,15 @@ pub fn lock_key(prefix: &str, doctor_id: Uuid, date: NaiveDate) -> String {
 
 /// A `SCAN MATCH` pattern for every schedule key under `prefix` (glob characters escaped).
 pub fn schedule_pattern(prefix: &str) -> String {
+    format!("{}doctor:*:schedule:*", escape_glob(prefix))
+}
+
+/// A `SCAN MATCH` pattern for every single-flight lock under `prefix`.
+pub fn lock_pattern(prefix: &str) -> String {
+    format!("{}lock:doctor:*:schedule:*", escape_glob(prefix))
+}
+
+fn escape_glob(prefix: &str) -> String {
     let mut escaped = String::with_capacity(prefix.len());
     for c in prefix.chars() {
         if matches!(c, '*' | '?' | '[' | ']' | '\\') {
@@ -30,7 +39,7 @@ pub fn schedule_pattern(prefix: &str) -> String {
         }
         escaped.push(c);
     }
-    format!("{escaped}doctor:*:schedule:*")
+    escaped
 }
 
 #[cfg(test)]

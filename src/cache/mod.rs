@@ -15,9 +15,11 @@ pub mod counters;
 pub mod keys;
 pub mod memory;
 mod read;
+pub mod report;
 pub mod schedule;
 mod single_flight;
 pub mod stale;
+pub mod variants;
 mod writes;
 
 use std::sync::Arc;
