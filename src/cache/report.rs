@@ -31,10 +31,13 @@ SELECT (SELECT count(*) FROM users WHERE role = 'doctor'),
 #[derive(Debug, Clone, Serialize)]
 pub struct CacheReport {
     pub variant: CacheVariant,
-    /// Counters of the measured period (reset when the warm-up ends).
+    /// Counters of the measured period: zeroed when the warm-up ends, so they can differ from
+    /// the histograms' counts by the few operations in flight at that moment.
     pub counters: CounterSnapshot,
     pub hit_latency: Option<Stats>,
     pub miss_latency: Option<Stats>,
+    /// Reads straight from PostgreSQL (strategy "none").
+    pub bypass_latency: Option<Stats>,
     pub memory: Option<MemoryEstimate>,
     pub scale: Option<Scale>,
 }
@@ -74,6 +77,7 @@ impl CacheReport {
             counters,
             hit_latency: None,
             miss_latency: None,
+            bypass_latency: None,
             memory,
             scale,
         })
@@ -129,6 +133,9 @@ pub fn rows(r: &CacheReport) -> Vec<(&'static str, String)> {
     };
     out.push(("hit latency", lat(&r.hit_latency)));
     out.push(("miss latency", lat(&r.miss_latency)));
+    if r.bypass_latency.is_some() {
+        out.push(("no-cache read latency", lat(&r.bypass_latency)));
+    }
     out.push(("read DB queries", c.read_db_queries.to_string()));
     out.push((
         "DB queries saved vs no cache",

@@ -162,6 +162,7 @@ pub async fn report(setup: CacheSetup, summary: &Summary) -> Result<CacheReport>
             .map(|o| o.stats)
     };
     r.hit_latency = stats("doctor_schedule:hit");
-    r.miss_latency = stats("doctor_schedule:miss").or_else(|| stats("doctor_schedule:bypass"));
+    r.miss_latency = stats("doctor_schedule:miss");
+    r.bypass_latency = stats("doctor_schedule:bypass");
     Ok(r)
 }
