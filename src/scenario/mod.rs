@@ -176,7 +176,7 @@ async fn run_in_dir(
         ],
     )?;
     eprintln!(
-        "running {}: {}, {:.0}s (+{:.0}s warm-up), {} operations -> {}",
+        "running {}: {}, {:.1}s (+{:.1}s warm-up), {} operations -> {}",
         scenario.name,
         describe_load(&scenario.load),
         scenario.duration.as_secs_f64(),

@@ -62,9 +62,13 @@ pub fn mongo_error(e: &mongodb::error::Error) -> OpError {
 }
 
 /// Whether the server's answer to a `$text` query means it cannot do full-text search:
-/// "not implemented"-style answers, or MongoDB's IndexNotFound (27, "text index required").
+/// "not implemented"-style answers, MongoDB's IndexNotFound (27, "text index required for
+/// $text query"), or a server that does not know the operator at all (FerretDB 1.x answers
+/// BadValue (2) "unknown top level operator: $text").
 pub fn is_text_search_unsupported(e: &mongodb::error::Error) -> bool {
-    is_unsupported_error(e) || matches!(e.kind.as_ref(), ErrorKind::Command(c) if c.code == 27)
+    is_unsupported_error(e)
+        || matches!(e.kind.as_ref(), ErrorKind::Command(c)
+            if c.code == 27 || (c.code == 2 && c.message.contains("$text")))
 }
 
 pub async fn execute(
