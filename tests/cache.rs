@@ -2,6 +2,7 @@
 //! its own migrated database and its own Redis key prefix (Redis is shared between tests).
 
 mod common;
+mod fixture;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -489,4 +490,150 @@ async fn memory_of_cached_schedules_is_sampled_and_extrapolated() {
     );
     assert!(m.server_used_memory.unwrap() > m.sampled_bytes);
     f.cleanup().await;
+}
+
+/// `clinicload run` of a scenario with three cache variants over the runner's fixture
+/// dataset: one report with the variants side by side, hits and misses as separate
+/// histograms, no stale reads with invalidation and some without.
+#[tokio::test]
+async fn run_compares_cache_variants_in_one_report() {
+    let env = TestEnv::migrated("cache_run").await;
+    fixture::insert(&env).await;
+    let redis = clinicload::connect::redis(&env.targets).await.unwrap();
+    let prefix = format!("test:{}:", env.pg_name);
+    let dir =
+        std::env::temp_dir().join(format!("clinicload-test-cache-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("cache-e2e.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            r#"name = "cache-e2e"
+duration = "3s"
+warmup = "0s"
+
+[load]
+model = "open"
+rate = 150
+connections = {{ postgres = 4, redis = 2 }}
+
+[cache]
+ttl = "1h"
+count_stale_reads = true
+key_prefix = "{prefix}"
+
+[[variant]]
+name = "aside"
+strategy = "cache-aside"
+
+[[variant]]
+name = "none"
+strategy = "none"
+
+[[variant]]
+name = "noinval"
+strategy = "cache-aside"
+invalidate_on_write = false
+
+[[op]]
+name = "doctor_schedule"
+weight = 80
+doctor = "uniform"
+
+[[op]]
+name = "schedule_book"
+weight = 20
+"#
+        ),
+    )
+    .unwrap();
+    let out = dir.join("reports");
+    let output = env
+        .command()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "run failed:\n{stdout}\n{stderr}");
+    assert!(!stdout.contains(":clinicload@") && !stderr.contains(":clinicload@"));
+    assert!(
+        stdout.contains("| | aside | none | noinval |"),
+        "side-by-side table:\n{stdout}"
+    );
+
+    let run_dir = std::fs::canonicalize(out.join("latest")).unwrap();
+    let top: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(top["schema"], "clinicload.comparison/1");
+    let variants = top["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 3);
+    for v in variants {
+        let name = v["name"].as_str().unwrap();
+        for f in ["summary.json", "summary.md", "report.html", "latency.hlog"] {
+            assert!(run_dir.join(name).join(f).is_file(), "{name}/{f}");
+        }
+    }
+    assert!(std::fs::read_to_string(run_dir.join("report.html"))
+        .unwrap()
+        .contains("aside/report.html"));
+    let cache = |i: usize| &variants[i]["summary"]["cache"];
+    let counter = |i: usize, k: &str| cache(i)["counters"][k].as_u64().unwrap();
+    let labels = |i: usize| -> Vec<String> {
+        variants[i]["summary"]["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["label"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // cache-aside with invalidation: hits and misses apart, nothing stale.
+    assert!(labels(0).contains(&"doctor_schedule:hit".to_string()));
+    assert!(labels(0).contains(&"doctor_schedule:miss".to_string()));
+    assert!(counter(0, "hits") > 0 && counter(0, "misses") > 0);
+    assert!(counter(0, "writes") > 0 && counter(0, "invalidations") > 0);
+    assert!(counter(0, "stale_checked") > 0);
+    assert_eq!(
+        counter(0, "stale_reads"),
+        0,
+        "invalidation leaves no stale read"
+    );
+    assert!(cache(0)["hit_latency"]["p50_us"].as_u64().is_some());
+    assert!(cache(0)["memory"]["keys_found"].as_u64().unwrap() >= 1);
+    assert!(cache(0)["scale"]["keys"].as_u64().unwrap() >= 3);
+
+    // No cache: every read is a query, nothing saved, nothing in Redis.
+    assert!(labels(1).contains(&"doctor_schedule:bypass".to_string()));
+    assert_eq!(counter(1, "bypasses"), counter(1, "reads"));
+    assert_eq!(counter(1, "read_db_queries"), counter(1, "reads"));
+    assert!(cache(1)["memory"].is_null());
+
+    // Without invalidation the bookings are missing from cached schedules.
+    assert_eq!(counter(2, "invalidations"), 0);
+    assert!(
+        counter(2, "stale_reads") > 0,
+        "no-invalidation serves stale schedules"
+    );
+
+    let mut conn = redis.clone();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let _: i64 = redis::cmd("DEL")
+            .arg(&keys)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
