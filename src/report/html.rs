@@ -382,9 +382,9 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
     {
         let _ = write!(out, "<pre>{}</pre>", esc(rest[idx..].trim()));
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<p>Query text of each operation:</p><pre>{}</pre></body></html>\n",
+        "<p>Query text of each operation:</p><pre>{}</pre></body></html>",
         esc(&s
             .scenario
             .ops
