@@ -277,3 +277,58 @@ async fn clinic_day_writes_are_valid_and_change_the_data() {
         assert!(written(w) > 0, "{w} wrote nothing");
     }
 }
+
+#[test]
+fn ctrl_c_ends_the_run_early_and_still_writes_the_report() {
+    let dir = scratch("ctrlc");
+    let file = dir.join("long.toml");
+    std::fs::write(
+        &file,
+        "name = \"long\"\nduration = \"60s\"\n[load]\nmodel = \"open\"\nrate = 100\n\
+         connections = { redis = 1 }\n[[op]]\nname = \"redis_get\"\nkeyspace = 10\n\
+         prefix = \"clinicload:test:ctrlc:\"\n",
+    )
+    .unwrap();
+    let t = common::base_targets();
+    let child = Command::new(TestEnv::bin())
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.join("reports"))
+        .env("REDIS_URL", &t.redis_url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let started = std::time::Instant::now();
+    let status = Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}:\n{stderr}", out.status);
+    assert!(
+        started.elapsed().as_secs() < 10,
+        "took {:?} to stop",
+        started.elapsed()
+    );
+    // Not a terminal: plain progress lines, one a second.
+    let progress = stderr
+        .lines()
+        .filter(|l| l.contains("ops/s") && l.contains("remaining"))
+        .count();
+    assert!(progress >= 2, "progress lines:\n{stderr}");
+    let s: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("reports/latest/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(s["run"]["interrupted"], true);
+    let measured = s["run"]["measured_s"].as_f64().unwrap();
+    assert!((2.0..10.0).contains(&measured), "measured {measured}");
+    assert!(s["overall"]["count"].as_u64().unwrap() > 150);
+    assert!(dir.join("reports/latest/report.html").exists());
+}

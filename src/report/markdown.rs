@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use super::{OpReport, Summary};
+use crate::scenario::ops::Store;
 use crate::scenario::spec::Load;
 
 fn ms(us: u64) -> String {
@@ -61,11 +62,17 @@ pub fn render(s: &Summary) -> String {
         }
     }
     let c = &sc.connections;
-    let _ = writeln!(
-        out,
-        "connections: postgres {}, mongo {}, redis {}",
-        c.postgres, c.mongo, c.redis
-    );
+    let mut pools = Vec::new();
+    for (store, name, n) in [
+        (Store::Postgres, "postgres", c.postgres),
+        (Store::Mongo, "mongo", c.mongo),
+        (Store::Redis, "redis", c.redis),
+    ] {
+        if sc.uses(store) {
+            pools.push(format!("{name} {n}"));
+        }
+    }
+    let _ = writeln!(out, "connections: {}", pools.join(", "));
     let _ = writeln!(
         out,
         "duration: {:.1} s measured (warm-up {:.1} s excluded){}",

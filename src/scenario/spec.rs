@@ -138,10 +138,20 @@ pub enum ParamValue {
 /// One operation of the mix.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct OpSpec {
-    #[serde(serialize_with = "op_name")]
+    #[serde(serialize_with = "op_name", rename = "name")]
     pub def: &'static OpDef,
     pub weight: u32,
+    #[serde(serialize_with = "params_map")]
     pub params: Vec<(String, ParamValue)>,
+}
+
+fn params_map<S: serde::Serializer>(p: &[(String, ParamValue)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(p.len()))?;
+    for (k, v) in p {
+        m.serialize_entry(k, v)?;
+    }
+    m.end()
 }
 
 fn op_name<S: serde::Serializer>(d: &&'static OpDef, s: S) -> Result<S::Ok, S::Error> {
