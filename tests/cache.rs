@@ -637,3 +637,92 @@ weight = 20
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The shipped cache scenarios parse, with the variants their comments promise.
+#[test]
+fn shipped_cache_scenarios_are_valid() {
+    use clinicload::scenario::spec;
+    let load = |name: &str| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(name);
+        spec::load(&path, &spec::Overrides::default()).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let strategies = |s: &spec::Scenario| -> Vec<(String, Strategy, bool, bool)> {
+        s.cache
+            .iter()
+            .map(|v| {
+                (
+                    v.name.clone(),
+                    v.config.strategy,
+                    v.config.invalidate_on_write,
+                    v.prewarm,
+                )
+            })
+            .collect()
+    };
+    let cold = load("cache-cold-vs-warm.toml");
+    assert_eq!(
+        strategies(&cold),
+        vec![
+            ("cold".into(), Strategy::CacheAside, true, false),
+            ("warm".into(), Strategy::CacheAside, true, true)
+        ]
+    );
+    assert_eq!(cold.cache[0].config.ttl, Duration::from_secs(3600));
+    assert_eq!(cold.cache[0].config.key_prefix, "", "production keys");
+    let vs = load("cache-vs-no-cache.toml");
+    assert_eq!(
+        strategies(&vs).iter().map(|v| v.1).collect::<Vec<_>>(),
+        vec![Strategy::NoCache, Strategy::CacheAside]
+    );
+    let inval = load("cache-invalidation.toml");
+    assert!(inval.cache.iter().all(|v| v.config.count_stale_reads));
+    assert_eq!(
+        strategies(&inval)
+            .iter()
+            .map(|v| (v.1, v.2))
+            .collect::<Vec<_>>(),
+        vec![
+            (Strategy::CacheAside, true),
+            (Strategy::SingleFlight, true),
+            (Strategy::WriteThrough, true),
+            (Strategy::CacheAside, false)
+        ]
+    );
+    assert_eq!(inval.ops.len(), 5, "reads and the four writes");
+    let stampede = load("cache-stampede.toml");
+    assert_eq!(
+        strategies(&stampede)
+            .iter()
+            .map(|v| v.1)
+            .collect::<Vec<_>>(),
+        vec![Strategy::CacheAside, Strategy::SingleFlight]
+    );
+    assert_eq!(stampede.cache[0].config.ttl, Duration::from_secs(2));
+}
+
+/// A bad `[cache]` or `[[variant]]` is rejected before connecting, naming the line.
+#[test]
+fn bad_cache_sections_name_the_line() {
+    use clinicload::scenario::spec;
+    let src = "name = \"x\"\nduration = \"1s\"\n[load]\nmodel = \"open\"\nrate = 1\n\
+               [[op]]\nname = \"doctor_schedule\"\n\
+               [cache]\nstrategy = \"lru\"\n";
+    let e = spec::parse(src, "x.toml", &spec::Overrides::default()).unwrap_err();
+    assert_eq!(e.line, 8, "{e}");
+    assert!(
+        e.message.contains("lru") || e.message.contains("unknown variant"),
+        "{e}"
+    );
+    assert!(
+        e.message.contains("cache-aside"),
+        "lists the strategies: {e}"
+    );
+    // A cache operation without [cache] runs the documented cache-aside.
+    let src = "name = \"x\"\nduration = \"1s\"\n[load]\nmodel = \"open\"\nrate = 1\n\
+               [[op]]\nname = \"doctor_schedule\"\n";
+    let s = spec::parse(src, "x.toml", &spec::Overrides::default()).unwrap();
+    assert_eq!(s.cache.len(), 1);
+    assert_eq!(s.cache[0].config, CacheConfig::default());
+}
