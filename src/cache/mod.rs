@@ -8,7 +8,10 @@
 //! change a doctor's day (`writes`) commit to PostgreSQL and then invalidate or rewrite the
 //! day's key; every read and write moves plain atomic counters (`counters`); a read may be
 //! checked against the writes acknowledged before it started (`stale`); `memory` measures
-//! what the cached schedules cost in Redis.
+//! what the cached schedules cost in Redis; `variants` reads a scenario's `[cache]` and
+//! `[[variant]]` sections and `report` puts the figures into the run's report. The runner's
+//! side (building the cache per variant, the ops) is in `scenario::cache_run` and
+//! `scenario::ops::cache`. docs/cache.md has the design and measured results.
 
 mod config;
 pub mod counters;

@@ -4,6 +4,8 @@
 //! database queries it caused, so the runner can keep hit and miss latencies apart and the
 //! report can say how many queries the cache saved.
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use redis::AsyncCommands;
@@ -69,13 +71,9 @@ impl ScheduleCache {
         let stale = match expected {
             Some(expected) => {
                 let stale = stale::is_stale(&schedule, &expected)?;
-                self.counters
-                    .stale_checked
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.counters.stale_checked.fetch_add(1, Relaxed);
                 if stale {
-                    self.counters
-                        .stale_reads
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.counters.stale_reads.fetch_add(1, Relaxed);
                 }
                 Some(stale)
             }
