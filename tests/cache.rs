@@ -726,3 +726,38 @@ fn bad_cache_sections_name_the_line() {
     assert_eq!(s.cache.len(), 1);
     assert_eq!(s.cache[0].config, CacheConfig::default());
 }
+
+/// Cache-aside's known race, played step by step: a miss reads the old rows, a write commits
+/// and deletes the key, then the miss's late `SET` puts the old schedule back. Invalidation
+/// cannot prevent it; the checker must catch it (so "0 stale reads" in a run means none
+/// happened, not that none could be seen).
+#[tokio::test]
+async fn the_checker_catches_the_late_fill_race_of_cache_aside() {
+    let f = Fixture::new("cache_race").await;
+    let cache = f.cache("race", Strategy::CacheAside, |_| {});
+    let key = cache.key(f.doctor, f.day);
+    // 1. The reader misses and reads PostgreSQL...
+    let old = f.fresh(f.day).await;
+    // 2. ...a write commits and invalidates...
+    cache
+        .cancel(f.appointments[0], "race")
+        .await
+        .unwrap()
+        .unwrap();
+    // 3. ...and the reader's SET lands after the DEL.
+    let mut conn = f.redis.clone();
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(&old)
+        .arg("EX")
+        .arg(3600)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let r = cache.get_schedule(f.doctor, f.day).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Hit);
+    assert_eq!(r.schedule, old);
+    assert_eq!(r.stale, Some(true));
+    assert_eq!(cache.counters().snapshot().stale_reads, 1);
+    f.cleanup().await;
+}
