@@ -21,6 +21,8 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Migrate { status } => clinicload::doctor::migrate_command(&targets, status).await,
         Command::Doctor => clinicload::doctor::doctor_command(&targets).await,
+        Command::Seed(args) => clinicload::seed::seed_command(&targets, &args).await,
+        Command::Checksum => clinicload::seed::checksum::checksum_command(&targets).await,
         Command::Run {
             scenario,
             duration,

@@ -158,7 +158,8 @@ async fn smoke_run_writes_every_report_and_every_read_hits_rows() {
         assert!(p50 > 0 && p50 <= p99 && p99 <= max, "{name}: {op}");
     }
     let achieved = s["run"]["achieved_rate"].as_f64().unwrap();
-    assert!(achieved > 30.0, "achieved {achieved} of 60 ops/s");
+    let target = s["run"]["target_rate"].as_f64().unwrap();
+    assert!(achieved > 0.7 * target, "achieved {achieved} of {target} ops/s");
 
     // The interval log reads back with hdrhistogram's own reader and decoder.
     let bytes = std::fs::read(dir.join("latency.hlog")).unwrap();
@@ -331,4 +332,47 @@ fn ctrl_c_ends_the_run_early_and_still_writes_the_report() {
     assert!((2.0..10.0).contains(&measured), "measured {measured}");
     assert!(s["overall"]["count"].as_u64().unwrap() > 150);
     assert!(dir.join("reports/latest/report.html").exists());
+}
+
+/// The README's main job on a dataset from `clinicload seed --profile tiny`: the smoke
+/// scenario runs every read with no errors (full-text search may only be unsupported) and
+/// the report carries the seeded dataset's fingerprint.
+#[tokio::test]
+async fn smoke_run_on_a_seeded_tiny_dataset() {
+    let env = TestEnv::migrated("run_seeded").await;
+    let seed = env
+        .command()
+        .args(["seed", "--profile", "tiny"])
+        .output()
+        .unwrap();
+    assert!(
+        seed.status.success(),
+        "seed failed:\n{}",
+        String::from_utf8_lossy(&seed.stderr)
+    );
+    let pool = env.pool().await;
+    let fingerprint: String = sqlx::query_scalar("SELECT fingerprint FROM clinicload_meta.dataset")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let out = scratch("seeded");
+    let (s, _dir) = run(
+        &env,
+        &repo("scenarios/smoke.toml"),
+        &out,
+        &["--duration", "5s", "--warmup", "0s"],
+    );
+    assert_eq!(s["dataset"]["fingerprint"].as_str().unwrap(), fingerprint);
+    let mut rows = 0;
+    for op in s["operations"].as_array().unwrap() {
+        let name = op["label"].as_str().unwrap();
+        if op["unsupported"].is_object() {
+            assert_eq!(name, "notes_text_search");
+            continue;
+        }
+        assert!(op["count"].as_u64().unwrap() > 0, "{name} never ran: {op}");
+        assert_eq!(op["errors"].as_u64().unwrap(), 0, "{name}: {op}");
+        rows += op["rows"].as_u64().unwrap();
+    }
+    assert!(rows > 0);
 }

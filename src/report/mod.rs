@@ -265,7 +265,10 @@ pub fn summarize(
         measured_s: outcome.measured.as_secs_f64(),
         interrupted: outcome.interrupted,
         target_rate: outcome.target_rate,
-        achieved_rate: (totals.overall.len() + total_errors) as f64 / secs,
+        achieved_rate: (totals.overall.len()
+            + total_errors
+            + outcome.unsupported_draws.iter().sum::<u64>()) as f64
+            / secs,
         intended: outcome.intended,
         started: outcome.started,
         late_starts: outcome.late_starts,

@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
-use rand::distributions::{Distribution, WeightedIndex};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
@@ -80,7 +79,8 @@ struct Shared {
     t0: Instant,
     warmup_end: Instant,
     end: Instant,
-    weights: WeightedIndex<u32>,
+    /// The operation mix as a cycle: arrival i runs `mix[i % mix.len()]`.
+    mix: Vec<usize>,
     unsupported: Vec<OnceLock<String>>,
     unsupported_draws: Vec<AtomicU64>,
     started: AtomicU64,
@@ -119,8 +119,30 @@ pub fn intended_offset(i: u64, rate: f64, from: f64, ramp: Duration) -> f64 {
     }
 }
 
-async fn run_one(sh: &Shared, worker: usize, rng: &mut SmallRng, intended: Instant) {
-    let op_index = sh.weights.sample(rng);
+/// The weighted mix as one cycle of `sum(weights)` slots, interleaved by smooth weighted
+/// round robin: exact proportions, every operation in every cycle, evenly spread (so even a
+/// weight-1 operation runs in a short smoke run).
+pub fn mix_cycle(weights: &[u32]) -> Vec<usize> {
+    let total: i64 = weights.iter().map(|w| *w as i64).sum();
+    let mut current = vec![0i64; weights.len()];
+    let mut out = Vec::with_capacity(total as usize);
+    for _ in 0..total {
+        for (c, w) in current.iter_mut().zip(weights) {
+            *c += *w as i64;
+        }
+        let (best, _) = current
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, c)| (**c, std::cmp::Reverse(*i)))
+            .expect("at least one operation");
+        current[best] -= total;
+        out.push(best);
+    }
+    out
+}
+
+async fn run_one(sh: &Shared, worker: usize, rng: &mut SmallRng, intended: Instant, slot: u64) {
+    let op_index = sh.mix[(slot % sh.mix.len() as u64) as usize];
     if sh.unsupported[op_index].get().is_some() {
         sh.unsupported_draws[op_index].fetch_add(1, Ordering::Relaxed);
         return;
@@ -190,14 +212,14 @@ pub async fn run(
     mut hlog: Option<HlogWriter>,
     quiet: bool,
 ) -> anyhow::Result<RunOutcome> {
-    let weights = WeightedIndex::new(scenario.ops.iter().map(|o| o.weight))
-        .map_err(|e| anyhow::anyhow!("operation weights: {e}"))?;
+    let weights: Vec<u32> = scenario.ops.iter().map(|o| o.weight).collect();
+    let mix = mix_cycle(&weights);
     let n_ops = scenario.ops.len();
     let t0 = Instant::now();
     let warmup_end = t0 + scenario.warmup;
     let end = warmup_end + scenario.duration;
     let sh = Arc::new(Shared {
-        weights,
+        mix,
         unsupported: (0..n_ops).map(|_| OnceLock::new()).collect(),
         unsupported_draws: (0..n_ops).map(|_| AtomicU64::new(0)).collect(),
         scenario,
@@ -245,7 +267,7 @@ pub async fn run(
             max_in_flight,
         } => {
             target_rate = Some(rate);
-            let (tx, rx) = flume::unbounded::<Instant>();
+            let (tx, rx) = flume::unbounded::<(Instant, u64)>();
             let shs = sh.clone();
             let intended_total = intended_total.clone();
             scheduler = Some(std::thread::spawn(move || {
@@ -269,7 +291,7 @@ pub async fn run(
                     if at >= shs.warmup_end {
                         intended_total.fetch_add(1, Ordering::Relaxed);
                     }
-                    if tx.send(at).is_err() {
+                    if tx.send((at, i)).is_err() {
                         break;
                     }
                     i += 1;
@@ -280,7 +302,7 @@ pub async fn run(
                 let rx = rx.clone();
                 workers.push(tokio::spawn(async move {
                     let mut rng = worker_rng(sh.scenario.seed, w);
-                    while let Ok(intended) = rx.recv_async().await {
+                    while let Ok((intended, slot)) = rx.recv_async().await {
                         if sh.stop.load(Ordering::Relaxed) {
                             if intended >= sh.warmup_end {
                                 sh.missed.fetch_add(1, Ordering::Relaxed);
@@ -300,7 +322,7 @@ pub async fn run(
                                 .unwrap_or_else(|p| p.into_inner())
                                 .record(micros(delay));
                         }
-                        run_one(&sh, w, &mut rng, intended).await;
+                        run_one(&sh, w, &mut rng, intended, slot).await;
                     }
                 }));
             }
@@ -312,6 +334,8 @@ pub async fn run(
                 let n = stop_notify.clone();
                 workers.push(tokio::spawn(async move {
                     let mut rng = worker_rng(sh.scenario.seed, w);
+                    // Users start at different points of the cycle.
+                    let mut slot = (w * sh.mix.len() / users) as u64;
                     loop {
                         let start = Instant::now();
                         if start >= sh.end || sh.stop.load(Ordering::Relaxed) {
@@ -320,7 +344,8 @@ pub async fn run(
                         if start >= sh.warmup_end {
                             sh.started.fetch_add(1, Ordering::Relaxed);
                         }
-                        run_one(&sh, w, &mut rng, start).await;
+                        run_one(&sh, w, &mut rng, start, slot).await;
+                        slot += 1;
                         if sh.unsupported.iter().all(|u| u.get().is_some()) {
                             break;
                         }
@@ -506,6 +531,18 @@ fn live(tty: bool, line: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mix_cycle_has_exact_proportions_spread_out() {
+        let m = mix_cycle(&[4, 1, 2]);
+        assert_eq!(m.len(), 7);
+        assert_eq!(m.iter().filter(|&&i| i == 0).count(), 4);
+        assert_eq!(m.iter().filter(|&&i| i == 1).count(), 1);
+        assert_eq!(m.iter().filter(|&&i| i == 2).count(), 2);
+        // op 0 never three times in a row
+        assert!(!m.windows(3).any(|w| w.iter().all(|&i| i == 0)), "{m:?}");
+        assert_eq!(mix_cycle(&[1, 1, 1]), vec![0, 1, 2]);
+    }
 
     #[test]
     fn constant_rate_spacing() {

@@ -718,11 +718,11 @@ fn validate_op(cx: &Ctx, table: &Spanned<toml::Table>) -> Result<OpSpec, SpecErr
     })?;
     let weight = match t.get("weight") {
         None => 1,
-        Some(toml::Value::Integer(w)) if (1..=1_000_000).contains(w) => *w as u32,
+        Some(toml::Value::Integer(w)) if (1..=10_000).contains(w) => *w as u32,
         Some(_) => {
             return Err(cx.err(
                 cx.key_offset(span.clone(), "weight"),
-                format!("weight of {name} must be a whole number from 1 to 1000000"),
+                format!("weight of {name} must be a whole number from 1 to 10000"),
                 "weights are relative: 60 and 40 mean 60% and 40% of operations",
             ))
         }

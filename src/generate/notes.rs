@@ -1,0 +1,385 @@
+//! The clinical note (MongoDB `clinicalNotes`) of each encounter: SOAP content built from the
+//! same complaint, diagnoses, prescriptions and orders as the PostgreSQL rows so they agree;
+//! a raw transcription whose length follows the visit length and `note_length`; an AI summary
+//! and confidence; and a status by age (recent drafts, older signed after the encounter ended,
+//! a few amended).
+
+use chrono::{Duration, NaiveDateTime};
+use rand::Rng;
+
+use super::clinical::VisitFacts;
+use super::rng::{entity_rng, entity_uuid, EntityRng, Kind};
+use super::{vocab, SeedParams};
+use crate::model::{ClinicalNote, SoapContent};
+
+/// Transcribed words per minute of visit at `note_length` 1.0: conversation with the pauses
+/// of history-taking and examination (a 20-minute visit gives ~1,200 words, ~7 kB).
+pub const WORDS_PER_MINUTE: f64 = 60.0;
+
+/// Share of signed notes amended later.
+pub const AMENDED_SHARE: f64 = 0.04;
+
+fn diagnosis_name(code: &str) -> &'static str {
+    vocab::COMPLAINTS
+        .iter()
+        .find(|c| c.icd10 == code)
+        .map(|c| c.diagnosis)
+        .or_else(|| {
+            vocab::CHRONIC
+                .iter()
+                .find(|c| c.code == code)
+                .map(|c| c.name)
+        })
+        .unwrap_or("Unspecified condition")
+}
+
+fn drug_line(d: &vocab::Drug) -> String {
+    match d.days {
+        Some(days) => format!(
+            "{} {} {} {} for {} days",
+            d.name, d.dose, d.route, d.frequency, days
+        ),
+        None => format!(
+            "{} {} {} {}, long-term",
+            d.name, d.dose, d.route, d.frequency
+        ),
+    }
+}
+
+const FAMILY: &[&str] = &[
+    "Father with hypertension; mother with type 2 diabetes.",
+    "Mother with breast cancer at 62; father with coronary artery disease.",
+    "Non-contributory.",
+    "Sibling with asthma.",
+    "Father with colon cancer at 70.",
+];
+
+const SOCIAL_ADULT: &[&str] = &[
+    "Non-smoker, drinks alcohol socially, works in an office.",
+    "Former smoker (10 pack-years), quit 5 years ago; retired teacher.",
+    "Current smoker, half a pack a day; construction worker.",
+    "Never smoker, no alcohol; exercises three times a week.",
+    "Lives with spouse; works night shifts as a nurse.",
+];
+
+const SOCIAL_CHILD: &[&str] = &[
+    "Lives with parents; attends school; no smoke exposure at home.",
+    "Lives with mother and sibling; in daycare.",
+];
+
+const SMALL_TALK: &[(&str, &str)] = &[
+    (
+        "Have you noticed anything that makes it better or worse?",
+        "Resting helps a bit, but it comes back.",
+    ),
+    (
+        "Are you taking anything for it at the moment?",
+        "Just some over-the-counter stuff, it didn't do much.",
+    ),
+    (
+        "Any fever or chills?",
+        "Not that I've noticed, maybe felt a little warm.",
+    ),
+    (
+        "How are you sleeping?",
+        "Not great, I wake up a couple of times.",
+    ),
+    (
+        "Any changes in appetite or weight?",
+        "No, eating about the same.",
+    ),
+    (
+        "Has anyone at home been sick?",
+        "My partner had something similar last week.",
+    ),
+    (
+        "Does it affect your work or daily activities?",
+        "Yeah, it's been hard to concentrate.",
+    ),
+    ("Any new medications or supplements?", "No, nothing new."),
+    (
+        "Any shortness of breath or chest pain?",
+        "No, none of that.",
+    ),
+    (
+        "On a scale of one to ten, how bad is it?",
+        "I'd say about a six.",
+    ),
+    (
+        "Let me take a look. Can you take a deep breath for me?",
+        "Okay.",
+    ),
+    (
+        "Any allergies to medicines that I should know about?",
+        "Not that I know of, it should be in my chart.",
+    ),
+];
+
+/// The note of one encounter.
+pub fn note(
+    params: &SeedParams,
+    clinic: u32,
+    key: u64,
+    f: &VisitFacts<'_>,
+    now: NaiveDateTime,
+) -> ClinicalNote {
+    let mut rng = entity_rng(params.seed, clinic, Kind::Note, key);
+    let enc = f.encounter;
+    let c = f.complaint;
+    let p = f.patient;
+    let days = rng.gen_range(2..15);
+    let hpi = format!(
+        "{}-year-old {} {}",
+        p.age,
+        p.sex,
+        c.hpi.replace("{days}", &days.to_string())
+    );
+    let pmh = if p.chronic.is_empty() {
+        "No significant past medical history.".to_string()
+    } else {
+        p.chronic
+            .iter()
+            .map(|&k| vocab::CHRONIC[k].name)
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let meds = if p.chronic.is_empty() {
+        "None".to_string()
+    } else {
+        p.chronic
+            .iter()
+            .filter_map(|&k| vocab::drug(vocab::CHRONIC[k].drug))
+            .map(|d| format!("{} {} {}", d.name, d.dose, d.frequency))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let allergies = if p.allergies.is_empty() {
+        "No known drug allergies".to_string()
+    } else {
+        p.allergies
+            .iter()
+            .map(|&k| {
+                format!(
+                    "{} ({})",
+                    vocab::ALLERGIES[k].0,
+                    vocab::ALLERGIES[k].1.to_lowercase()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let vital_signs = match &enc.vitals {
+        Some(v) => format!(
+            "BP {}/{}, HR {}, Temp {} C, RR {}, SpO2 {}%, Wt {} kg, Ht {} cm",
+            v["systolic"],
+            v["diastolic"],
+            v["heartRate"],
+            v["temperatureC"],
+            v["respiratoryRate"],
+            v["spo2"],
+            v["weightKg"],
+            v["heightCm"]
+        ),
+        None => "Telehealth visit; vitals not measured.".to_string(),
+    };
+    let system = match c.tag {
+        "respiratory" | "ent" => "respiratory",
+        "cardiovascular" => "cardiovascular",
+        "gastrointestinal" => "gastrointestinal",
+        "musculoskeletal" => "musculoskeletal",
+        "dermatology" => "skin",
+        "neurology" => "neurological",
+        "mental_health" => "psychiatric",
+        "genitourinary" => "genitourinary",
+        _ => "constitutional",
+    };
+    let mut ros: Vec<(&'static str, String)> = vec![
+        (
+            "constitutional",
+            "No fever, weight loss or night sweats.".to_string(),
+        ),
+        (
+            "cardiovascular",
+            "No chest pain or palpitations.".to_string(),
+        ),
+        (
+            "respiratory",
+            "No cough or shortness of breath.".to_string(),
+        ),
+    ];
+    if let Some(e) = ros.iter_mut().find(|e| e.0 == system) {
+        e.1 = format!("Positive as per HPI: {}.", c.chief.to_lowercase());
+    } else {
+        ros.push((
+            system,
+            format!("Positive as per HPI: {}.", c.chief.to_lowercase()),
+        ));
+    }
+    let diagnoses: Vec<(String, String)> = enc
+        .diagnosis_codes
+        .iter()
+        .map(|code| (code.clone(), diagnosis_name(code).to_string()))
+        .collect();
+    let plan_medications: Vec<String> = f.drugs.iter().map(|d| drug_line(d)).collect();
+    let social = if p.age < 18 {
+        SOCIAL_CHILD[rng.gen_range(0..SOCIAL_CHILD.len())]
+    } else {
+        SOCIAL_ADULT[rng.gen_range(0..SOCIAL_ADULT.len())]
+    };
+    let content = SoapContent {
+        chief_complaint: c.chief.to_string(),
+        history_of_present_illness: hpi,
+        review_of_systems: ros,
+        past_medical_history: pmh,
+        medications: meds,
+        allergies,
+        family_history: FAMILY[rng.gen_range(0..FAMILY.len())].to_string(),
+        social_history: social.to_string(),
+        vital_signs,
+        physical_exam: format!("General: alert, in no acute distress. {}", c.exam),
+        clinical_impression: c.impression.to_string(),
+        diagnoses,
+        plan_medications,
+        plan_orders: f.orders.clone(),
+        patient_education: c.education.to_string(),
+        follow_up: c.follow_up.to_string(),
+    };
+    let raw_transcription = transcription(&mut rng, params.shape.note_length, f, days, &content);
+    let ai_summary = format!(
+        "{}-year-old {} seen for {}. Assessment: {} ({}). Plan: {}{}{} {}",
+        p.age,
+        p.sex,
+        c.reason.to_lowercase(),
+        c.impression.trim_end_matches('.'),
+        enc.diagnosis_codes.join(", "),
+        if f.drugs.is_empty() {
+            "no new medications".to_string()
+        } else {
+            f.drugs
+                .iter()
+                .map(|d| d.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+        if f.orders.is_empty() {
+            ""
+        } else {
+            "; orders: "
+        },
+        f.orders
+            .iter()
+            .map(|o| o.split(" (").next().unwrap_or(o))
+            .collect::<Vec<_>>()
+            .join(", "),
+        c.follow_up
+    );
+    // Status by age: drafts for encounters still open or ended in the last two days (most of
+    // them), signed after the encounter ended for older ones, a few amended later.
+    let ended = enc.end_time;
+    let created_at =
+        (enc.start_time + Duration::minutes(rng.gen_range(1..5))).min(now.max(enc.start_time));
+    let (status, signed_at, updated_at) = match ended {
+        None => ("draft", None, created_at),
+        Some(end) => {
+            let age_h = (now - end).num_hours();
+            let sign_delay = Duration::minutes(if rng.gen_bool(0.7) {
+                rng.gen_range(5..240)
+            } else {
+                rng.gen_range(240..48 * 60)
+            });
+            let signed = end + sign_delay;
+            let stays_draft = (age_h < 48 && rng.gen_bool(0.6)) || rng.gen_bool(0.01);
+            if stays_draft || signed > now {
+                ("draft", None, end.max(created_at))
+            } else if rng.gen_bool(AMENDED_SHARE) {
+                let amended = signed + Duration::days(rng.gen_range(1..20));
+                let amended = amended.min(now);
+                ("amended", Some(signed), amended)
+            } else {
+                ("signed", Some(signed), signed)
+            }
+        }
+    };
+    let note_type = match enc.encounter_type {
+        "procedure" => "procedure",
+        "follow_up" => "progress",
+        _ if c.tag == "chronic_care" => "progress",
+        _ if rng.gen_bool(0.03) => "consultation",
+        _ => "soap",
+    };
+    let mut tags = vec![
+        c.tag.to_string(),
+        f.specialty.to_lowercase().replace(' ', "-"),
+        enc.encounter_type.to_string(),
+        format!("icd10:{}", c.icd10),
+    ];
+    if !f.drugs.is_empty() {
+        tags.push("prescription".to_string());
+    }
+    if !f.orders.is_empty() {
+        tags.push("orders".to_string());
+    }
+    ClinicalNote {
+        id: entity_uuid(params.seed, clinic, Kind::Note, key),
+        encounter_id: enc.id,
+        patient_id: enc.patient_id,
+        doctor_id: enc.doctor_id,
+        status,
+        note_type,
+        content,
+        raw_transcription,
+        ai_summary,
+        ai_confidence_score: (rng.gen_range(0.70..0.995_f64) * 1000.0).round() / 1000.0,
+        signed_by: signed_at.map(|_| enc.doctor_id),
+        signed_at,
+        tags,
+        created_at,
+        updated_at: updated_at.max(created_at),
+    }
+}
+
+/// A doctor-patient dialogue: the specific exchange about the complaint, generic history
+/// questions to fill the visit's length, then the assessment and plan read back.
+fn transcription(
+    rng: &mut EntityRng,
+    note_length: f64,
+    f: &VisitFacts<'_>,
+    days: u32,
+    content: &SoapContent,
+) -> String {
+    let minutes = match f.encounter.end_time {
+        Some(e) => ((e - f.encounter.start_time).num_minutes() as f64).max(5.0),
+        None => f64::from(f.minutes),
+    };
+    let target_bytes = (minutes * WORDS_PER_MINUTE * note_length.max(0.0) * 6.0) as usize;
+    let mut s = String::with_capacity(target_bytes + 512);
+    let first = f.patient.name.split(' ').next().unwrap_or("there");
+    s.push_str(&format!(
+        "Doctor: Hi {first}, good to see you. What brings you in today?\nPatient: {}.\nDoctor: How long has this been going on?\nPatient: About {days} days now.\n",
+        f.complaint.chief
+    ));
+    let closing = format!(
+        "Doctor: So, my impression is {}. {}\nDoctor: {} {}\nPatient: Okay, thank you.\n",
+        content
+            .clinical_impression
+            .trim_end_matches('.')
+            .to_lowercase(),
+        if content.plan_medications.is_empty() {
+            "We won't start any new medication today.".to_string()
+        } else {
+            format!("I'm prescribing {}.", content.plan_medications.join("; "))
+        },
+        content.patient_education,
+        content.follow_up
+    );
+    while s.len() + closing.len() < target_bytes {
+        let (q, a) = SMALL_TALK[rng.gen_range(0..SMALL_TALK.len())];
+        s.push_str("Doctor: ");
+        s.push_str(q);
+        s.push_str("\nPatient: ");
+        s.push_str(a);
+        s.push('\n');
+    }
+    s.push_str(&closing);
+    s
+}

@@ -1,0 +1,278 @@
+//! `clinicload seed`: generated clinics flow into PostgreSQL (binary COPY), MongoDB
+//! (unordered insert_many) and GridFS, a clinic at a time per writer, resumable and shardable.
+//!
+//! The clinic is the unit of everything: generation (a pure function of the parameters and
+//! the clinic index), loading (one PostgreSQL transaction per clinic, MongoDB written first
+//! and idempotently), resume (`clinicload_meta.seeded_clinics` says which clinics are done)
+//! and sharding (`--shard i/n` takes the clinics whose index % n == i).
+//!
+//! Modules, one concern each: [`pg_copy`] encodes rows as COPY BINARY, [`mongo_sink`] writes
+//! documents and audio, [`run`] is the pipeline, [`safety`] decides whether and how the
+//! target may be written, [`indexes`] defers secondary indexes, [`progress`] reports, and
+//! [`checksum`] compares datasets.
+
+pub mod checksum;
+pub mod indexes;
+pub mod mongo_sink;
+pub mod pg_copy;
+pub mod progress;
+pub mod run;
+pub mod safety;
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+
+use crate::cli::SeedArgs;
+use crate::config::{redact, Targets};
+use crate::connect;
+use crate::generate::{self, ClinicShape, SeedParams};
+use crate::model::VoiceRecording;
+
+/// The dataset parameters: the profile, then each override given on the command line.
+pub fn resolve_params(args: &SeedArgs) -> Result<SeedParams> {
+    let Some(mut shape): Option<ClinicShape> = generate::profile(&args.profile) else {
+        bail!(
+            "unknown profile {:?}; choose one of {}",
+            args.profile,
+            generate::PROFILES.join(", ")
+        );
+    };
+    macro_rules! set {
+        ($($field:ident <- $arg:ident),*) => {
+            $(if let Some(v) = args.$arg { shape.$field = v; })*
+        };
+    }
+    set!(doctors <- doctors, nurses <- nurses, receptionists <- receptionists, admins <- admins,
+         patients <- patients, history_days <- history_days, future_days <- future_days,
+         note_length <- note_length, voice_share <- voice_share,
+         voice_length_factor <- voice_length);
+    if args.clinics == 0 || args.clinics > i32::MAX as u32 {
+        bail!("--clinics must be between 1 and {}", i32::MAX);
+    }
+    if shape.doctors == 0 {
+        bail!("--doctors must be at least 1: appointments need a doctor");
+    }
+    if shape.patients == 0 {
+        bail!("--patients must be at least 1");
+    }
+    if !(0.0..=1.0).contains(&shape.voice_share) {
+        bail!("--voice-share must be between 0 and 1 (a share of encounters)");
+    }
+    if !(shape.voice_length_factor > 0.0 && shape.voice_length_factor <= 1.0) {
+        bail!("--voice-length must be above 0 and at most 1 (a share of the visit's length)");
+    }
+    if !(shape.note_length > 0.0 && shape.note_length.is_finite()) {
+        bail!("--note-length must be a positive multiplier, e.g. 1.0");
+    }
+    let as_of = args
+        .as_of
+        .unwrap_or_else(|| chrono::Local::now().date_naive());
+    Ok(SeedParams {
+        seed: args.seed,
+        as_of,
+        clinics: args.clinics,
+        shape,
+    })
+}
+
+/// The clinics this process writes: all of them, or its shard's share.
+pub fn shard_clinics(params: &SeedParams, args: &SeedArgs) -> Vec<u32> {
+    (0..params.clinics)
+        .filter(|i| args.shard.map_or(true, |s| i % s.count == s.index))
+        .collect()
+}
+
+/// The audio of a voice recording.
+fn wav(v: &VoiceRecording) -> Vec<u8> {
+    generate::audio::wav_bytes(v)
+}
+
+/// Installs the Ctrl-C / SIGTERM handler: the first signal asks the pipeline to stop after
+/// the clinics in flight, the second exits at once (open transactions roll back).
+fn install_stop_handler(stop: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        for round in 0.. {
+            #[cfg(unix)]
+            {
+                let term_recv = async {
+                    match term.as_mut() {
+                        Some(t) => {
+                            t.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term_recv => {}
+                }
+            }
+            #[cfg(not(unix))]
+            let _ = tokio::signal::ctrl_c().await;
+            if round == 0 {
+                stop.store(true, Ordering::Relaxed);
+                eprintln!(
+                    "\nstopping: finishing the clinics in flight (interrupt again to quit at once; \
+                     unfinished clinics roll back and a re-run redoes them)"
+                );
+            } else {
+                eprintln!("\nquitting; re-run the same command to resume");
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+/// `clinicload seed`.
+pub async fn seed_command(targets: &Targets, args: &SeedArgs) -> Result<ExitCode> {
+    let params = resolve_params(args)?;
+    let fingerprint = generate::fingerprint(&params);
+    let mine = shard_clinics(&params, args);
+    if args.plan {
+        println!("{}", generate::plan(&params));
+        if let Some(s) = args.shard {
+            println!(
+                "shard {s}: {} of {} clinics (the plan above is for the whole dataset)",
+                mine.len(),
+                params.clinics
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let threads = args.threads.unwrap_or_else(num_cpus::get).clamp(1, 256);
+    let writers = threads.clamp(2, 8);
+    let pool = connect::postgres(targets, writers as u32 + 1).await?;
+    let (_client, db) = connect::mongo(targets).await?;
+
+    let mut state = safety::inspect(&pool, &db).await?;
+    if args.reset {
+        safety::reset(&pool, &db, &state, args.force, targets).await?;
+        eprintln!(
+            "reset: emptied the Dr. Assistant tables and MongoDB collections of {} / {}",
+            redact(&targets.database_url),
+            db.name()
+        );
+        state = safety::inspect(&pool, &db).await?;
+    }
+    let start = safety::decide(&state, &params, &fingerprint, args.append, targets)?;
+    safety::record_dataset(&pool, &params, &fingerprint).await?;
+    let done = safety::seeded_clinics(&pool, &fingerprint).await?;
+    let work: Vec<u32> = mine
+        .iter()
+        .copied()
+        .filter(|i| done.binary_search(i).is_err())
+        .collect();
+
+    if args.defer_indexes {
+        if start == safety::Start::Fresh && state.non_empty.is_empty() {
+            let n = indexes::drop_secondary(&pool).await?;
+            eprintln!(
+                "defer-indexes: dropped {n} secondary indexes; they are rebuilt after the load"
+            );
+        } else if indexes::pending(&pool).await?.is_empty() {
+            eprintln!(
+                "defer-indexes: ignored, the tables are not empty (it applies to a load into empty \
+                 tables); loading with the indexes in place"
+            );
+        }
+    }
+
+    println!(
+        "seeding dataset {fingerprint}: profile {}, {} clinics, seed {}, as-of {}{}",
+        args.profile,
+        params.clinics,
+        params.seed,
+        params.as_of,
+        args.shard
+            .map(|s| format!(", shard {s} ({} clinics)", mine.len()))
+            .unwrap_or_default()
+    );
+    let already = (mine.len() - work.len()) as u64;
+    if already > 0 {
+        println!(
+            "resuming: {already} of {} clinics already complete, {} to write",
+            mine.len(),
+            work.len()
+        );
+    }
+    let stats = Arc::new(progress::Stats::new(mine.len() as u64));
+    stats.clinics_done.store(already, Ordering::Relaxed);
+    let progress = Arc::new(progress::Progress::new(
+        &stats,
+        already,
+        &params,
+        mine.len(),
+    ));
+    let stop = Arc::new(AtomicBool::new(false));
+    install_stop_handler(stop.clone());
+    let cfg = run::Pipeline {
+        threads,
+        writers,
+        fingerprint: fingerprint.clone(),
+        wav,
+        pause_after_clinic: Duration::from_millis(args.pause_after_clinic_ms),
+        stats: stats.clone(),
+        progress: progress.clone(),
+        stop,
+    };
+    let ended = run::load(&pool, &db, Arc::new(params.clone()), work, &cfg).await;
+    progress.finish();
+    let ended = match ended {
+        Ok(e) => e,
+        Err(e) => {
+            let complete = stats.clinics_done.load(Ordering::Relaxed);
+            return Err(e.context(format!(
+                "seed failed after {complete} of {} clinics were complete; fix the cause and re-run \
+                 the same command to resume",
+                mine.len()
+            )));
+        }
+    };
+    let complete = stats.clinics_done.load(Ordering::Relaxed);
+    if ended == run::Ended::Interrupted {
+        print!("{}", stats.summary());
+        println!(
+            "interrupted: {complete} of {} clinics are complete (committed in both stores); \
+             re-run the same command to resume. Dataset fingerprint: {fingerprint}",
+            mine.len()
+        );
+        return Ok(ExitCode::from(130));
+    }
+
+    // The dataset is complete when every shard's clinics are in: then rebuild deferred
+    // indexes and refresh statistics once.
+    let all_done: i64 = sqlx::query_scalar("SELECT count(*) FROM clinicload_meta.seeded_clinics")
+        .fetch_one(&pool)
+        .await?;
+    if all_done as u64 == params.clinics as u64 {
+        let t = std::time::Instant::now();
+        let rebuilt = indexes::rebuild(&pool).await?;
+        indexes::analyze(&pool).await?;
+        if rebuilt > 0 {
+            eprintln!(
+                "rebuilt {rebuilt} secondary indexes and analyzed in {:.1}s",
+                t.elapsed().as_secs_f64()
+            );
+        }
+    } else if !indexes::pending(&pool).await?.is_empty() {
+        eprintln!(
+            "secondary indexes stay dropped until the last shard completes ({all_done} of {} clinics in)",
+            params.clinics
+        );
+    }
+    print!("{}", stats.summary());
+    println!(
+        "done: {complete} clinics{}; dataset fingerprint {fingerprint}",
+        args.shard
+            .map(|s| format!(" (shard {s})"))
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}

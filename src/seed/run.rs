@@ -1,0 +1,228 @@
+//! The load pipeline: generator threads turn clinic indices into ready-to-send batches
+//! (COPY streams and BSON documents), a bounded channel hands them to async writers, and
+//! each writer stores one clinic at a time: MongoDB and GridFS first (idempotent), then one
+//! PostgreSQL transaction with the clinic's ten COPYs and its `seeded_clinics` row.
+//!
+//! Why this shape: generation and encoding are CPU work and run on all cores in parallel with
+//! the I/O; the channel's bound and the fixed number of writers cap the clinics in memory, so
+//! memory stays flat whatever `--clinics` is; and a clinic is either committed whole
+//! (visible, recorded) or rolled back (absent, redone by a re-run), whatever interrupts it.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use mongodb::Database;
+use serde_json::json;
+use sqlx::PgPool;
+use tokio::sync::{mpsc, Mutex};
+
+use crate::generate::{generate_clinic, SeedParams};
+use crate::model::VoiceRecording;
+use crate::schema::mongo::{CLINICAL_NOTES, VOICE_RECORDINGS};
+use crate::seed::mongo_sink::{self, ClinicDocs};
+use crate::seed::pg_copy::{self, TableCopy};
+use crate::seed::progress::{Progress, Stats};
+
+/// One clinic, generated and encoded, waiting for a writer.
+pub struct Prepared {
+    pub index: u32,
+    pub tables: Vec<TableCopy>,
+    pub docs: ClinicDocs,
+}
+
+/// Generates and encodes one clinic (pure CPU work).
+pub fn prepare(params: &SeedParams, index: u32) -> Prepared {
+    let data = generate_clinic(params, index);
+    Prepared {
+        index,
+        tables: pg_copy::encode_clinic(&data),
+        docs: ClinicDocs::build(&data),
+    }
+}
+
+/// How the pipeline ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Complete,
+    Interrupted,
+}
+
+/// Knobs of the pipeline.
+pub struct Pipeline {
+    pub threads: usize,
+    pub writers: usize,
+    pub fingerprint: String,
+    pub wav: fn(&VoiceRecording) -> Vec<u8>,
+    pub pause_after_clinic: Duration,
+    pub stats: Arc<Stats>,
+    pub progress: Arc<Progress>,
+    /// Set by Ctrl-C (or a failing writer): take no new clinic.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Loads `work` (clinic indices) and returns whether it finished or was interrupted by
+/// `stop` (Ctrl-C). Clinics already handed to a writer when `stop` is set are finished.
+pub async fn load(
+    pool: &PgPool,
+    db: &Database,
+    params: Arc<SeedParams>,
+    work: Vec<u32>,
+    cfg: &Pipeline,
+) -> Result<Ended> {
+    let (stats, progress, stop) = (&cfg.stats, &cfg.progress, &cfg.stop);
+    let (tx, rx) = mpsc::channel::<Prepared>(cfg.writers.max(1));
+    let work = Arc::new(work);
+    let next = Arc::new(AtomicUsize::new(0));
+
+    let mut generators = Vec::new();
+    for t in 0..cfg.threads.max(1) {
+        let (tx, work, next, stop, params) = (
+            tx.clone(),
+            work.clone(),
+            next.clone(),
+            stop.clone(),
+            params.clone(),
+        );
+        generators.push(
+            std::thread::Builder::new()
+                .name(format!("generate-{t}"))
+                .spawn(move || loop {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&index) = work.get(i) else { break };
+                    let prepared = prepare(&params, index);
+                    if tx.blocking_send(prepared).is_err() {
+                        break; // writers have stopped
+                    }
+                })
+                .context("starting a generator thread")?,
+        );
+    }
+    drop(tx);
+
+    let rx = Arc::new(Mutex::new(rx));
+    let mut writers = tokio::task::JoinSet::new();
+    for _ in 0..cfg.writers.max(1) {
+        let (rx, pool, db, stats, progress, stop) = (
+            rx.clone(),
+            pool.clone(),
+            db.clone(),
+            stats.clone(),
+            progress.clone(),
+            stop.clone(),
+        );
+        let fingerprint = cfg.fingerprint.clone();
+        let wav = cfg.wav;
+        let pause = cfg.pause_after_clinic;
+        writers.spawn(async move {
+            loop {
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                let item = rx.lock().await.recv().await;
+                let Some(p) = item else { return Ok(()) };
+                let res = write_clinic(&pool, &db, &p, &fingerprint, wav, &stats).await;
+                if let Err(e) = res {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(e.context(format!("clinic {}", p.index)));
+                }
+                stats.clinics_done.fetch_add(1, Ordering::Relaxed);
+                progress.update(&stats);
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        });
+    }
+    let mut first_error: Option<anyhow::Error> = None;
+    while let Some(joined) = writers.join_next().await {
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            Err(e) => {
+                first_error.get_or_insert(anyhow!("a writer task failed: {e}"));
+            }
+        }
+    }
+    // Writers are gone: the receiver is dropped, so blocked generators wake up and exit.
+    drop(rx);
+    for g in generators {
+        let _ = tokio::task::spawn_blocking(move || g.join()).await;
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    Ok(if stop.load(Ordering::Relaxed) {
+        Ended::Interrupted
+    } else {
+        Ended::Complete
+    })
+}
+
+/// Stores one clinic: MongoDB and GridFS (idempotent), then its PostgreSQL transaction.
+pub async fn write_clinic(
+    pool: &PgPool,
+    db: &Database,
+    p: &Prepared,
+    fingerprint: &str,
+    wav: fn(&VoiceRecording) -> Vec<u8>,
+    stats: &Stats,
+) -> Result<()> {
+    let t = Instant::now();
+    let (files, audio_bytes) = mongo_sink::upload_recordings(db, &p.docs.recordings, wav).await?;
+    stats.collection(2).add(files, audio_bytes, t.elapsed());
+    let t = Instant::now();
+    mongo_sink::insert_idempotent(db, VOICE_RECORDINGS, &p.docs.voices).await?;
+    stats.collection(1).add(
+        p.docs.voices.len() as u64,
+        p.docs.voice_bytes(),
+        t.elapsed(),
+    );
+    let t = Instant::now();
+    mongo_sink::insert_idempotent(db, CLINICAL_NOTES, &p.docs.notes).await?;
+    stats
+        .collection(0)
+        .add(p.docs.notes.len() as u64, p.docs.note_bytes(), t.elapsed());
+
+    let mut counts = serde_json::Map::new();
+    let mut tx = pool
+        .begin()
+        .await
+        .context("opening the clinic's PostgreSQL transaction")?;
+    let mut timings = Vec::with_capacity(p.tables.len());
+    for table in &p.tables {
+        let t = Instant::now();
+        let n = pg_copy::copy_table(&mut tx, table).await?;
+        timings.push(t.elapsed());
+        counts.insert(table.table.to_string(), json!(n));
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO clinicload_meta.seeded_clinics (clinic_index, fingerprint, row_counts) \
+         VALUES ($1, $2, $3) ON CONFLICT (clinic_index) DO NOTHING",
+    )
+    .bind(p.index as i32)
+    .bind(fingerprint)
+    .bind(serde_json::Value::Object(counts))
+    .execute(&mut *tx)
+    .await
+    .context("recording the clinic in clinicload_meta.seeded_clinics")?;
+    if inserted.rows_affected() == 0 {
+        // Unreachable in practice: its rows would have collided on their primary keys first.
+        return Err(anyhow!(
+            "another process committed this clinic at the same time; run each shard once"
+        ));
+    }
+    tx.commit()
+        .await
+        .context("committing the clinic's PostgreSQL transaction")?;
+    for (i, (table, took)) in p.tables.iter().zip(timings).enumerate() {
+        stats.table(i).add(table.rows, table.payload_bytes(), took);
+    }
+    Ok(())
+}
