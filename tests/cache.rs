@@ -543,7 +543,12 @@ doctor = "uniform"
 
 [[op]]
 name = "schedule_book"
-weight = 20
+weight = 15
+
+[[op]]
+name = "schedule_cancel"
+weight = 5
+days = 3
 "#
         ),
     )

@@ -159,7 +159,10 @@ async fn smoke_run_writes_every_report_and_every_read_hits_rows() {
     }
     let achieved = s["run"]["achieved_rate"].as_f64().unwrap();
     let target = s["run"]["target_rate"].as_f64().unwrap();
-    assert!(achieved > 0.7 * target, "achieved {achieved} of {target} ops/s");
+    assert!(
+        achieved > 0.7 * target,
+        "achieved {achieved} of {target} ops/s"
+    );
 
     // The interval log reads back with hdrhistogram's own reader and decoder.
     let bytes = std::fs::read(dir.join("latency.hlog")).unwrap();

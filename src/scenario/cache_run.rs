@@ -3,6 +3,7 @@
 //! counters; after the run, put its figures into the summary. Kept apart from the runner's
 //! own stages so a scenario without a cache is untouched.
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,18 +92,70 @@ pub async fn prepare(
             doctors.len()
         );
     }
+    let open_appointments = open_appointments(scenario, &pool, today).await?;
     let cache = Arc::new(ScheduleCache::new(
         pool.clone(),
         redis,
         variant.config.clone(),
     )?);
-    let runtime = Arc::new(CacheRuntime { cache, today });
+    let runtime = Arc::new(CacheRuntime {
+        cache,
+        today,
+        open_appointments,
+        next_appointment: AtomicUsize::new(0),
+    });
     stores.cache = Some(runtime.clone());
     Ok(CacheSetup {
         runtime,
         variant: variant.clone(),
         pool,
     })
+}
+
+/// Open appointments the scenario's cancel / check-in / reschedule ops take, each once in
+/// turn: those starting from today to the end of the widest `days` window of those ops, in
+/// a fixed pseudo-random order. Empty when the scenario has no such op.
+const OPEN_APPOINTMENTS_SQL: &str = "\
+SELECT id FROM appointments
+WHERE start_time >= $1 AND start_time < $2 AND status IN ('scheduled', 'confirmed')
+ORDER BY md5(id::text)
+LIMIT 100000";
+
+async fn open_appointments(
+    scenario: &Scenario,
+    pool: &PgPool,
+    today: NaiveDate,
+) -> Result<Vec<uuid::Uuid>> {
+    let days = scenario
+        .ops
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.def.kind,
+                OpKind::ScheduleCancel | OpKind::ScheduleCheckIn | OpKind::ScheduleReschedule
+            )
+        })
+        .map(|o| o.int("days").max(1))
+        .max();
+    let Some(days) = days else {
+        return Ok(Vec::new());
+    };
+    let from = today.and_hms_opt(0, 0, 0).expect("midnight");
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar(OPEN_APPOINTMENTS_SQL)
+        .bind(from)
+        .bind(from + chrono::Duration::days(days))
+        .fetch_all(pool)
+        .await
+        .context("sampling open appointments for the schedule writes")?;
+    if ids.is_empty() {
+        anyhow::bail!(
+            "schedule_cancel / schedule_check_in / schedule_reschedule need open (scheduled or \
+             confirmed) appointments from {today} to {}, and the database has none: seed a \
+             dataset anchored at today (clinicload seed --as-of {today}) or widen their days",
+            today + chrono::Duration::days(days - 1)
+        );
+    }
+    Ok(ids)
 }
 
 /// Deletes the schedule keys (and single-flight locks) under `prefix`; returns how many.

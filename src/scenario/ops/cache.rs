@@ -4,15 +4,17 @@
 //! invalidation (or write-through) runs with them. Their SQL lives next to each operation in
 //! `src/cache/schedule.rs` and `src/cache/writes.rs`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use chrono::{Duration as Days, NaiveDate};
 use rand::rngs::SmallRng;
 use rand::Rng;
+use uuid::Uuid;
 
 use super::{OpError, OpKind, Outcome};
 use crate::cache::{Booking, ScheduleCache};
-use crate::scenario::catalog::{Catalog, Entity};
+use crate::scenario::catalog::Catalog;
 use crate::scenario::spec::OpSpec;
 
 /// The documented read, for the op table.
@@ -22,11 +24,31 @@ pub const DOCTOR_SCHEDULE: &str = "GET doctor:{doctorId}:schedule:{date}
 pub const SCHEDULE_WRITE: &str = "crate::cache::writes (book / cancel / reschedule / check in), \
 then DEL doctor:{doctorId}:schedule:{date} (write-through: rebuild and SET)";
 
-/// The cache of the running variant and the day reads and writes are anchored at.
+/// The cache of the running variant, the day reads and writes are anchored at, and the
+/// open appointments the cancel / check-in / reschedule writes take, each once in turn.
 pub struct CacheRuntime {
     pub cache: Arc<ScheduleCache>,
     /// The database's CURRENT_DATE when the run started.
     pub today: NaiveDate,
+    /// Open appointments from today to the end of the widest write window, shuffled.
+    pub open_appointments: Vec<Uuid>,
+    pub next_appointment: AtomicUsize,
+}
+
+impl CacheRuntime {
+    /// The next open appointment (the list is checked non-empty before the run; it wraps
+    /// around, and a write to an appointment that is no longer open changes nothing).
+    fn take(&self) -> Result<Uuid, OpError> {
+        let n = self.open_appointments.len();
+        if n == 0 {
+            return Err(OpError::new(
+                "setup",
+                "no open appointments in the schedule window",
+            ));
+        }
+        let i = self.next_appointment.fetch_add(1, Ordering::Relaxed) % n;
+        Ok(self.open_appointments[i])
+    }
 }
 
 fn day(rt: &CacheRuntime, spec: &OpSpec, rng: &mut SmallRng) -> NaiveDate {
@@ -97,22 +119,25 @@ pub async fn execute(
             .map(|_| Outcome::rows(1))
             .map_err(err)
         }
-        OpKind::ScheduleCancel => {
-            let id = catalog.today_appointments[catalog.next(Entity::TodayAppointment)];
-            c.cancel(id, "Patient request")
+        OpKind::ScheduleCancel => match rt.take() {
+            Ok(id) => c
+                .cancel(id, "Patient request")
                 .await
                 .map(written)
-                .map_err(err)
-        }
-        OpKind::ScheduleCheckIn => {
-            let id = catalog.today_appointments[catalog.next(Entity::TodayAppointment)];
-            c.check_in(id).await.map(written).map_err(err)
-        }
-        OpKind::ScheduleReschedule => {
-            let id = catalog.today_appointments[catalog.next(Entity::TodayAppointment)];
-            let start = slot(day(rt, spec, rng), rng);
-            c.reschedule(id, start).await.map(written).map_err(err)
-        }
+                .map_err(err),
+            Err(e) => Err(e),
+        },
+        OpKind::ScheduleCheckIn => match rt.take() {
+            Ok(id) => c.check_in(id).await.map(written).map_err(err),
+            Err(e) => Err(e),
+        },
+        OpKind::ScheduleReschedule => match rt.take() {
+            Ok(id) => {
+                let start = slot(day(rt, spec, rng), rng);
+                c.reschedule(id, start).await.map(written).map_err(err)
+            }
+            Err(e) => Err(e),
+        },
         _ => unreachable!("filtered above"),
     })
 }

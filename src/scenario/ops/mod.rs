@@ -135,8 +135,6 @@ const SCHEDULE_DAYS: ParamDef = ParamDef {
     help: "the day is drawn uniformly from today .. today + days - 1 (1: today only)",
 };
 
-const TODAY_APPOINTMENT: &[Entity] = &[Entity::TodayAppointment];
-
 /// The operation table. Scenario files name operations by `name`.
 pub static OPS: &[OpDef] = &[
     OpDef {
@@ -421,30 +419,30 @@ pub static OPS: &[OpDef] = &[
         kind: OpKind::ScheduleCancel,
         store: Store::Postgres,
         write: true,
-        summary: "cancel one of today's appointments, then invalidate the day's cached schedule",
+        summary: "cancel an open appointment of the schedule window, then invalidate its day's cached schedule",
         query: cache::SCHEDULE_WRITE,
-        params: &[],
-        uses: TODAY_APPOINTMENT,
+        params: &[SCHEDULE_DAYS],
+        uses: &[],
     },
     OpDef {
         name: "schedule_check_in",
         kind: OpKind::ScheduleCheckIn,
         store: Store::Postgres,
         write: true,
-        summary: "check in one of today's appointments, then invalidate the day's cached schedule",
+        summary: "check in an open appointment of the schedule window, then invalidate its day's cached schedule",
         query: cache::SCHEDULE_WRITE,
-        params: &[],
-        uses: TODAY_APPOINTMENT,
+        params: &[SCHEDULE_DAYS],
+        uses: &[],
     },
     OpDef {
         name: "schedule_reschedule",
         kind: OpKind::ScheduleReschedule,
         store: Store::Postgres,
         write: true,
-        summary: "move one of today's appointments to a slot in the schedule window, then invalidate both days",
+        summary: "move an open appointment of the schedule window to another slot in it, then invalidate both days",
         query: cache::SCHEDULE_WRITE,
         params: &[SCHEDULE_DAYS],
-        uses: TODAY_APPOINTMENT,
+        uses: &[],
     },
 ];
 
