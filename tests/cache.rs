@@ -159,13 +159,18 @@ async fn redis_get(redis: &ConnectionManager, key: &str) -> Option<String> {
 #[tokio::test]
 async fn a_write_followed_by_a_read_never_serves_the_old_schedule_with_invalidation() {
     let f = Fixture::new("cache_fresh").await;
-    for strategy in [
-        Strategy::CacheAside,
-        Strategy::SingleFlight,
-        Strategy::WriteThrough,
+    for (strategy, guard) in [
+        (Strategy::CacheAside, false),
+        (Strategy::SingleFlight, false),
+        (Strategy::WriteThrough, false),
+        (Strategy::CacheAside, true),
+        (Strategy::SingleFlight, true),
+        (Strategy::WriteThrough, true),
     ] {
         // Each strategy has its own keys; every check compares with PostgreSQL as it is now.
-        let cache = f.cache(strategy.name(), strategy, |_| {});
+        let cache = f.cache(&format!("{strategy}-{guard}"), strategy, |c| {
+            c.guard_fills = guard
+        });
         let (a0, a1) = (f.appointments[0], f.appointments[1]);
 
         let first = cache.get_schedule(f.doctor, f.day).await.unwrap();
@@ -764,5 +769,39 @@ async fn the_checker_catches_the_late_fill_race_of_cache_aside() {
     assert_eq!(r.schedule, old);
     assert_eq!(r.stale, Some(true));
     assert_eq!(cache.counters().snapshot().stale_reads, 1);
+    f.cleanup().await;
+}
+
+/// With `guard_fills`, the same interleaving cannot land: the write's invalidation bumps the
+/// key's generation, the late fill sees it and is refused, and the next read misses and
+/// reads the new schedule. Without the guard the same steps store the old schedule.
+#[tokio::test]
+async fn guarded_fills_close_the_late_fill_race() {
+    let f = Fixture::new("cache_guard").await;
+    for (guard, appointment) in [(true, f.appointments[0]), (false, f.appointments[1])] {
+        let cache = f.cache(&format!("guard-{guard}"), Strategy::CacheAside, |c| {
+            c.guard_fills = guard
+        });
+        let (cached, seen) = cache.lookup(f.doctor, f.day).await.unwrap();
+        assert_eq!(cached, None);
+        let old = f.fresh(f.day).await;
+        cache.cancel(appointment, "race").await.unwrap().unwrap();
+        let stored = cache.fill(f.doctor, f.day, &seen, &old).await.unwrap();
+        let r = cache.get_schedule(f.doctor, f.day).await.unwrap();
+        let c = cache.counters().snapshot();
+        if guard {
+            assert!(!stored, "the late fill is refused");
+            assert_eq!(c.refused_fills, 1);
+            assert_eq!((r.outcome, r.stale), (Outcome::Miss, Some(false)));
+            assert_eq!(r.schedule, f.fresh(f.day).await);
+            // The read's own fill was accepted: the next read hits the new schedule.
+            let again = cache.get_schedule(f.doctor, f.day).await.unwrap();
+            assert_eq!((again.outcome, again.stale), (Outcome::Hit, Some(false)));
+        } else {
+            assert!(stored);
+            assert_eq!((r.outcome, r.stale), (Outcome::Hit, Some(true)));
+            assert_eq!(r.schedule, old);
+        }
+    }
     f.cleanup().await;
 }

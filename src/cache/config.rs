@@ -63,6 +63,10 @@ pub struct CacheConfig {
     /// Check every read against the writes acknowledged before it started (costs a JSON
     /// parse per read, no database query); see `cache::stale`.
     pub count_stale_reads: bool,
+    /// Refuse a miss's fill (and a write-through rewrite) if the key was invalidated since
+    /// the read looked; closes cache-aside's late-fill race (see `cache::guard`). Off by
+    /// default: the documented strategy has no guard.
+    pub guard_fills: bool,
 }
 
 impl Default for CacheConfig {
@@ -73,6 +77,7 @@ impl Default for CacheConfig {
             invalidate_on_write: true,
             key_prefix: String::new(),
             count_stale_reads: false,
+            guard_fills: false,
         }
     }
 }

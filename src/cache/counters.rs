@@ -27,6 +27,8 @@ pub struct Counters {
     pub coalesced: AtomicU64,
     /// Single-flight: waits that gave up on the lock holder and queried the database.
     pub lock_timeouts: AtomicU64,
+    /// Guarded fills refused because the key was invalidated after the read looked.
+    pub refused_fills: AtomicU64,
 }
 
 impl Counters {
@@ -56,6 +58,7 @@ impl Counters {
             &self.stale_reads,
             &self.coalesced,
             &self.lock_timeouts,
+            &self.refused_fills,
         ] {
             c.store(0, Relaxed);
         }
@@ -91,6 +94,7 @@ impl Counters {
             stale_reads: self.stale_reads.load(Relaxed),
             coalesced: self.coalesced.load(Relaxed),
             lock_timeouts: self.lock_timeouts.load(Relaxed),
+            refused_fills: self.refused_fills.load(Relaxed),
         }
     }
 }
@@ -116,4 +120,5 @@ pub struct CounterSnapshot {
     pub stale_reads: u64,
     pub coalesced: u64,
     pub lock_timeouts: u64,
+    pub refused_fills: u64,
 }

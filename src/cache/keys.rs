@@ -21,6 +21,14 @@ pub fn lock_key(prefix: &str, doctor_id: Uuid, date: NaiveDate) -> String {
     )
 }
 
+/// The generation counter of `schedule_key`, bumped by every guarded invalidation.
+pub fn gen_key(prefix: &str, doctor_id: Uuid, date: NaiveDate) -> String {
+    format!(
+        "{prefix}gen:doctor:{doctor_id}:schedule:{}",
+        date.format("%Y-%m-%d")
+    )
+}
+
 /// A `SCAN MATCH` pattern for every schedule key under `prefix` (glob characters escaped).
 pub fn schedule_pattern(prefix: &str) -> String {
     format!("{}doctor:*:schedule:*", escape_glob(prefix))
@@ -29,6 +37,11 @@ pub fn schedule_pattern(prefix: &str) -> String {
 /// A `SCAN MATCH` pattern for every single-flight lock under `prefix`.
 pub fn lock_pattern(prefix: &str) -> String {
     format!("{}lock:doctor:*:schedule:*", escape_glob(prefix))
+}
+
+/// A `SCAN MATCH` pattern for every fill generation under `prefix`.
+pub fn gen_pattern(prefix: &str) -> String {
+    format!("{}gen:doctor:*:schedule:*", escape_glob(prefix))
 }
 
 fn escape_glob(prefix: &str) -> String {
@@ -55,6 +68,7 @@ mod tests {
             "doctor:00000000-0000-0000-0000-000000000000:schedule:2026-11-25"
         );
         assert!(!lock_key("", id, d).starts_with("doctor:"));
+        assert!(!gen_key("", id, d).starts_with("doctor:"));
         assert_eq!(schedule_pattern("t[1]:"), "t\\[1\\]:doctor:*:schedule:*");
     }
 }

@@ -15,6 +15,7 @@
 
 mod config;
 pub mod counters;
+mod guard;
 pub mod keys;
 pub mod memory;
 mod read;
@@ -32,6 +33,7 @@ use sqlx::PgPool;
 
 pub use config::{parse_duration, CacheConfig, Strategy};
 pub use counters::{CounterSnapshot, Counters};
+pub use guard::Generation;
 pub use memory::{sample_memory, MemoryEstimate};
 pub use read::{Outcome, ScheduleRead};
 pub use writes::{Booking, Written};

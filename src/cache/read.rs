@@ -87,18 +87,19 @@ impl ScheduleCache {
         })
     }
 
-    /// MVP-004's `getDoctorDailySchedule`, step for step.
+    /// MVP-004's `getDoctorDailySchedule`, step for step (with `guard_fills`, the GET also
+    /// reads the key's generation and the SET is conditional on it; see `cache::guard`).
     async fn cache_aside(
         &self,
         doctor_id: Uuid,
         date: NaiveDate,
     ) -> Result<(String, Outcome, u32)> {
-        let key = self.key(doctor_id, date);
-        if let Some(cached) = self.redis_get(&key).await? {
+        let (cached, seen) = self.lookup(doctor_id, date).await?;
+        if let Some(cached) = cached {
             return Ok((cached, Outcome::Hit, 0));
         }
         let schedule = fetch_schedule(&self.pool, doctor_id, date).await?;
-        self.redis_set(&key, &schedule).await?;
+        self.fill(doctor_id, date, &seen, &schedule).await?;
         Ok((schedule, Outcome::Miss, 1))
     }
 

@@ -111,6 +111,7 @@ pub fn rows(r: &CacheReport) -> Vec<(&'static str, String)> {
         ("strategy", cfg.strategy.name().to_string()),
         ("ttl", format!("{:?}", cfg.ttl)),
         ("invalidate on write", cfg.invalidate_on_write.to_string()),
+        ("guarded fills", cfg.guard_fills.to_string()),
         ("prewarmed", r.variant.prewarm.to_string()),
         ("schedule reads", c.reads.to_string()),
         (
@@ -146,6 +147,9 @@ pub fn rows(r: &CacheReport) -> Vec<(&'static str, String)> {
         format!("{:.3}", c.db_queries_per_miss),
     ));
     out.push(("single-flight waits (coalesced)", c.coalesced.to_string()));
+    if cfg.guard_fills {
+        out.push(("guarded fills refused", c.refused_fills.to_string()));
+    }
     out.push((
         "writes / invalidated keys / write DB queries",
         format!(

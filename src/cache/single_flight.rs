@@ -66,7 +66,8 @@ impl ScheduleCache {
         date: NaiveDate,
     ) -> Result<(String, Outcome, u32)> {
         let key = self.key(doctor_id, date);
-        if let Some(cached) = self.redis_get(&key).await? {
+        let (cached, seen) = self.lookup(doctor_id, date).await?;
+        if let Some(cached) = cached {
             return Ok((cached, Outcome::Hit, 0));
         }
         let gate = self.gates.get(&key);
@@ -83,7 +84,8 @@ impl ScheduleCache {
                     guard
                 }
             };
-            self.fill_under_redis_lock(doctor_id, date, &key).await
+            self.fill_under_redis_lock(doctor_id, date, &key, &seen)
+                .await
         }
         .await;
         self.gates.release(&key, gate);
@@ -96,6 +98,7 @@ impl ScheduleCache {
         doctor_id: Uuid,
         date: NaiveDate,
         key: &str,
+        seen: &super::Generation,
     ) -> Result<(String, Outcome, u32)> {
         let lock = lock_key(&self.config.key_prefix, doctor_id, date);
         let token = Uuid::new_v4().to_string();
@@ -123,7 +126,7 @@ impl ScheduleCache {
                 }
                 let filled = async {
                     let schedule = fetch_schedule(&self.pool, doctor_id, date).await?;
-                    self.redis_set(key, &schedule).await?;
+                    self.fill(doctor_id, date, seen, &schedule).await?;
                     Ok::<_, anyhow::Error>(schedule)
                 }
                 .await;

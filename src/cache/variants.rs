@@ -99,7 +99,7 @@ fn config_from(t: &toml::Table, what: &str) -> Result<CacheConfig, String> {
     let config: CacheConfig = toml::Value::Table(t.clone()).try_into().map_err(|e| {
         format!(
             "{what}: {}; cache keys are strategy (\"none\", \"cache-aside\", \"single-flight\", \
-             \"write-through\"), ttl, invalidate_on_write, key_prefix, count_stale_reads, prewarm",
+             \"write-through\"), ttl, invalidate_on_write, guard_fills, key_prefix, count_stale_reads, prewarm",
             e.to_string().trim()
         )
     })?;

@@ -12,7 +12,6 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use anyhow::{Context, Result};
 use chrono::{NaiveDate, NaiveDateTime};
-use redis::AsyncCommands;
 use uuid::Uuid;
 
 use super::schedule::fetch_schedule;
@@ -168,17 +167,12 @@ impl ScheduleCache {
         let mut db_queries = 1;
         if self.config.strategy != Strategy::NoCache && self.config.invalidate_on_write {
             for &(day, _) in days {
-                let key = self.key(doctor_id, day);
-                if self.config.strategy == Strategy::WriteThrough {
+                let write_through = self.config.strategy == Strategy::WriteThrough;
+                let gen = self.invalidate(doctor_id, day, !write_through).await?;
+                if write_through {
                     let schedule = fetch_schedule(&self.pool, doctor_id, day).await?;
                     db_queries += 1;
-                    self.redis_set(&key, &schedule).await?;
-                } else {
-                    let mut conn = self.redis.clone();
-                    let _: i64 = conn
-                        .del(&key)
-                        .await
-                        .with_context(|| format!("Redis DEL {key}"))?;
+                    self.fill(doctor_id, day, &gen, &schedule).await?;
                 }
                 self.counters.invalidations.fetch_add(1, Relaxed);
             }

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use futures::StreamExt;
 use sqlx::PgPool;
 
-use crate::cache::keys::{lock_pattern, schedule_pattern};
+use crate::cache::keys::{gen_pattern, lock_pattern, schedule_pattern};
 use crate::cache::report::CacheReport;
 use crate::cache::variants::CacheVariant;
 use crate::cache::{ScheduleCache, Strategy};
@@ -158,11 +158,16 @@ async fn open_appointments(
     Ok(ids)
 }
 
-/// Deletes the schedule keys (and single-flight locks) under `prefix`; returns how many.
+/// Deletes the schedule keys (and single-flight locks, fill generations) under `prefix`;
+/// returns how many.
 async fn flush(redis: &redis::aio::ConnectionManager, prefix: &str) -> Result<u64> {
     let mut conn = redis.clone();
     let mut removed = 0u64;
-    for pattern in [schedule_pattern(prefix), lock_pattern(prefix)] {
+    for pattern in [
+        schedule_pattern(prefix),
+        lock_pattern(prefix),
+        gen_pattern(prefix),
+    ] {
         let mut cursor: u64 = 0;
         loop {
             let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
