@@ -697,8 +697,18 @@ fn shipped_cache_scenarios_are_valid() {
             (Strategy::CacheAside, true),
             (Strategy::SingleFlight, true),
             (Strategy::WriteThrough, true),
+            (Strategy::CacheAside, true),
+            (Strategy::WriteThrough, true),
             (Strategy::CacheAside, false)
         ]
+    );
+    assert_eq!(
+        inval
+            .cache
+            .iter()
+            .map(|v| v.config.guard_fills)
+            .collect::<Vec<_>>(),
+        vec![false, false, false, true, true, false]
     );
     assert_eq!(inval.ops.len(), 5, "reads and the four writes");
     let stampede = load("cache-stampede.toml");

@@ -70,7 +70,9 @@ impl ScheduleCache {
         self.counters.record_read(outcome, db_queries);
         let stale = match expected {
             Some(expected) => {
-                let stale = stale::is_stale(&schedule, &expected)?;
+                let stale = self
+                    .confirm_stale(doctor_id, date, outcome, &schedule, &expected)
+                    .await?;
                 self.counters.stale_checked.fetch_add(1, Relaxed);
                 if stale {
                     self.counters.stale_reads.fetch_add(1, Relaxed);
@@ -85,6 +87,37 @@ impl ScheduleCache {
             db_queries,
             stale,
         })
+    }
+
+    /// Whether the read missed an acknowledged write (see `cache::stale`).
+    async fn confirm_stale(
+        &self,
+        doctor_id: Uuid,
+        date: NaiveDate,
+        outcome: Outcome,
+        schedule: &str,
+        expected: &[stale::Expectation],
+    ) -> Result<bool> {
+        for (e, seen) in stale::missed(schedule, expected)? {
+            if seen.is_none() {
+                let now: Option<chrono::NaiveDateTime> =
+                    sqlx::query_scalar(stale::ABSENT_CHECK_SQL)
+                        .bind(e.appointment_id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .context("checking an appointment missing from a schedule")?;
+                if now.is_some_and(|now| now > e.updated_at) {
+                    continue; // a later write moved it; the read may show that write
+                }
+            }
+            tracing::debug!(
+                %doctor_id, %date, ?outcome, appointment = %e.appointment_id,
+                expected_updated_at = %e.updated_at, expected_present = e.present,
+                seen_updated_at = ?seen, "stale read"
+            );
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// MVP-004's `getDoctorDailySchedule`, step for step (with `guard_fills`, the GET also

@@ -62,20 +62,47 @@ impl WriteLog {
     }
 }
 
-/// Whether `schedule_json` misses any of `expected`.
+/// Whether `schedule_json` misses any of `expected` (before the absent-row check below).
 pub fn is_stale(schedule_json: &str, expected: &[Expectation]) -> Result<bool> {
+    Ok(!missed(schedule_json, expected)?.is_empty())
+}
+
+/// The expectations `schedule_json` misses, each with the `updated_at` it shows for that
+/// appointment (None: not listed).
+///
+/// A listed appointment older than expected is certainly stale (a newer write only makes
+/// `updated_at` larger). An expected appointment that is *not listed* is ambiguous: a newer
+/// write, still in flight when the read started, may have moved it out of the day (a read
+/// overlapping a write may show it). [`ABSENT_CHECK_SQL`] settles that case.
+pub fn missed(
+    schedule_json: &str,
+    expected: &[Expectation],
+) -> Result<Vec<(Expectation, Option<NaiveDateTime>)>> {
     if expected.is_empty() {
-        return Ok(false);
+        return Ok(Vec::new());
     }
     let rows: HashMap<Uuid, NaiveDateTime> = row_versions(schedule_json)?
         .into_iter()
         .map(|r| (r.id, r.updated_at))
         .collect();
-    Ok(expected.iter().any(|e| match rows.get(&e.appointment_id) {
-        Some(seen) => *seen < e.updated_at,
-        None => e.present,
-    }))
+    Ok(expected
+        .iter()
+        .filter_map(|e| {
+            let seen = rows.get(&e.appointment_id).copied();
+            let missed = match seen {
+                Some(seen) => seen < e.updated_at,
+                None => e.present,
+            };
+            missed.then_some((*e, seen))
+        })
+        .collect())
 }
+
+/// For an expected appointment missing from a schedule: its current `updated_at`. Newer than
+/// expected means a later write changed it, and the read may show that write's effect (not
+/// counted as stale); unchanged means the schedule lacks an acknowledged write (stale). A
+/// primary-key lookup, made only in this rare case and not counted as a read's DB query.
+pub const ABSENT_CHECK_SQL: &str = "SELECT updated_at FROM appointments WHERE id = $1";
 
 #[cfg(test)]
 mod tests {
