@@ -9,6 +9,7 @@ use clinicload::config::redact_in;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    reset_sigpipe();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CLINICLOAD_LOG")
@@ -49,5 +50,15 @@ async fn main() -> ExitCode {
             eprintln!("error: {}", redact_in(&format!("{err:#}"), &targets));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Output piped into `head` should end the program quietly, as for other command-line tools,
+/// not panic with "failed printing to stdout".
+fn reset_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread writes output.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -354,6 +354,28 @@ impl Catalog {
                         c.draft_notes.push((id.clone(), doctor.to_string()));
                     }
                 }
+                if c.draft_notes.is_empty() {
+                    // Every note is signed (small datasets): sign_note still issues its
+                    // update, which then matches no draft and changes nothing.
+                    let mut cursor = db
+                        .collection::<Document>(CLINICAL_NOTES)
+                        .find(doc! {})
+                        .projection(doc! { "_id": 1, "doctorId": 1 })
+                        .sort(doc! { "_id": 1 })
+                        .limit(SAMPLE)
+                        .await
+                        .context("sampling notes")?;
+                    while let Some(d) = cursor.try_next().await.context("sampling notes")? {
+                        if let (Some(id), Ok(doctor)) = (d.get("_id"), d.get_str("doctorId")) {
+                            c.draft_notes.push((id.clone(), doctor.to_string()));
+                        }
+                    }
+                    if !c.draft_notes.is_empty() {
+                        c.warnings.push(
+                            "no draft notes in the dataset: sign_note updates signed notes' ids, matching no draft (rows 0)".into(),
+                        );
+                    }
+                }
             }
             if needs(Entity::Recording) {
                 let mut cursor = db

@@ -527,11 +527,15 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
                 Some(r) => cx.duration(r, "ramp")?,
                 None => Duration::ZERO,
             };
-            let ramp_from = load_raw
+            let mut ramp_from = load_raw
                 .ramp_from
                 .as_ref()
                 .map(|r| *r.get_ref())
                 .unwrap_or(0.0);
+            if overrides.rate.is_some() {
+                // --rate sets the plateau; a ramp start above it is lowered to it.
+                ramp_from = ramp_from.min(rate);
+            }
             if ramp_from < 0.0 || ramp_from > rate {
                 return Err(cx.err(
                     load_raw.ramp_from.as_ref().unwrap().span().start,

@@ -335,10 +335,10 @@ pub async fn has_validator(db: &Database) -> Result<bool> {
         .await
         .context("listing MongoDB collections")?;
     use futures::TryStreamExt;
-    if let Some(spec) = cursor.try_next().await? {
-        return Ok(spec.options.validator.is_some());
-    }
-    Ok(false)
+    Ok(cursor
+        .try_next()
+        .await?
+        .is_some_and(|spec| spec.options.validator.is_some()))
 }
 
 /// Names of the indexes present on each collection.
