@@ -3,6 +3,7 @@
 //!
 //! The binary (`src/main.rs`) only parses the command line and dispatches to these modules.
 
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod connect;

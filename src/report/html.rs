@@ -368,7 +368,13 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
     }
     table_row(&mut out, &s.overall);
     out.push_str("</table>");
-    let rest: String = md.split("```").skip(2).collect::<Vec<_>>().join("");
+    if let Some(cache) = &s.cache {
+        out.push_str(&crate::cache::report::html(cache));
+    }
+    let mut rest: String = md.split("```").skip(2).collect::<Vec<_>>().join("");
+    if let Some(i) = rest.find("\n## Cache: ") {
+        rest.truncate(i); // rendered as a table above
+    }
     if let Some(idx) = rest
         .find("\nUnsupported")
         .or_else(|| rest.find("\nErrors"))

@@ -198,5 +198,8 @@ pub fn render(s: &Summary) -> String {
             let _ = writeln!(out, "- {w}");
         }
     }
+    if let Some(cache) = &s.cache {
+        let _ = write!(out, "\n{}", crate::cache::report::markdown(cache));
+    }
     out
 }

@@ -6,6 +6,7 @@
 //! fingerprint, server versions, clinicload version and the machine. [`Summary`] is that
 //! record; the three renderers only format it.
 
+pub mod compare;
 pub mod hlog;
 pub mod html;
 pub mod json;
@@ -136,6 +137,9 @@ pub struct Summary {
     pub intervals: Vec<IntervalPoint>,
     pub warnings: Vec<String>,
     pub files: BTreeMap<String, String>,
+    /// The schedule cache's figures, when the scenario ran one (`cache::report`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<crate::cache::report::CacheReport>,
 }
 
 /// Percentiles for the latency-by-percentile chart: 0 .. 99.999 on a 1/(1-p) scale.
@@ -307,6 +311,7 @@ pub fn summarize(
         intervals: outcome.intervals.clone(),
         warnings,
         files,
+        cache: None,
     }
 }
 

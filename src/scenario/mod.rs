@@ -4,6 +4,7 @@
 //!
 //! This module is the orchestration; each stage lives in its own submodule.
 
+pub mod cache_run;
 pub mod catalog;
 pub mod ops;
 pub mod runner;
@@ -104,26 +105,79 @@ pub async fn open_stores(
 pub struct RunResult {
     pub dir: PathBuf,
     pub summary: report::Summary,
+    /// With cache variants: each variant's summary, in order (`summary` is the first).
+    pub variants: Vec<(String, report::Summary)>,
 }
 
-/// Validates, runs and reports one scenario. Returns the report directory.
+/// Validates, runs and reports one scenario. Returns the report directory. A scenario with
+/// several cache variants runs once per variant into `<run-id>/<variant>/`, and
+/// `<run-id>/` receives the side-by-side comparison.
 pub async fn run_scenario(targets: &Targets, file: &Path, opts: &RunOptions) -> Result<RunResult> {
     let scenario = spec::load(file, &opts.overrides)?;
-    let (stores, servers) = open_stores(targets, &scenario).await?;
-    let catalog = catalog::Catalog::load(&scenario, &stores).await?;
+    let now = chrono::Utc::now();
+    let (run_id, dir) = report::create_run_dir(&opts.out, &report::run_id(&scenario.name, now))?;
+    if scenario.cache.len() > 1 {
+        let mut variants = Vec::new();
+        for variant in &scenario.cache {
+            let sub = dir.join(&variant.name);
+            std::fs::create_dir(&sub).with_context(|| format!("creating {}", sub.display()))?;
+            eprintln!("variant {}:", variant.name);
+            let id = format!("{run_id}/{}", variant.name);
+            let summary = run_in_dir(targets, &scenario, Some(variant), &id, &sub, opts).await?;
+            variants.push((variant.name.clone(), summary));
+        }
+        report::compare::write_all(&dir, &run_id, &scenario, &variants)?;
+        report::point_latest(&opts.out, &run_id)?;
+        let summary = variants[0].1.clone();
+        return Ok(RunResult {
+            dir,
+            summary,
+            variants,
+        });
+    }
+    let summary = run_in_dir(
+        targets,
+        &scenario,
+        scenario.cache.first(),
+        &run_id,
+        &dir,
+        opts,
+    )
+    .await?;
+    report::point_latest(&opts.out, &run_id)?;
+    Ok(RunResult {
+        dir,
+        summary,
+        variants: Vec::new(),
+    })
+}
+
+/// One run of `scenario` (under one cache variant, if any) reported into `dir`.
+async fn run_in_dir(
+    targets: &Targets,
+    scenario: &Scenario,
+    cache_variant: Option<&crate::cache::variants::CacheVariant>,
+    run_id: &str,
+    dir: &Path,
+    opts: &RunOptions,
+) -> Result<report::Summary> {
+    let (mut stores, servers) = open_stores(targets, scenario).await?;
+    let catalog = catalog::Catalog::load(scenario, &stores).await?;
     for op in &scenario.ops {
         if op.def.kind == OpKind::RedisGet {
             let mut conn = stores.redis[0].clone();
             ops::redis::prepare(op, &mut conn).await?;
         }
     }
+    let cache_setup = match cache_variant {
+        Some(v) => Some(cache_run::prepare(targets, scenario, v, &mut stores, &catalog).await?),
+        None => None,
+    };
     let warnings = catalog.warnings.clone();
     for w in &warnings {
         eprintln!("warning: {w}");
     }
     let dataset = catalog.dataset.clone();
-    let now = chrono::Utc::now();
-    let (run_id, dir) = report::create_run_dir(&opts.out, &report::run_id(&scenario.name, now))?;
     let hlog = HlogWriter::create(
         &dir.join("latency.hlog"),
         std::time::SystemTime::now() + scenario.warmup,
@@ -141,6 +195,9 @@ pub async fn run_scenario(targets: &Targets, file: &Path, opts: &RunOptions) -> 
         scenario.ops.len(),
         dir.display()
     );
+    if let Some(rt) = &stores.cache {
+        cache_run::reset_after_warmup(rt, scenario.warmup);
+    }
     let recorder = Arc::new(Recorder::new());
     let outcome = runner::run(
         scenario.clone(),
@@ -182,12 +239,14 @@ pub async fn run_scenario(targets: &Targets, file: &Path, opts: &RunOptions) -> 
             outcome.abandoned
         ));
     }
-    let summary = report::summarize(
-        &run_id, &scenario, overrides, &outcome, &totals, dataset, servers, warnings,
+    let mut summary = report::summarize(
+        run_id, scenario, overrides, &outcome, &totals, dataset, servers, warnings,
     );
-    report::write_all(&dir, &summary)?;
-    report::point_latest(&opts.out, &run_id)?;
-    Ok(RunResult { dir, summary })
+    if let Some(setup) = cache_setup {
+        summary.cache = Some(cache_run::report(setup, &summary).await?);
+    }
+    report::write_all(dir, &summary)?;
+    Ok(summary)
 }
 
 fn describe_load(load: &Load) -> String {
@@ -209,6 +268,13 @@ fn describe_load(load: &Load) -> String {
 /// `clinicload run`: runs, prints the summary table and where the report is.
 pub async fn run_command(targets: &Targets, file: &Path, opts: &RunOptions) -> Result<ExitCode> {
     let result = run_scenario(targets, file, opts).await?;
+    if !result.variants.is_empty() {
+        // The side-by-side comparison of the cache variants.
+        let md = std::fs::read_to_string(result.dir.join("summary.md")).unwrap_or_default();
+        println!("{}", md.trim_end());
+        println!("report: {}", result.dir.join("report.html").display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let s = &result.summary;
     let md = report::markdown::render(s);
     println!("{}", md.trim_end());

@@ -222,6 +222,10 @@ pub struct Scenario {
     pub load: Load,
     pub connections: Connections,
     pub ops: Vec<OpSpec>,
+    /// The schedule cache's variants (`[cache]` and `[[variant]]`, see `cache::variants`):
+    /// empty when the scenario neither configures a cache nor uses a cache operation; more
+    /// than one runs the scenario once per variant into one report.
+    pub cache: Vec<crate::cache::variants::CacheVariant>,
 }
 
 impl Scenario {
@@ -256,6 +260,9 @@ struct RawScenario {
     load: Spanned<RawLoad>,
     #[serde(default)]
     op: Vec<Spanned<toml::Table>>,
+    cache: Option<Spanned<toml::Table>>,
+    #[serde(default)]
+    variant: Vec<Spanned<toml::Table>>,
 }
 
 #[derive(Deserialize)]
@@ -615,6 +622,8 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
         }
     };
 
+    let cache = cache_variants(&cx, &raw, &ops)?;
+
     Ok(Scenario {
         name,
         description: raw.description,
@@ -626,7 +635,45 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
         load,
         connections,
         ops,
+        cache,
     })
+}
+
+/// The cache variants, when the scenario has a `[cache]`, `[[variant]]`s or cache operations.
+fn cache_variants(
+    cx: &Ctx,
+    raw: &RawScenario,
+    ops: &[OpSpec],
+) -> Result<Vec<crate::cache::variants::CacheVariant>, SpecError> {
+    let cache_ops = ops.iter().any(|o| {
+        matches!(
+            o.def.kind,
+            ops::OpKind::DoctorSchedule
+                | ops::OpKind::ScheduleBook
+                | ops::OpKind::ScheduleCancel
+                | ops::OpKind::ScheduleCheckIn
+                | ops::OpKind::ScheduleReschedule
+        )
+    });
+    if raw.cache.is_none() && raw.variant.is_empty() && !cache_ops {
+        return Ok(Vec::new());
+    }
+    let at = raw
+        .cache
+        .as_ref()
+        .map(|c| c.span().start)
+        .or_else(|| raw.variant.first().map(|v| v.span().start))
+        .unwrap_or(0);
+    let variants: Vec<toml::Table> = raw.variant.iter().map(|v| v.get_ref().clone()).collect();
+    crate::cache::variants::resolve(raw.cache.as_ref().map(|c| c.get_ref()), &variants).map_err(
+        |m| {
+            cx.err(
+                at,
+                m,
+                "see the [cache] and [[variant]] sections in docs/scenarios.md",
+            )
+        },
+    )
 }
 
 fn op_names() -> String {

@@ -6,6 +6,7 @@
 //! grepping for the SQL the data-model document shows. Adding an operation means one entry
 //! in [`OPS`], one variant of [`OpKind`] and one arm in [`execute`].
 
+pub mod cache;
 pub mod mongo;
 pub mod postgres;
 pub mod redis;
@@ -46,6 +47,12 @@ pub enum OpKind {
     CompleteEncounter,
     SignNote,
     CompleteTask,
+    // The schedule cache (src/cache, ops/cache.rs).
+    DoctorSchedule,
+    ScheduleBook,
+    ScheduleCancel,
+    ScheduleCheckIn,
+    ScheduleReschedule,
 }
 
 /// How a parameter of an operation is given in a scenario file.
@@ -117,6 +124,16 @@ const fn patient(default: &'static str) -> ParamDef {
         help: "which patient: uniform | zipf(s) | today (patients with appointments today)",
     }
 }
+
+const SCHEDULE_DAYS: ParamDef = ParamDef {
+    name: "days",
+    kind: ParamKind::Int {
+        default: 1,
+        min: 1,
+        max: 366,
+    },
+    help: "the day is drawn uniformly from today .. today + days - 1 (1: today only)",
+};
 
 /// The operation table. Scenario files name operations by `name`.
 pub static OPS: &[OpDef] = &[
@@ -376,6 +393,57 @@ pub static OPS: &[OpDef] = &[
         params: &[],
         uses: &[Entity::PendingTask],
     },
+    // ---- the schedule cache: reads and writes through the scenario's [cache] strategy
+    OpDef {
+        name: "doctor_schedule",
+        kind: OpKind::DoctorSchedule,
+        store: Store::Postgres,
+        write: false,
+        summary: "a doctor's daily schedule through the [cache] strategy (MVP-004 cache-aside); recorded as doctor_schedule:hit / :miss / :bypass; rows = JSON bytes",
+        query: cache::DOCTOR_SCHEDULE,
+        params: &[doctor("busy_doctor"), SCHEDULE_DAYS],
+        uses: &[],
+    },
+    OpDef {
+        name: "schedule_book",
+        kind: OpKind::ScheduleBook,
+        store: Store::Postgres,
+        write: true,
+        summary: "book a 15-minute follow-up on a day of the schedule window, then invalidate that day's cached schedule",
+        query: cache::SCHEDULE_WRITE,
+        params: &[doctor("busy_doctor"), patient("uniform"), SCHEDULE_DAYS],
+        uses: &[],
+    },
+    OpDef {
+        name: "schedule_cancel",
+        kind: OpKind::ScheduleCancel,
+        store: Store::Postgres,
+        write: true,
+        summary: "cancel an open appointment of the schedule window, then invalidate its day's cached schedule",
+        query: cache::SCHEDULE_WRITE,
+        params: &[SCHEDULE_DAYS],
+        uses: &[],
+    },
+    OpDef {
+        name: "schedule_check_in",
+        kind: OpKind::ScheduleCheckIn,
+        store: Store::Postgres,
+        write: true,
+        summary: "check in an open appointment of the schedule window, then invalidate its day's cached schedule",
+        query: cache::SCHEDULE_WRITE,
+        params: &[SCHEDULE_DAYS],
+        uses: &[],
+    },
+    OpDef {
+        name: "schedule_reschedule",
+        kind: OpKind::ScheduleReschedule,
+        store: Store::Postgres,
+        write: true,
+        summary: "move an open appointment of the schedule window to another slot in it, then invalidate both days",
+        query: cache::SCHEDULE_WRITE,
+        params: &[SCHEDULE_DAYS],
+        uses: &[],
+    },
 ];
 
 /// The operation named `name`.
@@ -426,6 +494,8 @@ pub struct Stores {
     pub mongo: Option<mongodb::Database>,
     /// One multiplexed connection per configured Redis connection; worker k uses k % n.
     pub redis: Vec<::redis::aio::MultiplexedConnection>,
+    /// The schedule cache of the running variant, when the scenario has cache operations.
+    pub cache: Option<std::sync::Arc<cache::CacheRuntime>>,
 }
 
 /// Runs one operation of the scenario with parameters drawn from the catalog.
@@ -437,6 +507,11 @@ pub async fn execute(
     rng: &mut SmallRng,
 ) -> Result<Outcome, OpError> {
     let def = spec.def;
+    if let Some(result) =
+        cache::execute(def.kind, spec, stores.cache.as_deref(), catalog, rng).await
+    {
+        return result;
+    }
     match def.store {
         Store::Postgres => {
             let conns = stores

@@ -1,0 +1,207 @@
+//! The report of a scenario run once per cache variant: the variants side by side in
+//! `<run-id>/summary.json`, `summary.md` and `report.html`, each variant's full report in
+//! `<run-id>/<variant>/`. Only formats the variants' summaries.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use super::html::esc;
+use super::Summary;
+use crate::cache::report::rows as cache_rows;
+use crate::scenario::spec::Scenario;
+
+pub const SCHEMA: &str = "clinicload.comparison/1";
+
+#[derive(Serialize)]
+struct Comparison<'a> {
+    schema: &'static str,
+    run_id: &'a str,
+    scenario: &'a Scenario,
+    variants: Vec<Entry<'a>>,
+}
+
+#[derive(Serialize)]
+struct Entry<'a> {
+    name: &'a str,
+    dir: &'a str,
+    summary: &'a Summary,
+}
+
+/// The comparison table: (metric, one value per variant).
+fn table(variants: &[(String, Summary)]) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    let ms = |us: u64| format!("{:.3}", us as f64 / 1000.0);
+    out.push((
+        "achieved ops/s".into(),
+        variants
+            .iter()
+            .map(|(_, s)| format!("{:.1}", s.run.achieved_rate))
+            .collect(),
+    ));
+    let mut labels: Vec<String> = Vec::new();
+    for (_, s) in variants {
+        for o in std::iter::once(&s.overall).chain(&s.operations) {
+            if !labels.contains(&o.label) {
+                labels.push(o.label.clone());
+            }
+        }
+    }
+    for label in labels {
+        let cell = |s: &Summary| {
+            std::iter::once(&s.overall)
+                .chain(&s.operations)
+                .find(|o| o.label == label)
+                .map(|o| {
+                    format!(
+                        "{} ops · p50 {} · p99 {} · max {} ms",
+                        o.count,
+                        ms(o.stats.p50_us),
+                        ms(o.stats.p99_us),
+                        ms(o.stats.max_us)
+                    )
+                })
+                .unwrap_or_else(|| "–".into())
+        };
+        out.push((
+            label.clone(),
+            variants.iter().map(|(_, s)| cell(s)).collect(),
+        ));
+    }
+    let per_variant: Vec<Vec<(&'static str, String)>> = variants
+        .iter()
+        .map(|(_, s)| s.cache.as_ref().map(cache_rows).unwrap_or_default())
+        .collect();
+    let mut metrics: Vec<&'static str> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for rows in &per_variant {
+        for (k, _) in rows {
+            if seen.insert(*k) {
+                metrics.push(k);
+            }
+        }
+    }
+    for m in metrics {
+        out.push((
+            format!("cache: {m}"),
+            per_variant
+                .iter()
+                .map(|rows| {
+                    rows.iter()
+                        .find(|(k, _)| *k == m)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_else(|| "–".into())
+                })
+                .collect(),
+        ));
+    }
+    out
+}
+
+pub fn markdown(run_id: &str, scenario: &Scenario, variants: &[(String, Summary)]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# clinicload run {run_id}: {} variants side by side\n",
+        variants.len()
+    );
+    if !scenario.description.is_empty() {
+        let _ = writeln!(out, "{}\n", scenario.description);
+    }
+    let _ = writeln!(
+        out,
+        "Scenario {} ({}), run once per variant, one after the other, {:.0} s measured each \
+         (+{:.0} s warm-up). Latencies in ms, measured from intended start.\n",
+        scenario.name,
+        scenario.file.display(),
+        scenario.duration.as_secs_f64(),
+        scenario.warmup.as_secs_f64()
+    );
+    let names: Vec<&str> = variants.iter().map(|(n, _)| n.as_str()).collect();
+    let _ = writeln!(out, "| | {} |", names.join(" | "));
+    let _ = writeln!(out, "|---|{}", "---|".repeat(names.len()));
+    for (metric, cells) in table(variants) {
+        let _ = writeln!(out, "| {metric} | {} |", cells.join(" | "));
+    }
+    let _ = writeln!(out);
+    for (name, s) in variants {
+        let _ = writeln!(out, "- {name}: [{name}/summary.md]({name}/summary.md)");
+        for w in &s.warnings {
+            let _ = writeln!(out, "  - warning: {w}");
+        }
+    }
+    out
+}
+
+pub fn html(run_id: &str, scenario: &Scenario, variants: &[(String, Summary)]) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>clinicload {}</title>\
+         <style>body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}\
+         td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}\
+         th{{background:#f4f4f4}}</style></head><body>",
+        esc(run_id)
+    );
+    let _ = write!(
+        out,
+        "<h1>{} — {} variants side by side</h1><p>{}</p>",
+        esc(&scenario.name),
+        variants.len(),
+        esc(&scenario.description)
+    );
+    let _ = write!(out, "<table><tr><th></th>");
+    for (name, _) in variants {
+        let _ = write!(
+            out,
+            "<th><a href=\"{0}/report.html\">{0}</a></th>",
+            esc(name)
+        );
+    }
+    out.push_str("</tr>");
+    for (metric, cells) in table(variants) {
+        let _ = write!(out, "<tr><th>{}</th>", esc(&metric));
+        for c in cells {
+            let _ = write!(out, "<td>{}</td>", esc(&c));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table></body></html>\n");
+    out
+}
+
+/// Writes the comparison into `dir` (the variants' own reports are already in subdirectories).
+pub fn write_all(
+    dir: &Path,
+    run_id: &str,
+    scenario: &Scenario,
+    variants: &[(String, Summary)],
+) -> Result<()> {
+    let write = |name: &str, text: String| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))
+    };
+    let json = Comparison {
+        schema: SCHEMA,
+        run_id,
+        scenario,
+        variants: variants
+            .iter()
+            .map(|(n, s)| Entry {
+                name: n,
+                dir: n,
+                summary: s,
+            })
+            .collect(),
+    };
+    write(
+        "summary.json",
+        serde_json::to_string_pretty(&json).context("serialising the comparison")? + "\n",
+    )?;
+    write("summary.md", markdown(run_id, scenario, variants))?;
+    write("report.html", html(run_id, scenario, variants))?;
+    Ok(())
+}
