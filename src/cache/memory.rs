@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use redis::aio::ConnectionManager;
 use serde::Serialize;
 
-use super::keys::schedule_pattern;
+use super::keys::{scan_page, schedule_pattern};
 
 /// Keys measured per sample at most; the rest are counted but not measured.
 pub const DEFAULT_MAX_SAMPLES: usize = 1000;
@@ -46,15 +46,7 @@ pub async fn sample_memory(
     let mut keys_found = 0u64;
     let mut sample: Vec<String> = Vec::new();
     loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await
-            .with_context(|| format!("Redis SCAN MATCH {pattern}"))?;
+        let (next, keys) = scan_page(&mut conn, cursor, &pattern).await?;
         keys_found += keys.len() as u64;
         let room = max_samples.saturating_sub(sample.len());
         sample.extend(keys.into_iter().take(room));

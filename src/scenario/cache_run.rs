@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use futures::StreamExt;
 use sqlx::PgPool;
 
-use crate::cache::keys::{gen_pattern, lock_pattern, schedule_pattern};
+use crate::cache::keys::{gen_pattern, lock_pattern, scan_page, schedule_pattern};
 use crate::cache::report::CacheReport;
 use crate::cache::variants::CacheVariant;
 use crate::cache::{ScheduleCache, Strategy};
@@ -170,15 +170,7 @@ async fn flush(redis: &redis::aio::ConnectionManager, prefix: &str) -> Result<u6
     ] {
         let mut cursor: u64 = 0;
         loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await
-                .with_context(|| format!("Redis SCAN MATCH {pattern}"))?;
+            let (next, keys) = scan_page(&mut conn, cursor, &pattern).await?;
             if !keys.is_empty() {
                 let n: u64 = redis::cmd("UNLINK")
                     .arg(&keys)
