@@ -64,7 +64,9 @@ pub async fn collection_checksum(
     projection: Option<Document>,
 ) -> Result<Checksum> {
     let coll = db.collection::<Document>(collection);
-    let mut find = coll.find(doc! {}).sort(sort);
+    // MongoDB caps a reply batch at 16 MB by itself; FerretDB does not, and a default batch
+    // of 255 kB GridFS chunks exceeds the 48 MB message limit. 64 documents stay below it.
+    let mut find = coll.find(doc! {}).sort(sort).batch_size(64);
     if let Some(p) = projection {
         find = find.projection(p);
     }
