@@ -182,7 +182,8 @@ pub struct SeedArgs {
     #[arg(long)]
     pub defer_indexes: bool,
     /// Drop the foreign keys before loading into empty tables and re-add them after, which
-    /// validates every row at once instead of one lookup per row; then ANALYZE
+    /// validates every row at once instead of one lookup per row; then ANALYZE. With
+    /// --defer-indexes, primary keys and unique constraints are deferred too
     #[arg(long)]
     pub defer_foreign_keys: bool,
     /// Write only the PostgreSQL tables, no MongoDB documents or GridFS audio: for measuring

@@ -389,7 +389,7 @@ async fn deferred_indexes_and_foreign_keys_are_all_restored() {
     let before: Vec<String> = sqlx::query_scalar(q).fetch_all(&pool).await.unwrap();
     let fq =
         "SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) \
-              FROM pg_constraint WHERE contype = 'f' AND convalidated ORDER BY 1";
+              FROM pg_constraint WHERE contype IN ('f', 'p', 'u') AND convalidated AND connamespace = 'public'::regnamespace ORDER BY 1";
     let fks_before: Vec<String> = sqlx::query_scalar(fq).fetch_all(&pool).await.unwrap();
     let out = env
         .command()
@@ -420,7 +420,7 @@ async fn deferred_indexes_and_foreign_keys_are_all_restored() {
     assert!(fks_before.len() >= 20, "{fks_before:?}");
     assert_eq!(
         fks_before, fks_after,
-        "every foreign key re-added and validated"
+        "every foreign key, primary key and unique constraint re-added and validated"
     );
     let analyzed: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'patients' AND last_analyze IS NOT NULL",

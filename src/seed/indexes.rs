@@ -3,9 +3,12 @@
 //! afterwards, then ANALYZE.
 //!
 //! Why: loading with secondary indexes present was about 8x slower than loading and then
-//! building them ("Loading facts", clinic-realism.md). Primary keys, unique constraints and
-//! the indexes behind them stay, so foreign keys and duplicate detection keep working during
-//! the load. Foreign keys cost a lookup in the referenced table per inserted row; re-adding
+//! building them ("Loading facts", clinic-realism.md). With `--defer-indexes` alone, primary
+//! keys, unique constraints and the indexes behind them stay, so foreign keys and duplicate
+//! detection keep working during the load. With both options, the primary keys and unique
+//! constraints are deferred too (foreign keys depend on them): inserting random UUIDs into a
+//! B-tree row by row is most of what is left of the load's cost, and re-adding the keys after
+//! the load checks uniqueness over all rows at once, failing loudly on any duplicate. Foreign keys cost a lookup in the referenced table per inserted row; re-adding
 //! them after the load validates all rows with one join per key, and fails loudly if any row
 //! were orphaned, so the end state is checked as strictly as before. The definitions are read
 //! from `pg_indexes` / `pg_get_constraintdef` and saved in
@@ -49,8 +52,20 @@ JOIN pg_namespace n ON n.oid = t.relnamespace
 WHERE c.contype = 'f' AND n.nspname = 'public' AND t.relname = ANY($1)
 ORDER BY 1";
 
-/// Drops the secondary indexes and/or the foreign keys, recording their definitions in the
-/// same transaction. Returns how many indexes and foreign keys were dropped.
+/// Primary keys and unique constraints of the ten tables, recorded as `key:<table>.<name>` and
+/// rebuilt before the secondary indexes and the foreign keys that need them.
+const KEYS: &str = "SELECT 'key:' || t.relname || '.' || c.conname, t.relname::text,
+       format('ALTER TABLE public.%I ADD CONSTRAINT %I %s', t.relname, c.conname, pg_get_constraintdef(c.oid)),
+       c.conname::text
+FROM pg_constraint c
+JOIN pg_class t ON t.oid = c.conrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE c.contype IN ('p', 'u') AND n.nspname = 'public' AND t.relname = ANY($1)
+ORDER BY 1";
+
+/// Drops the secondary indexes and/or the foreign keys (and, when both are deferred, the
+/// primary keys and unique constraints), recording their definitions in the same
+/// transaction. Returns how many indexes (keys included) and foreign keys were dropped.
 pub async fn drop_deferred(
     pool: &PgPool,
     indexes: bool,
@@ -85,6 +100,33 @@ pub async fn drop_deferred(
         }
         fks = defs.len();
     }
+    let mut keys = 0;
+    if foreign_keys && indexes {
+        // Only once nothing references them: the foreign keys are gone above.
+        let defs: Vec<(String, String, String, String)> = sqlx::query_as(KEYS)
+            .bind(&tables)
+            .fetch_all(&mut *tx)
+            .await
+            .context("reading primary key and unique constraints from pg_constraint")?;
+        for (key, table, def, conname) in &defs {
+            sqlx::query(
+                "INSERT INTO clinicload_meta.deferred_indexes (index_name, table_name, definition) \
+                 VALUES ($1, $2, $3) ON CONFLICT (index_name) DO NOTHING",
+            )
+            .bind(key)
+            .bind(table)
+            .bind(def)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(&format!(
+                "ALTER TABLE public.\"{table}\" DROP CONSTRAINT \"{conname}\""
+            ))
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("dropping constraint {conname} of {table}"))?;
+        }
+        keys = defs.len();
+    }
     if !indexes {
         tx.commit().await?;
         return Ok((0, fks));
@@ -110,7 +152,7 @@ pub async fn drop_deferred(
             .with_context(|| format!("dropping index {name}"))?;
     }
     tx.commit().await?;
-    Ok((defs.len(), fks))
+    Ok((defs.len() + keys, fks))
 }
 
 /// Indexes dropped by an earlier (possibly interrupted) deferred load, still to rebuild.
@@ -142,18 +184,24 @@ pub async fn rebuild(pool: &PgPool) -> Result<usize> {
         .fetch_all(pool)
         .await?
     };
-    // Index builds take SHARE locks, which do not conflict with each other: run them on all
-    // the pool's connections at once. Foreign keys lock both tables in SHARE ROW EXCLUSIVE
-    // mode, which conflicts with itself, so they are re-added one after another.
-    let (fks, idx): (Vec<_>, Vec<_>) = defs.iter().partition(|(n, _)| n.starts_with("fk:"));
+    // Keys first (the foreign keys need their unique indexes), then the secondary indexes,
+    // then the foreign keys. Index builds take SHARE locks, which do not conflict with each
+    // other, and keys of different tables lock different tables: each group runs on all the
+    // pool's connections at once. Foreign keys lock both tables in SHARE ROW EXCLUSIVE mode,
+    // which conflicts with itself, so they are re-added one after another.
+    let (fks, rest): (Vec<_>, Vec<_>) = defs.iter().partition(|(n, _)| n.starts_with("fk:"));
+    let (keys, idx): (Vec<_>, Vec<_>) = rest.into_iter().partition(|(n, _)| n.starts_with("key:"));
     let parallel = (pool.options().get_max_connections() as usize).max(1);
-    futures::stream::iter(
-        idx.into_iter()
-            .map(|(name, def)| restore_one(pool, name, def)),
-    )
-    .buffer_unordered(parallel)
-    .try_collect::<Vec<()>>()
-    .await?;
+    for group in [keys, idx] {
+        futures::stream::iter(
+            group
+                .into_iter()
+                .map(|(name, def)| restore_one(pool, name, def)),
+        )
+        .buffer_unordered(parallel)
+        .try_collect::<Vec<()>>()
+        .await?;
+    }
     for (name, def) in fks {
         restore_one(pool, name, def).await?;
     }
