@@ -74,59 +74,23 @@ pub async fn drop_deferred(
     let mut tx = pool.begin().await?;
     sqlx::query(CREATE_BOOKKEEPING).execute(&mut *tx).await?;
     let tables: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
-    let mut fks = 0;
-    if foreign_keys {
-        let defs: Vec<(String, String, String, String)> = sqlx::query_as(FOREIGN_KEYS)
-            .bind(&tables)
-            .fetch_all(&mut *tx)
-            .await
-            .context("reading foreign key definitions from pg_constraint")?;
-        for (key, table, def, conname) in &defs {
-            sqlx::query(
-                "INSERT INTO clinicload_meta.deferred_indexes (index_name, table_name, definition) \
-                 VALUES ($1, $2, $3) ON CONFLICT (index_name) DO NOTHING",
-            )
-            .bind(key)
-            .bind(table)
-            .bind(def)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(&format!(
-                "ALTER TABLE public.\"{table}\" DROP CONSTRAINT \"{conname}\""
-            ))
-            .execute(&mut *tx)
-            .await
-            .with_context(|| format!("dropping foreign key {conname} of {table}"))?;
-        }
-        fks = defs.len();
-    }
-    let mut keys = 0;
-    if foreign_keys && indexes {
-        // Only once nothing references them: the foreign keys are gone above.
-        let defs: Vec<(String, String, String, String)> = sqlx::query_as(KEYS)
-            .bind(&tables)
-            .fetch_all(&mut *tx)
-            .await
-            .context("reading primary key and unique constraints from pg_constraint")?;
-        for (key, table, def, conname) in &defs {
-            sqlx::query(
-                "INSERT INTO clinicload_meta.deferred_indexes (index_name, table_name, definition) \
-                 VALUES ($1, $2, $3) ON CONFLICT (index_name) DO NOTHING",
-            )
-            .bind(key)
-            .bind(table)
-            .bind(def)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(&format!(
-                "ALTER TABLE public.\"{table}\" DROP CONSTRAINT \"{conname}\""
-            ))
-            .execute(&mut *tx)
-            .await
-            .with_context(|| format!("dropping constraint {conname} of {table}"))?;
-        }
-        keys = defs.len();
-    }
+    let fks = if foreign_keys {
+        drop_constraints(&mut tx, FOREIGN_KEYS, &tables, "foreign keys").await?
+    } else {
+        0
+    };
+    // Keys only once nothing references them: the foreign keys are gone above.
+    let keys = if foreign_keys && indexes {
+        drop_constraints(
+            &mut tx,
+            KEYS,
+            &tables,
+            "primary keys and unique constraints",
+        )
+        .await?
+    } else {
+        0
+    };
     if !indexes {
         tx.commit().await?;
         return Ok((0, fks));
@@ -153,6 +117,39 @@ pub async fn drop_deferred(
     }
     tx.commit().await?;
     Ok((defs.len() + keys, fks))
+}
+
+/// Drops the constraints `query` lists (key, table, ADD CONSTRAINT statement, name), recording
+/// each statement first; returns how many.
+async fn drop_constraints(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    query: &str,
+    tables: &[String],
+    what: &str,
+) -> Result<usize> {
+    let defs: Vec<(String, String, String, String)> = sqlx::query_as(query)
+        .bind(tables)
+        .fetch_all(&mut **tx)
+        .await
+        .with_context(|| format!("reading the definitions of the {what} from pg_constraint"))?;
+    for (key, table, def, conname) in &defs {
+        sqlx::query(
+            "INSERT INTO clinicload_meta.deferred_indexes (index_name, table_name, definition) \
+             VALUES ($1, $2, $3) ON CONFLICT (index_name) DO NOTHING",
+        )
+        .bind(key)
+        .bind(table)
+        .bind(def)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(&format!(
+            "ALTER TABLE public.\"{table}\" DROP CONSTRAINT \"{conname}\""
+        ))
+        .execute(&mut **tx)
+        .await
+        .with_context(|| format!("dropping constraint {conname} of {table}"))?;
+    }
+    Ok(defs.len())
 }
 
 /// Indexes dropped by an earlier (possibly interrupted) deferred load, still to rebuild.
