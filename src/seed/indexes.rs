@@ -101,15 +101,7 @@ pub async fn drop_deferred(
         .await
         .context("reading index definitions from pg_indexes")?;
     for (name, table, def) in &defs {
-        sqlx::query(
-            "INSERT INTO clinicload_meta.deferred_indexes (index_name, table_name, definition) \
-             VALUES ($1, $2, $3) ON CONFLICT (index_name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(table)
-        .bind(def)
-        .execute(&mut *tx)
-        .await?;
+        record(&mut tx, name, table, def).await?;
         sqlx::query(&format!("DROP INDEX public.\"{name}\""))
             .execute(&mut *tx)
             .await
@@ -117,6 +109,25 @@ pub async fn drop_deferred(
     }
     tx.commit().await?;
     Ok((defs.len() + keys, fks))
+}
+
+/// Saves what rebuilds one dropped index or constraint, in the transaction that drops it.
+async fn record(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    key: &str,
+    table: &str,
+    definition: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO clinicload_meta.deferred_indexes (index_name, table_name, definition) \
+         VALUES ($1, $2, $3) ON CONFLICT (index_name) DO NOTHING",
+    )
+    .bind(key)
+    .bind(table)
+    .bind(definition)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Drops the constraints `query` lists (key, table, ADD CONSTRAINT statement, name), recording
@@ -133,15 +144,7 @@ async fn drop_constraints(
         .await
         .with_context(|| format!("reading the definitions of the {what} from pg_constraint"))?;
     for (key, table, def, conname) in &defs {
-        sqlx::query(
-            "INSERT INTO clinicload_meta.deferred_indexes (index_name, table_name, definition) \
-             VALUES ($1, $2, $3) ON CONFLICT (index_name) DO NOTHING",
-        )
-        .bind(key)
-        .bind(table)
-        .bind(def)
-        .execute(&mut **tx)
-        .await?;
+        record(tx, key, table, def).await?;
         sqlx::query(&format!(
             "ALTER TABLE public.\"{table}\" DROP CONSTRAINT \"{conname}\""
         ))
