@@ -260,6 +260,26 @@ async fn shards_together_equal_the_unsharded_seed() {
     assert_eq!(sums(&whole).await, sums(&split).await);
 }
 
+/// Waits until the running seed `child` has committed its first clinic (at most 2 minutes).
+async fn wait_for_first_clinic(pool: &sqlx::PgPool, child: &mut std::process::Child) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM clinicload_meta.seeded_clinics")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        if n >= 1 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no clinic committed within 2 minutes"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "seed exited early");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_killed_seed_resumes_to_the_same_data() {
     let killed = TestEnv::migrated("seed_killed").await;
@@ -275,22 +295,7 @@ async fn a_killed_seed_resumes_to_the_same_data() {
         .spawn()
         .unwrap();
     let pool = killed.pool().await;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM clinicload_meta.seeded_clinics")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        if n >= 1 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no clinic committed within 2 minutes"
-        );
-        assert!(child.try_wait().unwrap().is_none(), "seed exited early");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_first_clinic(&pool, &mut child).await;
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM clinicload_meta.seeded_clinics")
@@ -477,7 +482,7 @@ async fn plan_touches_nothing_and_bad_parameters_are_refused() {
 async fn ctrl_c_stops_cleanly_and_the_rerun_completes() {
     let env = TestEnv::migrated("seed_sigint").await;
     let args = ["--clinics", "4", "--threads", "1"];
-    let child = env
+    let mut child = env
         .command()
         .args(BASE)
         .args(args)
@@ -487,21 +492,7 @@ async fn ctrl_c_stops_cleanly_and_the_rerun_completes() {
         .spawn()
         .unwrap();
     let pool = env.pool().await;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM clinicload_meta.seeded_clinics")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        if n >= 1 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no clinic committed within 2 minutes"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_first_clinic(&pool, &mut child).await;
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
