@@ -188,23 +188,11 @@ fn pct_x(p: f64) -> f64 {
 }
 
 fn table_row(out: &mut String, r: &OpReport) {
-    let ms = |us: u64| format!("{:.3}", us as f64 / 1000.0);
-    let _ = write!(
-        out,
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.3}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-        esc(&r.label),
-        r.count,
-        r.errors,
-        r.throughput,
-        r.stats.mean_us / 1000.0,
-        ms(r.stats.min_us),
-        ms(r.stats.p50_us),
-        ms(r.stats.p90_us),
-        ms(r.stats.p95_us),
-        ms(r.stats.p99_us),
-        ms(r.stats.p999_us),
-        ms(r.stats.max_us)
-    );
+    out.push_str("<tr>");
+    for cell in r.table_cells() {
+        let _ = write!(out, "<td>{}</td>", esc(&cell));
+    }
+    out.push_str("</tr>");
 }
 
 pub fn render(s: &Summary) -> String {

@@ -13,22 +13,7 @@ fn ms(us: u64) -> String {
 }
 
 fn row(out: &mut String, r: &OpReport) {
-    let _ = writeln!(
-        out,
-        "| {} | {} | {} | {:.1} | {:.3} | {} | {} | {} | {} | {} | {} | {} |",
-        r.label,
-        r.count,
-        r.errors,
-        r.throughput,
-        r.stats.mean_us / 1000.0,
-        ms(r.stats.min_us),
-        ms(r.stats.p50_us),
-        ms(r.stats.p90_us),
-        ms(r.stats.p95_us),
-        ms(r.stats.p99_us),
-        ms(r.stats.p999_us),
-        ms(r.stats.max_us),
-    );
+    let _ = writeln!(out, "| {} |", r.table_cells().join(" | "));
 }
 
 pub fn render(s: &Summary) -> String {

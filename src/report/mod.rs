@@ -102,6 +102,29 @@ pub struct OpReport {
     pub percentiles: Vec<(f64, u64)>,
 }
 
+impl OpReport {
+    /// The latency table's cells, shared by summary.md and report.html: operation, count,
+    /// errors, ops/s, then mean, min, p50, p90, p95, p99, p99.9 and max in milliseconds.
+    pub fn table_cells(&self) -> [String; 12] {
+        let ms = |us: u64| format!("{:.3}", us as f64 / 1000.0);
+        let st = &self.stats;
+        [
+            self.label.clone(),
+            self.count.to_string(),
+            self.errors.to_string(),
+            format!("{:.1}", self.throughput),
+            format!("{:.3}", st.mean_us / 1000.0),
+            ms(st.min_us),
+            ms(st.p50_us),
+            ms(st.p90_us),
+            ms(st.p95_us),
+            ms(st.p99_us),
+            ms(st.p999_us),
+            ms(st.max_us),
+        ]
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RunFacts {
     pub measured_s: f64,
