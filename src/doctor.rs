@@ -89,7 +89,11 @@ pub async fn doctor_command(targets: &Targets) -> Result<ExitCode> {
                 .iter()
                 .filter(|m| m.state == postgres::AppliedState::Pending)
                 .count();
-            let version = postgres::schema_version(&pool).await?;
+            let version = states
+                .iter()
+                .filter(|m| m.state == postgres::AppliedState::Applied)
+                .map(|m| m.version)
+                .max();
             match version {
                 Some(v) => println!("  schema:  version {v}, {pending} pending"),
                 None => println!("  schema:  not migrated (run `clinicload migrate`)"),

@@ -104,16 +104,6 @@ pub async fn status(pool: &PgPool) -> Result<Vec<MigrationState>> {
     Ok(states)
 }
 
-/// The newest applied migration version, if any.
-pub async fn schema_version(pool: &PgPool) -> Result<Option<i64>> {
-    Ok(status(pool)
-        .await?
-        .iter()
-        .filter(|m| m.state == AppliedState::Applied)
-        .map(|m| m.version)
-        .max())
-}
-
 /// Whether `clinicload migrate` prepared this database (its bookkeeping schema exists).
 pub async fn is_prepared_by_clinicload(pool: &PgPool) -> Result<bool> {
     Ok(
