@@ -190,6 +190,11 @@ pub struct SeedArgs {
     /// PostgreSQL ingest alone. Recorded under its own fingerprint (suffix +postgres-only)
     #[arg(long)]
     pub postgres_only: bool,
+    /// Memory for generated clinics waiting for, or being written by, a writer (MB); generator
+    /// threads wait when it is used up. Peak memory is about this plus one clinic per
+    /// generator thread, whatever the profile and --clinics
+    #[arg(long, value_name = "MB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=4_000_000))]
+    pub memory_budget: u64,
     /// Test hook: pause this many milliseconds after each committed clinic
     #[arg(long, hide = true, default_value_t = 0)]
     pub pause_after_clinic_ms: u64,

@@ -539,7 +539,7 @@ async fn mongo_writes_are_idempotent_and_repair_half_uploads() {
         shape,
     };
     let data = clinicload::generate::generate_clinic(&params, 0);
-    let docs = ClinicDocs::build(&data);
+    let docs = ClinicDocs::build(data);
     assert!(!docs.notes.is_empty() && !docs.recordings.is_empty());
 
     let first = mongo_sink::insert_idempotent(&db, "clinicalNotes", &docs.notes)

@@ -258,6 +258,7 @@ pub fn generate(
     specialties: &[&'static str],
     booked: &[Booked],
     walk_ins: &[WalkIn],
+    with_documents: bool,
     out: &mut ClinicData,
 ) {
     let shape = &params.shape;
@@ -770,7 +771,7 @@ pub fn generate(
             drugs,
             orders: order_names,
         };
-        let note = notes::note(params, clinic, v.key, &facts, now);
+        let note = notes::note(params, clinic, v.key, &facts, now, with_documents);
         // An unsigned note of an ended encounter leaves a documentation task for the doctor.
         if note.status == "draft" {
             if let Some(e) = end {
@@ -796,9 +797,11 @@ pub fn generate(
                 task_seq += 1;
             }
         }
-        out.clinical_notes.push(note);
-        if let Some(rec) = audio::recording(params, clinic, v.key, &facts) {
-            out.voice_recordings.push(rec);
+        if with_documents {
+            out.clinical_notes.push(note);
+            if let Some(rec) = audio::recording(params, clinic, v.key, &facts) {
+                out.voice_recordings.push(rec);
+            }
         }
         out.encounters.push(enc);
     }

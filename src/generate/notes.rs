@@ -7,6 +7,7 @@
 use chrono::{Duration, NaiveDateTime};
 use rand::seq::SliceRandom;
 use rand::Rng;
+use std::borrow::Cow;
 
 use super::clinical::VisitFacts;
 use super::rng::{entity_rng, entity_uuid, EntityRng, Kind};
@@ -116,13 +117,16 @@ const SMALL_TALK: &[(&str, &str)] = &[
     ),
 ];
 
-/// The note of one encounter.
+/// The note of one encounter. Without `with_transcript` its `raw_transcription` is left empty
+/// (every other field is the same): the transcript is most of a note's bytes and of its
+/// generation time, and a PostgreSQL-only seed needs only the note's status.
 pub fn note(
     params: &SeedParams,
     clinic: u32,
     key: u64,
     f: &VisitFacts<'_>,
     now: NaiveDateTime,
+    with_transcript: bool,
 ) -> ClinicalNote {
     let mut rng = entity_rng(params.seed, clinic, Kind::Note, key);
     let enc = f.encounter;
@@ -245,7 +249,12 @@ pub fn note(
         patient_education: c.education.to_string(),
         follow_up: c.follow_up.to_string(),
     };
-    let raw_transcription = transcription(&mut rng, params.shape.note_length, f, days, &content);
+    let raw_transcription = if with_transcript {
+        let mut rng = entity_rng(params.seed, clinic, Kind::Transcript, key);
+        transcription(&mut rng, params.shape.note_length, f, days, &content)
+    } else {
+        String::new()
+    };
     let ai_summary = format!(
         "{}-year-old {} seen for {}. Assessment: {} ({}). Plan: {}{}{} {}",
         p.age,
@@ -339,6 +348,18 @@ pub fn note(
     }
 }
 
+/// The general exchanges of [`SMALL_TALK`] as transcript lines, formatted once per process
+/// rather than once per note (they were a visible share of the generator's profile).
+fn small_talk_lines() -> &'static [String] {
+    static LINES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    LINES.get_or_init(|| {
+        SMALL_TALK
+            .iter()
+            .map(|(q, a)| format!("Doctor: {q}\nPatient: {a}\n"))
+            .collect()
+    })
+}
+
 /// A doctor-patient dialogue: the specific exchange about the complaint, generic history
 /// questions to fill the visit's length, then the assessment and plan read back.
 fn transcription(
@@ -375,51 +396,55 @@ fn transcription(
     );
     // Visit-specific exchanges first (history, medicines, examination, orders), then general
     // questions; each pass shuffles the pool so long transcripts do not simply repeat.
-    let mut pool: Vec<String> = vec![
+    let mut pool: Vec<Cow<'static, str>> = vec![
         format!(
             "Doctor: Let me go over your history. I have {}.\nPatient: Yes, that's right.\n",
             content
                 .past_medical_history
                 .trim_end_matches('.')
                 .to_lowercase()
-        ),
+        )
+        .into(),
         format!(
             "Doctor: And you're taking {}?\nPatient: Yes, every day.\n",
             content.medications
-        ),
+        )
+        .into(),
         format!(
             "Doctor: Allergies: {}.\nPatient: Correct.\n",
             content.allergies.to_lowercase()
-        ),
+        )
+        .into(),
         format!(
             "Doctor: Anything in the family I should know about?\nPatient: {}\n",
             content.family_history
-        ),
+        )
+        .into(),
         format!(
             "Doctor: Tell me a bit about your routine.\nPatient: {}\n",
             content.social_history
-        ),
+        )
+        .into(),
         format!(
             "Doctor: Your vitals today: {}.\nPatient: Is that okay?\nDoctor: Mostly fine.\n",
             content.vital_signs.trim_end_matches('.')
-        ),
+        )
+        .into(),
         format!(
             "Doctor: I'm going to examine you now. {}\nPatient: Alright.\n",
             content.physical_exam
-        ),
+        )
+        .into(),
         format!(
             "Doctor: {}\nPatient: I see.\n",
             f.complaint.hpi.replace("{days}", &days.to_string())
-        ),
+        )
+        .into(),
     ];
     for o in &content.plan_orders {
-        pool.push(format!("Doctor: I'd like to order a {}.\nPatient: When will I get the results?\nDoctor: Usually within a few days; we'll call you.\n", o.split(" (").next().unwrap_or(o).to_lowercase()));
+        pool.push(format!("Doctor: I'd like to order a {}.\nPatient: When will I get the results?\nDoctor: Usually within a few days; we'll call you.\n", o.split(" (").next().unwrap_or(o).to_lowercase()).into());
     }
-    pool.extend(
-        SMALL_TALK
-            .iter()
-            .map(|(q, a)| format!("Doctor: {q}\nPatient: {a}\n")),
-    );
+    pool.extend(small_talk_lines().iter().map(|l| Cow::Borrowed(l.as_str())));
     'fill: while s.len() + closing.len() < target_bytes {
         pool.shuffle(rng);
         for line in &pool {

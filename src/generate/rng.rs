@@ -38,6 +38,10 @@ pub enum Kind {
     StaffDay = 16,
     /// Per-clinic choices (specialty mix).
     Clinic = 17,
+    /// The raw transcription of a note: its own stream, so the note's other fields (and the
+    /// documentation tasks that follow from its status) do not depend on how the transcript
+    /// was drawn, and a PostgreSQL-only seed can skip rendering it.
+    Transcript = 18,
 }
 
 /// SplitMix64 finaliser: a cheap, well-mixed 64-bit hash step.

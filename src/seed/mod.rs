@@ -234,6 +234,7 @@ pub async fn seed_command(targets: &Targets, args: &SeedArgs) -> Result<ExitCode
         wav,
         pause_after_clinic: Duration::from_millis(args.pause_after_clinic_ms),
         postgres_only: args.postgres_only,
+        memory_budget: args.memory_budget * 1_000_000,
         stats: stats.clone(),
         progress: progress.clone(),
         stop,

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use anyhow::{Context, Result};
 use chrono::NaiveDateTime;
 use futures::{AsyncWriteExt, TryStreamExt};
-use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
+use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document, RawDocumentBuf};
 use mongodb::error::ErrorKind;
 use mongodb::Database;
 use sha2::{Digest, Sha256};
@@ -26,9 +26,12 @@ use crate::schema::mongo::{
     CLINICAL_NOTES, GRIDFS_BUCKET, GRIDFS_CHUNKS, GRIDFS_FILES, VOICE_RECORDINGS,
 };
 
-/// Documents per insert_many: far under MongoDB's 100,000-operation and 48 MB batch limits for
-/// notes of a few kB, and the driver splits larger batches itself.
+/// Most documents per insert_many, far under MongoDB's 100,000-operation limit.
 const INSERT_BATCH: usize = 5_000;
+/// Most BSON bytes per insert_many: large enough that round trips don't matter (a few hundred
+/// notes), small enough that the driver's copies of the batch stay small. One batch of a whole
+/// clinic's notes (~43 MB) cost about 200 MB of peak memory in the driver.
+const INSERT_BATCH_BYTES: usize = 4 << 20;
 /// Concurrent GridFS uploads per clinic.
 const UPLOADS_IN_FLIGHT: usize = 4;
 /// MongoDB's duplicate key error code.
@@ -149,13 +152,16 @@ pub fn wav_size(v: &VoiceRecording) -> u64 {
 
 /// All MongoDB documents of one clinic, built on a generator thread.
 pub struct ClinicDocs {
-    pub notes: Vec<Document>,
-    pub voices: Vec<Document>,
+    pub notes: Vec<RawDocumentBuf>,
+    pub voices: Vec<RawDocumentBuf>,
     pub recordings: Vec<VoiceRecording>,
 }
 
 impl ClinicDocs {
-    pub fn build(c: &ClinicData) -> ClinicDocs {
+    /// Turns the clinic's notes and recordings into encoded BSON, consuming them one by one:
+    /// a clinic waiting for a writer holds each document once, as compact bytes, instead of
+    /// the model structs plus a tree of `Bson` values (the notes are most of a clinic's memory).
+    pub fn build(c: ClinicData) -> ClinicDocs {
         let mut attachments: HashMap<Uuid, Vec<ObjectId>> = HashMap::new();
         for v in &c.voice_recordings {
             attachments
@@ -163,36 +169,37 @@ impl ClinicDocs {
                 .or_default()
                 .push(gridfs_file_id(&v.id));
         }
+        let clinic_index = c.clinic_index;
         let notes = c
             .clinical_notes
-            .iter()
+            .into_iter()
             .map(|n| {
                 let a = attachments
                     .get(&n.encounter_id)
                     .map(Vec::as_slice)
                     .unwrap_or(&[]);
-                note_document(n, c.clinic_index, a)
+                raw(&note_document(&n, clinic_index, a))
             })
             .collect();
         let voices = c
             .voice_recordings
             .iter()
-            .map(|v| voice_document(v, wav_size(v)))
+            .map(|v| raw(&voice_document(v, wav_size(v))))
             .collect();
         ClinicDocs {
             notes,
             voices,
-            recordings: c.voice_recordings.clone(),
+            recordings: c.voice_recordings,
         }
     }
 
-    /// Approximate BSON bytes of the documents (for MB/s figures).
+    /// BSON bytes of the documents (for MB/s figures and the memory budget).
     pub fn note_bytes(&self) -> u64 {
-        self.notes.iter().map(doc_size).sum()
+        self.notes.iter().map(|d| d.as_bytes().len() as u64).sum()
     }
 
     pub fn voice_bytes(&self) -> u64 {
-        self.voices.iter().map(doc_size).sum()
+        self.voices.iter().map(|d| d.as_bytes().len() as u64).sum()
     }
 
     pub fn audio_bytes(&self) -> u64 {
@@ -200,17 +207,28 @@ impl ClinicDocs {
     }
 }
 
-fn doc_size(d: &Document) -> u64 {
-    let mut buf = Vec::new();
-    d.to_writer(&mut buf).map(|_| buf.len() as u64).unwrap_or(0)
+/// Encodes a document built by this module; only a value BSON cannot hold could fail, and the
+/// documents are made of strings, numbers, dates and ids.
+/// The encoder grows its buffer by doubling; the slack is given back, since the document
+/// may wait in the queue and the memory budget counts its bytes.
+fn raw(d: &Document) -> RawDocumentBuf {
+    let mut bytes = Vec::new();
+    d.to_writer(&mut bytes)
+        .expect("generated documents encode as BSON");
+    bytes.shrink_to_fit();
+    RawDocumentBuf::from_bytes(bytes).expect("the encoder wrote valid BSON")
 }
 
 /// Inserts documents with unordered insert_many in large batches; documents already present
 /// (duplicate `_id`) count as written. Returns how many were newly inserted.
-pub async fn insert_idempotent(db: &Database, collection: &str, docs: &[Document]) -> Result<u64> {
-    let coll = db.collection::<Document>(collection);
+pub async fn insert_idempotent(
+    db: &Database,
+    collection: &str,
+    docs: &[RawDocumentBuf],
+) -> Result<u64> {
+    let coll = db.collection::<RawDocumentBuf>(collection);
     let mut inserted = 0u64;
-    for batch in docs.chunks(INSERT_BATCH) {
+    for batch in batches(docs) {
         match coll.insert_many(batch).ordered(false).await {
             Ok(r) => inserted += r.inserted_ids.len() as u64,
             Err(e) => match e.kind.as_ref() {
@@ -232,6 +250,29 @@ pub async fn insert_idempotent(db: &Database, collection: &str, docs: &[Document
         }
     }
     Ok(inserted)
+}
+
+/// Consecutive runs of documents within [`INSERT_BATCH`] and [`INSERT_BATCH_BYTES`] (a single
+/// larger document makes a batch of its own).
+fn batches(docs: &[RawDocumentBuf]) -> impl Iterator<Item = &[RawDocumentBuf]> {
+    let mut rest = docs;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut bytes = 0;
+        let mut n = 0;
+        while n < rest.len() && n < INSERT_BATCH {
+            bytes += rest[n].as_bytes().len();
+            if n > 0 && bytes > INSERT_BATCH_BYTES {
+                break;
+            }
+            n += 1;
+        }
+        let (batch, tail) = rest.split_at(n);
+        rest = tail;
+        Some(batch)
+    })
 }
 
 /// Uploads each recording's WAV through the GridFS bucket under its deterministic file id,
@@ -343,4 +384,33 @@ pub async fn write_clinic(
     insert_idempotent(db, VOICE_RECORDINGS, &docs.voices).await?;
     insert_idempotent(db, CLINICAL_NOTES, &docs.notes).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc_of(len: usize) -> RawDocumentBuf {
+        raw(&doc! { "t": "x".repeat(len) })
+    }
+
+    #[test]
+    fn batches_stay_within_the_byte_limit_and_keep_every_document_in_order() {
+        let docs: Vec<RawDocumentBuf> = (0..40).map(|i| doc_of(300_000 + i * 1000)).collect();
+        let got: Vec<&[RawDocumentBuf]> = batches(&docs).collect();
+        assert!(
+            got.len() > 1,
+            "40 documents of ~300 kB need several 4 MB batches"
+        );
+        for b in &got {
+            let bytes: usize = b.iter().map(|d| d.as_bytes().len()).sum();
+            assert!(bytes <= INSERT_BATCH_BYTES, "{bytes} bytes in one batch");
+        }
+        let flat: Vec<&RawDocumentBuf> = got.iter().flat_map(|b| b.iter()).collect();
+        assert_eq!(flat.len(), docs.len());
+        assert!(flat.iter().zip(&docs).all(|(a, b)| *a == b));
+        // A document over the limit still goes, alone.
+        let big = [doc_of(INSERT_BATCH_BYTES + 1), doc_of(10)];
+        assert_eq!(batches(&big).map(<[_]>::len).collect::<Vec<_>>(), [1, 1]);
+    }
 }

@@ -214,11 +214,16 @@ fn encode<T>(
     for r in rows {
         f(&mut b, r);
     }
+    let rows = b.rows();
+    let mut data = b.finish();
+    // The buffer grew by doubling; a clinic may wait in the queue, so give the slack back
+    // (the memory budget counts bytes of data).
+    data.shrink_to_fit();
     TableCopy {
         table,
         statement,
-        rows: b.rows(),
-        data: b.finish(),
+        rows,
+        data,
     }
 }
 

@@ -4,9 +4,11 @@
 //! PostgreSQL transaction with the clinic's ten COPYs and its `seeded_clinics` row.
 //!
 //! Why this shape: generation and encoding are CPU work and run on all cores in parallel with
-//! the I/O; the channel's bound and the fixed number of writers cap the clinics in memory, so
-//! memory stays flat whatever `--clinics` is; and a clinic is either committed whole
-//! (visible, recorded) or rolled back (absent, redone by a re-run), whatever interrupts it.
+//! the I/O; a memory budget in bytes (`--memory-budget`) caps the encoded clinics waiting for
+//! or held by a writer, so memory stays flat whatever `--clinics` is and whatever the size of
+//! a clinic (a profile with bigger clinics keeps fewer of them in flight); and a clinic is
+//! either committed whole (visible, recorded) or rolled back (absent, redone by a re-run),
+//! whatever interrupts it.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -16,9 +18,9 @@ use anyhow::{anyhow, Context, Result};
 use mongodb::Database;
 use serde_json::json;
 use sqlx::PgPool;
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::{mpsc, Mutex, OwnedSemaphorePermit, Semaphore};
 
-use crate::generate::{generate_clinic, SeedParams};
+use crate::generate::{generate_clinic, generate_clinic_tables, SeedParams};
 use crate::model::VoiceRecording;
 use crate::schema::mongo::{CLINICAL_NOTES, VOICE_RECORDINGS};
 use crate::seed::mongo_sink::{self, ClinicDocs};
@@ -32,18 +34,28 @@ pub struct Prepared {
     pub docs: ClinicDocs,
 }
 
+impl Prepared {
+    /// Bytes the encoded clinic holds: its COPY streams and its BSON documents (the audio is
+    /// rendered while uploading, one recording at a time).
+    pub fn bytes(&self) -> u64 {
+        let tables: u64 = self.tables.iter().map(|t| t.payload_bytes()).sum();
+        tables + self.docs.note_bytes() + self.docs.voice_bytes()
+    }
+}
+
 /// Generates and encodes one clinic (pure CPU work); MongoDB documents only if they will be
 /// written.
 pub fn prepare(params: &SeedParams, index: u32, with_docs: bool) -> Prepared {
-    let mut data = generate_clinic(params, index);
-    if !with_docs {
-        data.clinical_notes.clear();
-        data.voice_recordings.clear();
-    }
+    let data = if with_docs {
+        generate_clinic(params, index)
+    } else {
+        generate_clinic_tables(params, index)
+    };
+    let tables = pg_copy::encode_clinic(&data);
     Prepared {
         index,
-        tables: pg_copy::encode_clinic(&data),
-        docs: ClinicDocs::build(&data),
+        tables,
+        docs: ClinicDocs::build(data),
     }
 }
 
@@ -63,6 +75,9 @@ pub struct Pipeline {
     pub pause_after_clinic: Duration,
     /// Skip MongoDB and GridFS (benchmarks of PostgreSQL ingest).
     pub postgres_only: bool,
+    /// Bytes of encoded clinics in flight (queued or being written); a clinic larger than
+    /// the whole budget still goes, alone.
+    pub memory_budget: u64,
     pub stats: Arc<Stats>,
     pub progress: Arc<Progress>,
     /// Set by Ctrl-C (or a failing writer): take no new clinic.
@@ -79,19 +94,24 @@ pub async fn load(
     cfg: &Pipeline,
 ) -> Result<Ended> {
     let (stats, progress, stop) = (&cfg.stats, &cfg.progress, &cfg.stop);
-    let (tx, rx) = mpsc::channel::<Prepared>(cfg.writers.max(1));
+    // The budget, in KiB permits: a generator takes its clinic's share before queueing it and
+    // the writer gives it back when the clinic is stored, so the queue needs no other bound.
+    let budget_kib = (cfg.memory_budget / 1024).clamp(1, u32::MAX as u64) as u32;
+    let budget = Arc::new(Semaphore::new(budget_kib as usize));
+    let (tx, rx) = mpsc::unbounded_channel::<(Prepared, OwnedSemaphorePermit)>();
     let work = Arc::new(work);
     let next = Arc::new(AtomicUsize::new(0));
 
     let mut generators = Vec::new();
     let with_docs = !cfg.postgres_only;
     for t in 0..cfg.threads.max(1) {
-        let (tx, work, next, stop, params) = (
+        let (tx, work, next, stop, params, budget) = (
             tx.clone(),
             work.clone(),
             next.clone(),
             stop.clone(),
             params.clone(),
+            budget.clone(),
         );
         generators.push(
             std::thread::Builder::new()
@@ -103,7 +123,14 @@ pub async fn load(
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&index) = work.get(i) else { break };
                     let prepared = prepare(&params, index, with_docs);
-                    if tx.blocking_send(prepared).is_err() {
+                    let kib = prepared.bytes().div_ceil(1024).clamp(1, budget_kib as u64) as u32;
+                    // Closed when the writers are gone: nothing more to queue.
+                    let Ok(permit) =
+                        futures::executor::block_on(budget.clone().acquire_many_owned(kib))
+                    else {
+                        break;
+                    };
+                    if tx.send((prepared, permit)).is_err() {
                         break; // writers have stopped
                     }
                 })
@@ -133,7 +160,10 @@ pub async fn load(
                     return Ok(());
                 }
                 let item = rx.lock().await.recv().await;
-                let Some(p) = item else { return Ok(()) };
+                // The permit is held until the clinic is stored (or dropped on error).
+                let Some((p, _permit)) = item else {
+                    return Ok(());
+                };
                 let res =
                     write_clinic(&pool, &db, &p, &fingerprint, wav, postgres_only, &stats).await;
                 if let Err(e) = res {
@@ -160,7 +190,9 @@ pub async fn load(
             }
         }
     }
-    // Writers are gone: the receiver is dropped, so blocked generators wake up and exit.
+    // Writers are gone: the receiver is dropped and the budget closed, so blocked generators
+    // wake up and exit.
+    budget.close();
     drop(rx);
     for g in generators {
         let _ = tokio::task::spawn_blocking(move || g.join()).await;
