@@ -1,10 +1,11 @@
 //! Generation alone, one core: entities per second for one small-profile clinic (every row and
-//! document, WAV bytes excluded since the seeder renders them while uploading), plus WAV
-//! rendering throughput. Compare with the seeder's ingest rate: generation should be at least
+//! document, WAV bytes excluded since the seeder renders them while uploading), the same for
+//! its PostgreSQL rows alone (what `seed --postgres-only` generates), plus WAV rendering
+//! throughput. Compare with the seeder's ingest rate: generation should be at least
 //! 5x faster so the databases, not clinicload, are the bottleneck.
 
 use chrono::NaiveDate;
-use clinicload::generate::{audio, generate_clinic, profile, SeedParams};
+use clinicload::generate::{audio, generate_clinic, generate_clinic_tables, profile, SeedParams};
 use clinicload::model::ClinicData;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -38,6 +39,18 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(n));
     g.bench_function("small_clinic", |b| {
         b.iter(|| generate_clinic(&params, std::hint::black_box(0)))
+    });
+    g.finish();
+
+    // What `seed --postgres-only` generates: the same rows, no documents. Compare with the
+    // rows/s of scripts/bench-seed.
+    let rows = entities(&generate_clinic_tables(&params, 0));
+    eprintln!("small clinic, tables only: {rows} rows");
+    let mut g = c.benchmark_group("generate");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(rows));
+    g.bench_function("small_clinic_tables", |b| {
+        b.iter(|| generate_clinic_tables(&params, std::hint::black_box(0)))
     });
     g.finish();
 
