@@ -232,12 +232,17 @@ async fn tiny_seed_is_consistent_across_both_stores() {
     }
 }
 
+/// Also runs the two-thread seed with a 1 MB memory budget, below one tiny clinic's encoded
+/// size: clinics then go one at a time, which must neither stall nor change anything.
 #[tokio::test]
-async fn thread_count_does_not_change_the_data() {
+async fn thread_count_and_memory_budget_do_not_change_the_data() {
     let one = TestEnv::migrated("seed_t1").await;
     let two = TestEnv::migrated("seed_t2").await;
     ok(seed(&one, &["--clinics", "3", "--threads", "1"]));
-    ok(seed(&two, &["--clinics", "3", "--threads", "2"]));
+    ok(seed(
+        &two,
+        &["--clinics", "3", "--threads", "2", "--memory-budget", "1"],
+    ));
     let (a, b) = (sums(&one).await, sums(&two).await);
     assert!(a.iter().find(|c| c.name == "patients").unwrap().rows == 120);
     assert_eq!(a, b);
@@ -464,6 +469,14 @@ async fn plan_touches_nothing_and_bad_parameters_are_refused() {
         .unwrap();
     let err = refused(out);
     assert!(err.contains("invalid shard"), "{err}");
+
+    let out = std::process::Command::new(TestEnv::bin())
+        .args(BASE)
+        .args(["--memory-budget", "0", "--plan"])
+        .output()
+        .unwrap();
+    let err = refused(out);
+    assert!(err.contains("--memory-budget"), "{err}");
 
     // An unreachable server is named, without its password.
     let out = std::process::Command::new(TestEnv::bin())
