@@ -8,6 +8,7 @@ pub mod cache_run;
 pub mod catalog;
 pub mod ops;
 pub mod runner;
+pub mod schedule;
 pub mod spec;
 
 use std::collections::BTreeMap;

@@ -101,6 +101,7 @@ pub async fn execute(
                 .map(|r| Outcome {
                     rows: r.schedule.len() as u64,
                     sub: Some(r.outcome.label()),
+                    noop: false,
                 })
         }
         OpKind::ScheduleBook => {

@@ -451,16 +451,41 @@ pub fn find(name: &str) -> Option<&'static OpDef> {
     OPS.iter().find(|o| o.name == name)
 }
 
-/// What one successful operation reports: rows (documents, bytes) and an optional sub-label.
+/// What one completed operation reports: rows (documents, bytes), an optional sub-label,
+/// and whether it was a write that changed nothing (`noop`: its target was already in the
+/// state the write sets, or no target was left), which is counted apart from successes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Outcome {
     pub rows: u64,
     pub sub: Option<&'static str>,
+    pub noop: bool,
 }
 
 impl Outcome {
     pub fn rows(rows: u64) -> Outcome {
-        Outcome { rows, sub: None }
+        Outcome {
+            rows,
+            sub: None,
+            noop: false,
+        }
+    }
+
+    /// A write that changed nothing.
+    pub fn noop() -> Outcome {
+        Outcome {
+            rows: 0,
+            sub: None,
+            noop: true,
+        }
+    }
+
+    /// A write that affected `rows` rows: a no-op when that is 0.
+    pub fn written(rows: u64) -> Outcome {
+        Outcome {
+            rows,
+            sub: None,
+            noop: rows == 0,
+        }
     }
 }
 
