@@ -67,6 +67,14 @@ Ctrl-C ends the run early; the report is still written. The scenario file format
         /// No live progress line
         #[arg(long)]
         quiet: bool,
+        /// Leave the run's writes in the dataset (by default the dataset is restored after
+        /// each run and each variant, so the next one starts from the same data)
+        #[arg(long)]
+        keep_writes: bool,
+        /// Run even when the dataset cannot supply the fresh write targets the run plans
+        /// (writes past a used-up pool are counted as no-ops)
+        #[arg(long)]
+        allow_short_pools: bool,
     },
     /// Fill both stores with synthetic clinics (PostgreSQL tables, MongoDB notes, GridFS audio)
     #[command(after_help = "Examples:\n  \
@@ -83,6 +91,13 @@ run again; the result is identical to an uninterrupted run. n processes run with
 parameters print identical lines, whatever the thread count or shard split."
     )]
     Checksum,
+    /// Undo the writes of runs that did not restore the dataset themselves (killed, or run
+    /// with --keep-writes), then VACUUM ANALYZE the tables they touched
+    #[command(
+        after_help = "Example:\n  clinicload restore\n\nA run restores the dataset when it ends; a run that was killed is \
+restored by the next `clinicload run` or `checksum` on the same dataset, or by this command."
+    )]
+    Restore,
 }
 
 /// `--shard i/n`: this process writes the clinics whose index % n == i.

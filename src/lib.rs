@@ -12,6 +12,7 @@ pub mod generate;
 pub mod metrics;
 pub mod model;
 pub mod report;
+pub mod restore;
 pub mod scenario;
 pub mod schema;
 pub mod seed;

@@ -25,6 +25,7 @@ async fn main() -> ExitCode {
         Command::Doctor => clinicload::doctor::doctor_command(&targets).await,
         Command::Seed(args) => clinicload::seed::seed_command(&targets, &args).await,
         Command::Checksum => clinicload::seed::checksum::checksum_command(&targets).await,
+        Command::Restore => clinicload::restore::restore_command(&targets).await,
         Command::Run {
             scenario,
             duration,
@@ -32,6 +33,8 @@ async fn main() -> ExitCode {
             rate,
             out,
             quiet,
+            keep_writes,
+            allow_short_pools,
         } => {
             let opts = clinicload::scenario::RunOptions {
                 overrides: clinicload::scenario::spec::Overrides {
@@ -41,6 +44,8 @@ async fn main() -> ExitCode {
                 },
                 out,
                 quiet,
+                keep_writes,
+                allow_short_pools,
             };
             clinicload::scenario::run_command(&targets, &scenario, &opts).await
         }

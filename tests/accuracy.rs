@@ -54,6 +54,7 @@ async fn run_with_pause(
         overrides: Overrides::default(),
         out: dir.join("reports"),
         quiet: true,
+        ..RunOptions::default()
     };
     let result = run_scenario(&targets, &file, &opts).await.unwrap();
     pauser.await.unwrap();

@@ -198,6 +198,7 @@ async fn a_write_followed_by_a_read_never_serves_the_old_schedule_with_invalidat
 
         let booked = cache
             .book(&Booking {
+                id: uuid::Uuid::new_v4(),
                 patient_id: f.patients[0],
                 doctor_id: f.doctor,
                 start_time: at(f.day, 14),

@@ -44,7 +44,7 @@ pub fn gen_pattern(prefix: &str) -> String {
     format!("{}gen:doctor:*:schedule:*", escape_glob(prefix))
 }
 
-fn escape_glob(prefix: &str) -> String {
+pub fn escape_glob(prefix: &str) -> String {
     let mut escaped = String::with_capacity(prefix.len());
     for c in prefix.chars() {
         if matches!(c, '*' | '?' | '[' | ']' | '\\') {

@@ -21,6 +21,9 @@ use super::{ScheduleCache, Strategy};
 /// A new appointment. The patient's name is denormalised from `patients` by the INSERT.
 #[derive(Debug, Clone)]
 pub struct Booking {
+    /// The new row's key: a version-8 UUID (`crate::restore::new_row_id`), so restoring the
+    /// dataset after the run deletes it.
+    pub id: Uuid,
     pub patient_id: Uuid,
     pub doctor_id: Uuid,
     pub start_time: NaiveDateTime,
@@ -44,9 +47,9 @@ pub struct Written {
 /// satisfy `appointment_booked_before_start`).
 const BOOK_SQL: &str = "\
 INSERT INTO appointments
-    (patient_id, doctor_id, patient_name, start_time, end_time, status, appointment_type,
+    (id, patient_id, doctor_id, patient_name, start_time, end_time, status, appointment_type,
      reason, booked_at)
-SELECT p.id, $2, p.first_name || ' ' || p.last_name, $3, $4, 'scheduled', $5, $6,
+SELECT $7, p.id, $2, p.first_name || ' ' || p.last_name, $3, $4, 'scheduled', $5, $6,
        LEAST(LOCALTIMESTAMP, $3)
 FROM patients p
 WHERE p.id = $1
@@ -84,6 +87,7 @@ impl ScheduleCache {
             .bind(b.end_time)
             .bind(&b.appointment_type)
             .bind(&b.reason)
+            .bind(b.id)
             .fetch_optional(&self.pool)
             .await
             .with_context(|| format!("booking doctor {} at {}", b.doctor_id, b.start_time))?

@@ -163,6 +163,10 @@ pub struct Summary {
     /// The schedule cache's figures, when the scenario ran one (`cache::report`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<crate::cache::report::CacheReport>,
+    /// How the dataset was restored after the run (`crate::restore`); absent when the run
+    /// wrote nothing or kept its writes (`--keep-writes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore: Option<crate::restore::RestoreReport>,
 }
 
 /// Percentiles for the latency-by-percentile chart: 0 .. 99.999 on a 1/(1-p) scale.
@@ -335,6 +339,7 @@ pub fn summarize(
         warnings,
         files,
         cache: None,
+        restore: None,
     }
 }
 

@@ -6,7 +6,15 @@
 //! Only the entities the scenario's operations draw are sampled. Samples are capped at
 //! [`SAMPLE`] rows per entity and ordered by id (or a hash of it), so two runs against the
 //! same dataset draw from the same rows and a Zipf "hot set" is the same rows each time.
+//!
+//! Write targets (appointments to cancel or check in, tasks, encounters, draft notes, free
+//! slots for bookings) are pools taken each row once and never cycled: a pool holds at least
+//! the writes the run plans ([`planned_uses`]), the run refuses to start when the dataset cannot
+//! supply them ([`Catalog::shortfalls`]), and a write that finds its pool empty is a no-op.
+//! Their rows' pre-images are what `crate::restore` saves, so every run and variant starts from
+//! the same dataset with the same fresh pools.
 
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{bail, Context, Result};
@@ -42,6 +50,8 @@ pub enum Entity {
     PendingTask,
     OpenEncounter,
     Recording,
+    /// Free 15-minute slots in doctors' calendars over the next four weeks (bookings).
+    FreeSlot,
 }
 
 impl Entity {
@@ -58,6 +68,7 @@ impl Entity {
             Entity::PendingTask => "pending tasks",
             Entity::OpenEncounter => "encounters",
             Entity::Recording => "GridFS files (voice recordings)",
+            Entity::FreeSlot => "free 15-minute slots in doctors' calendars (next four weeks)",
         }
     }
 }
@@ -89,11 +100,21 @@ pub struct Catalog {
     pub pending_tasks: Vec<Uuid>,
     pub open_encounters: Vec<Uuid>,
     pub recordings: Vec<Bson>,
+    /// Free booking slots per doctor (index in `doctors`), each taken once, in time order.
+    pub free_slots: Vec<Vec<chrono::NaiveDateTime>>,
+    free_slot_cursors: Vec<AtomicUsize>,
     pub dataset: Option<DatasetInfo>,
     /// Things the person running should know (fallbacks taken, stale "today").
     pub warnings: Vec<String>,
-    cursors: [AtomicUsize; 11],
+    /// Consumed entities: how many the run plans to take (open model), for the pool check.
+    pub planned: BTreeMap<Entity, u64>,
+    cursors: [AtomicUsize; 12],
 }
+
+/// Rows a run's writes may update: table and ids.
+pub type RowTargets = (&'static str, Vec<Uuid>);
+/// Documents a run's writes may update: collection and `_id`s.
+pub type DocumentTargets = (&'static str, Vec<Bson>);
 
 /// Index into `n` rows drawn with `dist` (Today/BusyDoctor are resolved by the caller).
 pub fn pick_index(n: usize, dist: Dist, rng: &mut SmallRng) -> usize {
@@ -140,14 +161,62 @@ impl Catalog {
         }
     }
 
-    /// The next row of a consumed entity: each row once, in sampled order, then round again
-    /// (a second pass finds the rows already changed; the write then affects no row).
-    pub fn next(&self, e: Entity) -> usize {
-        let len = self.len(e);
-        if len == 0 {
-            return 0;
+    /// The next row of a consumed entity: each row once, in sampled order; `None` once the
+    /// pool is used up (the write is then a no-op: rows are never taken twice).
+    pub fn next(&self, e: Entity) -> Option<usize> {
+        let i = self.cursors[e as usize].fetch_add(1, Ordering::Relaxed);
+        (i < self.len(e)).then_some(i)
+    }
+
+    /// A free slot for a booking: the doctor drawn with `dist` if they have a slot left,
+    /// otherwise the next doctor (in sample order) who has; `None` when no slot is left.
+    pub fn free_slot(
+        &self,
+        dist: Dist,
+        rng: &mut SmallRng,
+    ) -> Option<(Uuid, chrono::NaiveDateTime)> {
+        if self.free_slots.is_empty() {
+            return None;
         }
-        self.cursors[e as usize].fetch_add(1, Ordering::Relaxed) % len
+        let doctor = self.doctor(dist, rng);
+        let first = self.doctors.iter().position(|d| *d == doctor).unwrap_or(0);
+        let n = self.free_slots.len();
+        for k in 0..n {
+            let d = (first + k) % n;
+            if self.free_slot_cursors[d].load(Ordering::Relaxed) >= self.free_slots[d].len() {
+                continue;
+            }
+            let i = self.free_slot_cursors[d].fetch_add(1, Ordering::Relaxed);
+            if let Some(start) = self.free_slots[d].get(i) {
+                self.cursors[Entity::FreeSlot as usize].fetch_add(1, Ordering::Relaxed);
+                return Some((self.doctors[d], *start));
+            }
+        }
+        None
+    }
+
+    /// Consumed entities whose pool is smaller than the run's planned writes: (entity, pool,
+    /// planned).
+    pub fn shortfalls(&self) -> Vec<(Entity, usize, u64)> {
+        self.planned
+            .iter()
+            .filter(|(e, n)| (self.len(**e) as u64) < **n)
+            .map(|(e, n)| (*e, self.len(*e), *n))
+            .collect()
+    }
+
+    /// The rows the run's writes may update, by table (their pre-images are saved before
+    /// the load), and the MongoDB documents likewise.
+    pub fn write_targets(&self) -> (Vec<RowTargets>, Vec<DocumentTargets>) {
+        let mut appointments = self.future_appointments.clone();
+        appointments.extend(&self.today_appointments);
+        let pg = vec![
+            ("appointments", appointments),
+            ("tasks", self.pending_tasks.clone()),
+            ("encounters", self.open_encounters.clone()),
+        ];
+        let notes = self.draft_notes.iter().map(|(id, _)| id.clone()).collect();
+        (pg, vec![(CLINICAL_NOTES, notes)])
     }
 
     /// Rows sampled for `e`.
@@ -164,6 +233,7 @@ impl Catalog {
             Entity::PendingTask => self.pending_tasks.len(),
             Entity::OpenEncounter => self.open_encounters.len(),
             Entity::Recording => self.recordings.len(),
+            Entity::FreeSlot => self.free_slots.iter().map(Vec::len).sum(),
         }
     }
 
@@ -174,7 +244,21 @@ impl Catalog {
     /// Samples what `scenario` draws. Fails, naming the operation, if the dataset lacks rows
     /// an operation needs.
     pub async fn load(scenario: &Scenario, stores: &Stores) -> Result<Catalog> {
-        let mut c = Catalog::default();
+        let mut c = Catalog {
+            planned: planned_uses(scenario),
+            ..Catalog::default()
+        };
+        // A consumed entity's pool holds what the run plans to take, with a margin (SAMPLE
+        // rows when that is not known: the closed model). Every row in it has its pre-image
+        // saved before the run, so it is no bigger than needed.
+        let pool_size = |e: Entity| -> i64 {
+            match c.planned.get(&e) {
+                Some(&p) if p > 0 => {
+                    (p.saturating_add(p / 10).saturating_add(16)).min(i64::MAX as u64) as i64
+                }
+                _ => SAMPLE,
+            }
+        };
         let mut needed: Vec<(Entity, Dist, &'static str)> = Vec::new();
         for op in &scenario.ops {
             for (e, d) in op.draws() {
@@ -251,59 +335,88 @@ impl Catalog {
                     );
                 }
             }
+            if needs(Entity::TodayAppointment) {
+                // Today's open appointments first (in hash order), then, as far as the run
+                // plans check-ins, the coming days' in time order.
+                let today: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM appointments WHERE DATE(start_time) = CURRENT_DATE \
+                     AND status IN ('scheduled', 'confirmed')",
+                )
+                .fetch_one(pool)
+                .await
+                .context("counting today's open appointments")?;
+                let planned = c
+                    .planned
+                    .get(&Entity::TodayAppointment)
+                    .copied()
+                    .unwrap_or(0) as i64;
+                let mut n = planned.saturating_add(planned / 10).max(today.min(SAMPLE));
+                if n == 0 {
+                    n = SAMPLE;
+                }
+                c.today_appointments = uuids_n(
+                    pool,
+                    "SELECT id FROM appointments WHERE start_time >= CURRENT_DATE \
+                     AND status IN ('scheduled', 'confirmed') \
+                     ORDER BY DATE(start_time), md5(id::text) LIMIT $1",
+                    n,
+                )
+                .await?;
+                if (today as usize) < c.today_appointments.len() {
+                    c.warnings.push(format!(
+                        "check_in: {today} open appointments today; the pool continues with the coming days' ({} in all)",
+                        c.today_appointments.len()
+                    ));
+                }
+            }
             if needs(Entity::FutureAppointment) {
-                c.future_appointments = uuids(
+                let taken: HashSet<Uuid> = c.today_appointments.iter().copied().collect();
+                let n = pool_size(Entity::FutureAppointment);
+                c.future_appointments = uuids_n(
                     pool,
                     "SELECT id FROM appointments WHERE start_time > LOCALTIMESTAMP \
                      AND status IN ('scheduled', 'confirmed') ORDER BY md5(id::text) LIMIT $1",
+                    n.saturating_add(taken.len() as i64),
                 )
                 .await?;
-            }
-            if needs(Entity::TodayAppointment) {
-                c.today_appointments = uuids(
-                    pool,
-                    "SELECT id FROM appointments WHERE DATE(start_time) = CURRENT_DATE \
-                     AND status IN ('scheduled', 'confirmed') ORDER BY md5(id::text) LIMIT $1",
-                )
-                .await?;
-                if c.today_appointments.is_empty() {
-                    c.today_appointments = uuids(
-                        pool,
-                        "SELECT id FROM appointments WHERE start_time > LOCALTIMESTAMP \
-                         AND status IN ('scheduled', 'confirmed') ORDER BY md5(id::text) LIMIT $1",
-                    )
-                    .await?;
-                    if !c.today_appointments.is_empty() {
-                        c.warnings.push(
-                            "no scheduled appointments today: check_in uses future scheduled appointments".into(),
-                        );
-                    }
-                }
+                // Disjoint from the check-in pool: no appointment is both checked in and cancelled.
+                c.future_appointments.retain(|id| !taken.contains(id));
+                c.future_appointments.truncate(n as usize);
             }
             if needs(Entity::PendingTask) {
-                c.pending_tasks = uuids(
+                c.pending_tasks = uuids_n(
                     pool,
                     "SELECT id FROM tasks WHERE status = 'pending' ORDER BY md5(id::text) LIMIT $1",
+                    pool_size(Entity::PendingTask),
                 )
                 .await?;
             }
+            if needs(Entity::FreeSlot) {
+                c.free_slots = free_slots(pool, &c.doctors).await?;
+                c.free_slot_cursors = c.free_slots.iter().map(|_| AtomicUsize::new(0)).collect();
+            }
             if needs(Entity::OpenEncounter) {
-                c.open_encounters = uuids(
+                // Encounters in progress first; when the run plans more completions than
+                // there are, the most recent completed ones, which are completed again (a
+                // further prescription), said in a warning.
+                c.open_encounters = uuids_n(
                     pool,
-                    "SELECT id FROM encounters WHERE status = 'in_progress' ORDER BY md5(id::text) LIMIT $1",
+                    "SELECT id FROM encounters WHERE status IN ('in_progress', 'completed') \
+                     ORDER BY status = 'in_progress' DESC, start_time DESC, id LIMIT $1",
+                    pool_size(Entity::OpenEncounter),
                 )
                 .await?;
-                if c.open_encounters.is_empty() {
-                    c.open_encounters = uuids(
-                        pool,
-                        "SELECT id FROM encounters WHERE status = 'completed' ORDER BY start_time DESC LIMIT $1",
-                    )
-                    .await?;
-                    if !c.open_encounters.is_empty() {
-                        c.warnings.push(
-                            "no encounters in progress: complete_encounter re-completes recent encounters (adding a prescription)".into(),
-                        );
-                    }
+                let open: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM encounters WHERE status = 'in_progress'",
+                )
+                .fetch_one(pool)
+                .await
+                .context("counting encounters in progress")?;
+                if (open as usize) < c.open_encounters.len() {
+                    c.warnings.push(format!(
+                        "complete_encounter: {open} encounters in progress; the pool continues with recent completed encounters, completed again with a further prescription ({} in all)",
+                        c.open_encounters.len()
+                    ));
                 }
             }
         }
@@ -346,7 +459,7 @@ impl Catalog {
                     .find(doc! { "status": "draft" })
                     .projection(doc! { "_id": 1, "doctorId": 1 })
                     .sort(doc! { "_id": 1 })
-                    .limit(SAMPLE)
+                    .limit(pool_size(Entity::DraftNote))
                     .await
                     .context("sampling draft notes")?;
                 while let Some(d) = cursor.try_next().await.context("sampling draft notes")? {
@@ -372,7 +485,7 @@ impl Catalog {
                     }
                     if !c.draft_notes.is_empty() {
                         c.warnings.push(
-                            "no draft notes in the dataset: sign_note updates signed notes' ids, matching no draft (rows 0)".into(),
+                            "no draft notes in the dataset: sign_note updates signed notes' ids, matching no draft (counted as no-ops)".into(),
                         );
                     }
                 }
@@ -412,7 +525,7 @@ impl Catalog {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 11] = [
+    pub const ALL: [Entity; 12] = [
         Entity::Doctor,
         Entity::Patient,
         Entity::NoteEncounter,
@@ -424,12 +537,99 @@ impl Entity {
         Entity::PendingTask,
         Entity::OpenEncounter,
         Entity::Recording,
+        Entity::FreeSlot,
     ];
+}
+
+/// How many rows of each consumed entity the run takes if every arrival happens (open model:
+/// warm-up and measured window, each operation its exact share of the mix cycle). Empty for
+/// the closed model, whose number of operations is not known in advance.
+pub fn planned_uses(scenario: &Scenario) -> BTreeMap<Entity, u64> {
+    let mut out = BTreeMap::new();
+    let crate::scenario::spec::Load::Open {
+        rate,
+        ramp_from,
+        ramp,
+        ..
+    } = &scenario.load
+    else {
+        return out;
+    };
+    let total = scenario.warmup + scenario.duration;
+    let arrivals =
+        crate::scenario::schedule::arrivals_before(total.as_secs_f64(), *rate, *ramp_from, *ramp);
+    let weights: u64 = scenario.ops.iter().map(|o| u64::from(o.weight)).sum();
+    if weights == 0 {
+        return out;
+    }
+    for op in &scenario.ops {
+        for e in op.def.uses {
+            let share = (arrivals * f64::from(op.weight) / weights as f64).ceil();
+            *out.entry(*e).or_insert(0) += share.min(u64::MAX as f64) as u64;
+        }
+    }
+    out
+}
+
+/// Free 15-minute slots of `doctors` over the next 28 days: inside each doctor's working hours
+/// (`preferences.workingHours`, as the seeder writes it), outside the lunch gap, overlapping
+/// no appointment of theirs; per doctor in time order. A booking takes one, so bookings under
+/// load fill calendars the way the application would, never double-booking.
+const FREE_SLOTS_SQL: &str = "\
+WITH d AS (
+    SELECT u.id, ord, u.preferences->'workingHours' AS wh
+    FROM unnest($1::uuid[]) WITH ORDINALITY AS x(id, ord) JOIN users u ON u.id = x.id
+    WHERE u.preferences ? 'workingHours'
+), slot AS (
+    SELECT d.id AS doctor_id, d.ord, s AS start_time
+    FROM d,
+         generate_series(CURRENT_DATE + 1, CURRENT_DATE + 28, interval '1 day') AS day,
+         generate_series(day::date + (d.wh->>'start')::time,
+                         day::date + (d.wh->>'end')::time - interval '15 minutes',
+                         interval '15 minutes') AS s
+    WHERE d.wh->'days' ? lower(to_char(day, 'dy'))
+      AND (s::time + interval '15 minutes' <= (d.wh->>'lunchStart')::time
+           OR s::time >= (d.wh->>'lunchEnd')::time)
+)
+SELECT slot.ord, slot.start_time FROM slot
+WHERE NOT EXISTS (
+    SELECT 1 FROM appointments a
+    WHERE a.doctor_id = slot.doctor_id
+      AND a.start_time < slot.start_time + interval '15 minutes'
+      AND a.end_time > slot.start_time
+      AND a.start_time > slot.start_time - interval '1 day')
+ORDER BY slot.ord, slot.start_time";
+
+async fn free_slots(
+    pool: &sqlx::PgPool,
+    doctors: &[Uuid],
+) -> Result<Vec<Vec<chrono::NaiveDateTime>>> {
+    let rows: Vec<(i64, chrono::NaiveDateTime)> = sqlx::query_as(FREE_SLOTS_SQL)
+        .bind(doctors)
+        .fetch_all(pool)
+        .await
+        .context("finding free slots in the doctors' calendars")?;
+    let mut out = vec![Vec::new(); doctors.len()];
+    for (ord, start) in rows {
+        if let Some(v) = out.get_mut(ord as usize - 1) {
+            v.push(start);
+        }
+    }
+    Ok(out)
 }
 
 async fn uuids(pool: &sqlx::PgPool, sql: &str) -> Result<Vec<Uuid>> {
     let rows = sqlx::query(sql)
         .bind(SAMPLE)
+        .fetch_all(pool)
+        .await
+        .with_context(|| format!("sampling the dataset: {sql}"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+async fn uuids_n(pool: &sqlx::PgPool, sql: &str, n: i64) -> Result<Vec<Uuid>> {
+    let rows = sqlx::query(sql)
+        .bind(n)
         .fetch_all(pool)
         .await
         .with_context(|| format!("sampling the dataset: {sql}"))?;

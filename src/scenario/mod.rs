@@ -35,6 +35,11 @@ pub struct RunOptions {
     pub out: PathBuf,
     /// No live line (the final summary is still printed).
     pub quiet: bool,
+    /// Leave the run's writes in the dataset instead of restoring it afterwards.
+    pub keep_writes: bool,
+    /// Run even when the dataset cannot supply the write targets the run plans (writes past
+    /// a used-up pool are no-ops).
+    pub allow_short_pools: bool,
 }
 
 /// Opens the stores the scenario uses, with its pool sizes, and reads their versions.
@@ -163,7 +168,12 @@ async fn run_in_dir(
     opts: &RunOptions,
 ) -> Result<report::Summary> {
     let (mut stores, servers) = open_stores(targets, scenario).await?;
+    if let Some(pool) = &stores.pg {
+        // A run that was killed left its writes: undo them before drawing from the dataset.
+        crate::restore::restore_pending(targets, pool).await?;
+    }
     let catalog = catalog::Catalog::load(scenario, &stores).await?;
+    check_pools(&catalog, &stores, opts).await?;
     for op in &scenario.ops {
         if op.def.kind == OpKind::RedisGet {
             let mut conn = stores.redis[0].clone();
@@ -174,10 +184,26 @@ async fn run_in_dir(
         Some(v) => Some(cache_run::prepare(targets, scenario, v, &mut stores, &catalog).await?),
         None => None,
     };
-    let warnings = catalog.warnings.clone();
+    let mut warnings = catalog.warnings.clone();
     for w in &warnings {
         eprintln!("warning: {w}");
     }
+    let undo = undo_plan(run_id, scenario, &catalog, &stores, cache_variant);
+    let restoring = match &stores.pg {
+        Some(pool) if undo.writes() && !opts.keep_writes => {
+            crate::restore::record(pool, stores.mongo.as_ref(), &undo).await?;
+            true
+        }
+        _ => {
+            if undo.writes() {
+                warnings.push(
+                    "--keep-writes: the dataset keeps this run's writes; the next run starts from different data".into(),
+                );
+            }
+            false
+        }
+    };
+    let restore_stores = stores.clone();
     let dataset = catalog.dataset.clone();
     let hlog = HlogWriter::create(
         &dir.join("latency.hlog"),
@@ -208,7 +234,30 @@ async fn run_in_dir(
         Some(hlog),
         opts.quiet,
     )
-    .await?;
+    .await;
+    // Restore whatever happened to the run: its writes are in the dataset either way.
+    let mut restore_failed = None;
+    let restore_report = if restoring {
+        match restore_after(targets, &restore_stores).await {
+            Ok(r) => {
+                if let Some(r) = &r {
+                    eprintln!("{}", r.describe());
+                }
+                r
+            }
+            Err(e) => {
+                let msg = format!(
+                    "the dataset was not restored after the run: {e:#}. Run `clinicload restore` before the next run"
+                );
+                warnings.push(msg.clone());
+                restore_failed = Some(msg);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let outcome = outcome?;
     let totals = recorder.totals();
     let mut overrides = BTreeMap::new();
     if let Some(d) = opts.overrides.duration {
@@ -220,7 +269,6 @@ async fn run_in_dir(
     if let Some(r) = opts.overrides.rate {
         overrides.insert("rate".into(), r.to_string());
     }
-    let mut warnings = warnings;
     if let Some(target) = outcome.target_rate {
         // Draws of an operation the server cannot do were handled (skipped), not lost.
         let handled = totals.overall.len()
@@ -246,8 +294,121 @@ async fn run_in_dir(
     if let Some(setup) = cache_setup {
         summary.cache = Some(cache_run::report(setup, &summary).await?);
     }
+    summary.restore = restore_report;
     report::write_all(dir, &summary)?;
+    if let Some(msg) = restore_failed {
+        anyhow::bail!("{msg} (report written to {})", dir.display());
+    }
     Ok(summary)
+}
+
+/// Refuses a run whose write pools the dataset cannot fill (unless allowed), with what to
+/// seed instead.
+async fn check_pools(catalog: &catalog::Catalog, stores: &Stores, opts: &RunOptions) -> Result<()> {
+    let short = catalog.shortfalls();
+    if short.is_empty() {
+        return Ok(());
+    }
+    let clinics: i64 = match &stores.pg {
+        Some(pool) => sqlx::query_scalar("SELECT count(*) FROM clinicload_meta.seeded_clinics")
+            .fetch_one(pool)
+            .await
+            .unwrap_or(0),
+        None => 0,
+    };
+    let lines: Vec<String> = short
+        .iter()
+        .map(|(e, have, need)| {
+            let advice = if clinics > 0 && *have > 0 {
+                let per_clinic = *have as f64 / clinics as f64;
+                format!(
+                    " ({clinics} clinics seeded, about {per_clinic:.0} per clinic: seed at least {} clinics of the same profile)",
+                    (*need as f64 / per_clinic).ceil()
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "the run plans {need} writes that each take one of the {}, and the dataset has {have}{advice}",
+                e.describe()
+            )
+        })
+        .collect();
+    if opts.allow_short_pools {
+        for l in &lines {
+            eprintln!(
+                "warning: {l}; --allow-short-pools: writes past the pool are counted as no-ops"
+            );
+        }
+        return Ok(());
+    }
+    anyhow::bail!(
+        "not enough fresh write targets: {}. Seed more, shorten the run or lower its rate, or pass \
+         --allow-short-pools to run anyway (writes past the pool are no-ops, counted as such)",
+        lines.join("; ")
+    )
+}
+
+/// What the run may change, for the undo record: the write-target pools' rows and documents,
+/// the tables its writes insert into, the Redis keys it writes.
+fn undo_plan(
+    run_id: &str,
+    scenario: &Scenario,
+    catalog: &catalog::Catalog,
+    stores: &Stores,
+    cache_variant: Option<&crate::cache::variants::CacheVariant>,
+) -> crate::restore::UndoPlan {
+    let mut plan = crate::restore::UndoPlan {
+        run_id: run_id.to_string(),
+        ..Default::default()
+    };
+    let writes: Vec<_> = scenario.ops.iter().filter(|o| o.def.write).collect();
+    for op in &writes {
+        plan.insert_tables.extend(op.def.inserts.iter().copied());
+    }
+    let (mut pg, mongo) = catalog.write_targets();
+    if let Some(rt) = &stores.cache {
+        pg.push(("appointments", rt.open_appointments.clone()));
+    }
+    if !writes.is_empty() {
+        plan.pre_images = pg.into_iter().filter(|(_, ids)| !ids.is_empty()).collect();
+        plan.mongo_pre_images = mongo
+            .into_iter()
+            .filter(|(_, ids)| !ids.is_empty())
+            .collect();
+    }
+    if let Some(v) = cache_variant {
+        let prefix = &v.config.key_prefix;
+        plan.redis_patterns.extend([
+            crate::cache::keys::schedule_pattern(prefix),
+            crate::cache::keys::lock_pattern(prefix),
+            crate::cache::keys::gen_pattern(prefix),
+        ]);
+    }
+    for op in &scenario.ops {
+        if op.def.kind == OpKind::RedisGet {
+            plan.redis_patterns.push(format!(
+                "{}*",
+                crate::cache::keys::escape_glob(op.text("prefix"))
+            ));
+        }
+    }
+    plan
+}
+
+/// Restores the dataset with the run's own connections (MongoDB, Redis as the run used them).
+async fn restore_after(
+    targets: &Targets,
+    stores: &Stores,
+) -> Result<Option<crate::restore::RestoreReport>> {
+    let Some(pool) = &stores.pg else {
+        return Ok(None);
+    };
+    let mut redis = match crate::restore::pending_needs_redis(pool).await? {
+        true => Some(connect::redis(targets).await?),
+        false => None,
+    };
+    crate::restore::restore_all(pool, stores.mongo.as_ref(), redis.as_mut()).await
 }
 
 fn describe_load(load: &Load) -> String {

@@ -22,6 +22,26 @@ pub fn intended_offset(i: u64, rate: f64, from: f64, ramp: Duration) -> f64 {
     }
 }
 
+/// How many arrivals are intended before `t` seconds (the inverse of [`intended_offset`]):
+/// arrivals 0..n start at offsets below `t`.
+pub fn arrivals_before(t: f64, rate: f64, from: f64, ramp: Duration) -> f64 {
+    if t.is_nan() || rate.is_nan() || t <= 0.0 || rate <= 0.0 {
+        return 0.0;
+    }
+    let r = ramp.as_secs_f64();
+    let exact = if r <= 0.0 || (rate - from).abs() < f64::EPSILON {
+        t * rate
+    } else {
+        let a = (rate - from) / (2.0 * r);
+        if t <= r {
+            from * t + a * t * t
+        } else {
+            from * r + a * r * r + (t - r) * rate
+        }
+    };
+    exact.ceil()
+}
+
 /// The weighted mix as one cycle of `sum(weights)` slots, interleaved by smooth weighted
 /// round robin: exact proportions, every operation in every cycle, evenly spread (so even a
 /// weight-1 operation runs in a short smoke run).
@@ -64,6 +84,25 @@ mod tests {
     fn constant_rate_spacing() {
         assert_eq!(intended_offset(0, 100.0, 100.0, Duration::ZERO), 0.0);
         assert!((intended_offset(250, 100.0, 0.0, Duration::ZERO) - 2.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn arrivals_before_inverts_the_offsets() {
+        let ramp = Duration::from_secs(10);
+        for (rate, from, ramp) in [
+            (100.0, 100.0, Duration::ZERO),
+            (100.0, 0.0, ramp),
+            (50.0, 10.0, ramp),
+        ] {
+            for t in [0.5, 3.0, 10.0, 12.5] {
+                let n = arrivals_before(t, rate, from, ramp) as u64;
+                assert!(intended_offset(n.saturating_sub(1), rate, from, ramp) < t + 1e-9);
+                assert!(
+                    intended_offset(n, rate, from, ramp) >= t - 1e-9,
+                    "{rate} {from} {t} {n}"
+                );
+            }
+        }
     }
 
     #[test]

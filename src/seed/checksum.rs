@@ -125,6 +125,8 @@ pub async fn checksums(pool: &PgPool, db: &Database) -> Result<Vec<Checksum>> {
 /// `clinicload checksum`: prints one line per table and collection.
 pub async fn checksum_command(targets: &Targets) -> Result<ExitCode> {
     let pool = connect::postgres(targets, 2).await?;
+    // A run that was killed left its writes: the checksum is of the dataset as seeded.
+    crate::restore::restore_pending(targets, &pool).await?;
     let (_client, db) = connect::mongo(targets).await?;
     println!(
         "PostgreSQL {}, MongoDB {} database {}",

@@ -36,18 +36,11 @@ pub struct CacheRuntime {
 }
 
 impl CacheRuntime {
-    /// The next open appointment (the list is checked non-empty before the run; it wraps
-    /// around, and a write to an appointment that is no longer open changes nothing).
-    fn take(&self) -> Result<Uuid, OpError> {
-        let n = self.open_appointments.len();
-        if n == 0 {
-            return Err(OpError::new(
-                "setup",
-                "no open appointments in the schedule window",
-            ));
-        }
-        let i = self.next_appointment.fetch_add(1, Ordering::Relaxed) % n;
-        Ok(self.open_appointments[i])
+    /// The next open appointment, each once; `None` when all are taken (the write is then a
+    /// no-op: an appointment is never written twice).
+    fn take(&self) -> Option<Uuid> {
+        let i = self.next_appointment.fetch_add(1, Ordering::Relaxed);
+        self.open_appointments.get(i).copied()
     }
 }
 
@@ -66,7 +59,7 @@ fn err(e: anyhow::Error) -> OpError {
 }
 
 fn written(w: Option<crate::cache::Written>) -> Outcome {
-    Outcome::rows(w.is_some() as u64)
+    Outcome::written(w.is_some() as u64)
 }
 
 /// Runs a cache operation; `None` if `kind` is not one.
@@ -109,6 +102,7 @@ pub async fn execute(
             let patient = catalog.patient(spec.dist("patient"), rng).0;
             let start = slot(day(rt, spec, rng), rng);
             c.book(&Booking {
+                id: crate::restore::new_row_id(rng),
                 patient_id: patient,
                 doctor_id: doctor,
                 start_time: start,
@@ -117,27 +111,27 @@ pub async fn execute(
                 reason: Some("Follow-up visit".into()),
             })
             .await
-            .map(|_| Outcome::rows(1))
+            .map(|_| Outcome::written(1))
             .map_err(err)
         }
         OpKind::ScheduleCancel => match rt.take() {
-            Ok(id) => c
+            Some(id) => c
                 .cancel(id, "Patient request")
                 .await
                 .map(written)
                 .map_err(err),
-            Err(e) => Err(e),
+            None => Ok(Outcome::noop()),
         },
         OpKind::ScheduleCheckIn => match rt.take() {
-            Ok(id) => c.check_in(id).await.map(written).map_err(err),
-            Err(e) => Err(e),
+            Some(id) => c.check_in(id).await.map(written).map_err(err),
+            None => Ok(Outcome::noop()),
         },
         OpKind::ScheduleReschedule => match rt.take() {
-            Ok(id) => {
+            Some(id) => {
                 let start = slot(day(rt, spec, rng), rng);
                 c.reschedule(id, start).await.map(written).map_err(err)
             }
-            Err(e) => Err(e),
+            None => Ok(Outcome::noop()),
         },
         _ => unreachable!("filtered above"),
     })

@@ -95,6 +95,8 @@ pub struct OpDef {
     pub params: &'static [ParamDef],
     /// Entities the operation consumes without a distribution (writes take each row once).
     pub uses: &'static [Entity],
+    /// Tables the operation inserts into (with version-8 keys, which restore deletes).
+    pub inserts: &'static [&'static str],
 }
 
 const DOCTOR_DISTS: &[&str] = &["uniform", "zipf", "today", "busy_doctor"];
@@ -146,6 +148,7 @@ pub static OPS: &[OpDef] = &[
         query: postgres::APPOINTMENTS_TODAY,
         params: &[doctor("today")],
         uses: &[],
+        inserts: &[],
     },
     OpDef {
         name: "pending_tasks",
@@ -156,6 +159,7 @@ pub static OPS: &[OpDef] = &[
         query: postgres::PENDING_TASKS,
         params: &[doctor("uniform")],
         uses: &[],
+        inserts: &[],
     },
     OpDef {
         name: "unread_alerts",
@@ -166,6 +170,7 @@ pub static OPS: &[OpDef] = &[
         query: postgres::UNREAD_ALERTS,
         params: &[doctor("uniform")],
         uses: &[],
+        inserts: &[],
     },
     OpDef {
         name: "patient_encounters",
@@ -176,6 +181,7 @@ pub static OPS: &[OpDef] = &[
         query: postgres::PATIENT_ENCOUNTERS,
         params: &[patient("uniform")],
         uses: &[],
+        inserts: &[],
     },
     OpDef {
         name: "patient_prescriptions",
@@ -186,6 +192,7 @@ pub static OPS: &[OpDef] = &[
         query: postgres::PATIENT_PRESCRIPTIONS,
         params: &[patient("uniform")],
         uses: &[],
+        inserts: &[],
     },
     OpDef {
         name: "patient_orders",
@@ -196,6 +203,7 @@ pub static OPS: &[OpDef] = &[
         query: postgres::PATIENT_ORDERS,
         params: &[patient("uniform")],
         uses: &[],
+        inserts: &[],
     },
     OpDef {
         name: "pg_pk_lookup",
@@ -214,6 +222,7 @@ pub static OPS: &[OpDef] = &[
             help: "ids are drawn uniformly from 1..=rows (the table scripts/bench-harness creates)",
         }],
         uses: &[],
+        inserts: &[],
     },
     OpDef {
         name: "note_by_encounter",
@@ -232,6 +241,7 @@ pub static OPS: &[OpDef] = &[
             help: "which encounter (among encounters that have a note): uniform | zipf(s)",
         }],
         uses: &[],
+        inserts: &[],
     },
     OpDef {
         name: "patient_notes",
@@ -250,6 +260,7 @@ pub static OPS: &[OpDef] = &[
             help: "which patient (among patients with notes): uniform | zipf(s)",
         }],
         uses: &[],
+        inserts: &[],
     },
     OpDef {
         name: "doctor_drafts",
@@ -268,6 +279,7 @@ pub static OPS: &[OpDef] = &[
             help: "which doctor (among doctors with notes): uniform | zipf(s)",
         }],
         uses: &[],
+        inserts: &[],
     },
     OpDef {
         name: "notes_text_search",
@@ -278,6 +290,7 @@ pub static OPS: &[OpDef] = &[
         query: mongo::NOTES_TEXT_SEARCH,
         params: &[],
         uses: &[],
+        inserts: &[],
     },
     OpDef {
         name: "voice_recording",
@@ -296,6 +309,7 @@ pub static OPS: &[OpDef] = &[
             help: "which GridFS file: uniform | zipf(s)",
         }],
         uses: &[],
+        inserts: &[],
     },
     OpDef {
         name: "redis_get",
@@ -332,16 +346,18 @@ pub static OPS: &[OpDef] = &[
             },
         ],
         uses: &[],
+        inserts: &[],
     },
     OpDef {
         name: "book_appointment",
         kind: OpKind::BookAppointment,
         store: Store::Postgres,
         write: true,
-        summary: "book a follow-up appointment in the next four weeks",
+        summary: "book a follow-up appointment in a free slot of the doctor's calendar in the next four weeks",
         query: postgres::BOOK_APPOINTMENT,
         params: &[doctor("uniform"), patient("uniform")],
-        uses: &[],
+        uses: &[Entity::FreeSlot],
+        inserts: &["appointments"],
     },
     OpDef {
         name: "cancel_appointment",
@@ -352,6 +368,7 @@ pub static OPS: &[OpDef] = &[
         query: postgres::CANCEL_APPOINTMENT,
         params: &[],
         uses: &[Entity::FutureAppointment],
+        inserts: &[],
     },
     OpDef {
         name: "check_in",
@@ -362,6 +379,7 @@ pub static OPS: &[OpDef] = &[
         query: postgres::CHECK_IN,
         params: &[],
         uses: &[Entity::TodayAppointment],
+        inserts: &[],
     },
     OpDef {
         name: "complete_encounter",
@@ -372,6 +390,7 @@ pub static OPS: &[OpDef] = &[
         query: postgres::COMPLETE_ENCOUNTER,
         params: &[],
         uses: &[Entity::OpenEncounter],
+        inserts: &["prescriptions", "prescription_items"],
     },
     OpDef {
         name: "sign_note",
@@ -382,6 +401,7 @@ pub static OPS: &[OpDef] = &[
         query: mongo::SIGN_NOTE,
         params: &[],
         uses: &[Entity::DraftNote],
+        inserts: &[],
     },
     OpDef {
         name: "complete_task",
@@ -392,6 +412,7 @@ pub static OPS: &[OpDef] = &[
         query: postgres::COMPLETE_TASK,
         params: &[],
         uses: &[Entity::PendingTask],
+        inserts: &[],
     },
     // ---- the schedule cache: reads and writes through the scenario's [cache] strategy
     OpDef {
@@ -403,6 +424,7 @@ pub static OPS: &[OpDef] = &[
         query: cache::DOCTOR_SCHEDULE,
         params: &[doctor("busy_doctor"), SCHEDULE_DAYS],
         uses: &[],
+        inserts: &[],
     },
     OpDef {
         name: "schedule_book",
@@ -413,6 +435,7 @@ pub static OPS: &[OpDef] = &[
         query: cache::SCHEDULE_WRITE,
         params: &[doctor("busy_doctor"), patient("uniform"), SCHEDULE_DAYS],
         uses: &[],
+        inserts: &["appointments"],
     },
     OpDef {
         name: "schedule_cancel",
@@ -423,6 +446,7 @@ pub static OPS: &[OpDef] = &[
         query: cache::SCHEDULE_WRITE,
         params: &[SCHEDULE_DAYS],
         uses: &[],
+        inserts: &[],
     },
     OpDef {
         name: "schedule_check_in",
@@ -433,6 +457,7 @@ pub static OPS: &[OpDef] = &[
         query: cache::SCHEDULE_WRITE,
         params: &[SCHEDULE_DAYS],
         uses: &[],
+        inserts: &[],
     },
     OpDef {
         name: "schedule_reschedule",
@@ -443,6 +468,7 @@ pub static OPS: &[OpDef] = &[
         query: cache::SCHEDULE_WRITE,
         params: &[SCHEDULE_DAYS],
         uses: &[],
+        inserts: &[],
     },
 ];
 

@@ -152,7 +152,10 @@ pub async fn execute(
             Ok(Outcome::rows(total))
         }
         OpKind::SignNote => {
-            let (id, doctor) = &catalog.draft_notes[catalog.next(Entity::DraftNote)];
+            let Some(i) = catalog.next(Entity::DraftNote) else {
+                return Ok(Outcome::noop());
+            };
+            let (id, doctor) = &catalog.draft_notes[i];
             let now = mongodb::bson::DateTime::now();
             notes
                 .update_one(
@@ -160,7 +163,7 @@ pub async fn execute(
                     doc! { "$set": { "status": "signed", "signedBy": doctor, "signedAt": now, "updatedAt": now } },
                 )
                 .await
-                .map(|r| Outcome::rows(r.modified_count))
+                .map(|r| Outcome::written(r.modified_count))
                 .map_err(|e| mongo_error(&e))
         }
         other => Err(OpError::new(

@@ -9,6 +9,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{OpError, OpKind, Outcome};
+use crate::restore::new_row_id;
 use crate::scenario::catalog::{Catalog, Entity};
 use crate::scenario::spec::OpSpec;
 
@@ -70,11 +71,11 @@ ORDER BY o.ordered_at DESC;";
 /// Harness calibration: the same primary-key lookup scripts/bench-harness gives pgbench.
 pub const PG_PK_LOOKUP: &str = "SELECT id, payload FROM clinicload_bench_kv WHERE id = :id;";
 
-/// Book a follow-up appointment: a 15-minute slot `:days` days ahead at `:minute` past midnight.
-pub const BOOK_APPOINTMENT: &str = "INSERT INTO appointments (patient_id, doctor_id, patient_name, start_time, end_time, status, appointment_type, reason, booked_at, created_by)
-VALUES (:patientId, :doctorId, :patientName,
-        date_trunc('day', LOCALTIMESTAMP) + make_interval(days => :days, mins => :minute),
-        date_trunc('day', LOCALTIMESTAMP) + make_interval(days => :days, mins => :minute + 15),
+/// Book a follow-up appointment in a free 15-minute slot of the doctor's calendar in the next
+/// four weeks (the catalog finds the free slots; each is taken once). The key is a
+/// version-8 UUID, so restoring the dataset can find the run's bookings.
+pub const BOOK_APPOINTMENT: &str = "INSERT INTO appointments (id, patient_id, doctor_id, patient_name, start_time, end_time, status, appointment_type, reason, booked_at, created_by)
+VALUES (:id, :patientId, :doctorId, :patientName, :startTime, :startTime + interval '15 minutes',
         'scheduled', 'follow_up', :reason, LOCALTIMESTAMP, :doctorId)
 RETURNING id;";
 
@@ -94,11 +95,10 @@ UPDATE encounters
 SET status = 'completed', end_time = COALESCE(end_time, GREATEST(start_time, LOCALTIMESTAMP))
 WHERE id = :encounterId AND status <> 'cancelled'
 RETURNING patient_id, doctor_id;
-INSERT INTO prescriptions (encounter_id, patient_id, doctor_id, status, prescribed_at, notes)
-VALUES (:encounterId, :patientId, :doctorId, 'active', LOCALTIMESTAMP, :notes)
-RETURNING id;
-INSERT INTO prescription_items (prescription_id, drug_name, dose, route, frequency, duration_days, quantity, refills, instructions)
-VALUES (:prescriptionId, :drug, :dose, 'oral', :frequency, :days, :quantity, 0, :instructions);
+INSERT INTO prescriptions (id, encounter_id, patient_id, doctor_id, status, prescribed_at, notes)
+VALUES (:prescriptionId, :encounterId, :patientId, :doctorId, 'active', LOCALTIMESTAMP, :notes);
+INSERT INTO prescription_items (id, prescription_id, drug_name, dose, route, frequency, duration_days, quantity, refills, instructions)
+VALUES (:itemId, :prescriptionId, :drug, :dose, 'oral', :frequency, :days, :quantity, 0, :instructions);
 COMMIT;";
 
 /// Complete a pending task.
@@ -128,22 +128,19 @@ FROM encounters e
 JOIN users u ON e.doctor_id = u.id
 WHERE e.patient_id = $1
 ORDER BY e.start_time DESC;";
-const BOOK_SQL: &str = "INSERT INTO appointments (patient_id, doctor_id, patient_name, start_time, end_time, status, appointment_type, reason, booked_at, created_by)
-VALUES ($1, $2, $3,
-        date_trunc('day', LOCALTIMESTAMP) + make_interval(days => $4, mins => $5),
-        date_trunc('day', LOCALTIMESTAMP) + make_interval(days => $4, mins => $5 + 15),
-        'scheduled', 'follow_up', $6, LOCALTIMESTAMP, $2)
+const BOOK_SQL: &str = "INSERT INTO appointments (id, patient_id, doctor_id, patient_name, start_time, end_time, status, appointment_type, reason, booked_at, created_by)
+VALUES ($1, $2, $3, $4, $5, $5 + interval '15 minutes',
+        'scheduled', 'follow_up', $6, LOCALTIMESTAMP, $3)
 RETURNING id";
 const ENCOUNTER_UPDATE_SQL: &str = "UPDATE encounters
 SET status = 'completed', end_time = COALESCE(end_time, GREATEST(start_time, LOCALTIMESTAMP))
 WHERE id = $1 AND status <> 'cancelled'
 RETURNING patient_id, doctor_id";
 const PRESCRIPTION_INSERT_SQL: &str =
-    "INSERT INTO prescriptions (encounter_id, patient_id, doctor_id, status, prescribed_at, notes)
-VALUES ($1, $2, $3, 'active', LOCALTIMESTAMP, $4)
-RETURNING id";
-const ITEM_INSERT_SQL: &str = "INSERT INTO prescription_items (prescription_id, drug_name, dose, route, frequency, duration_days, quantity, refills, instructions)
-VALUES ($1, $2, $3, 'oral', $4, $5, $6, 0, $7)";
+    "INSERT INTO prescriptions (id, encounter_id, patient_id, doctor_id, status, prescribed_at, notes)
+VALUES ($1, $2, $3, $4, 'active', LOCALTIMESTAMP, $5)";
+const ITEM_INSERT_SQL: &str = "INSERT INTO prescription_items (id, prescription_id, drug_name, dose, route, frequency, duration_days, quantity, refills, instructions)
+VALUES ($1, $2, $3, $4, 'oral', $5, $6, $7, 0, $8)";
 
 /// `sql` with each `:name` parameter replaced by `$1`, `$2`, ... in order of first use
 /// (`::` casts are left alone). Used to check the literals above against the documents' text.
@@ -370,57 +367,74 @@ pub async fn execute(
                 .map_err(pg_error)
         }
         OpKind::BookAppointment => {
-            let doctor = catalog.doctor(spec.dist("doctor"), rng);
             let (patient, name) = catalog.patient(spec.dist("patient"), rng).clone();
-            let days: i32 = rng.gen_range(1..=28);
-            let minute: i32 = 8 * 60 + 15 * rng.gen_range(0..36);
+            let Some((doctor, start)) = catalog.free_slot(spec.dist("doctor"), rng) else {
+                return Ok(Outcome::noop());
+            };
             sqlx::query(BOOK_SQL)
+                .bind(new_row_id(rng))
                 .bind(patient)
                 .bind(doctor)
                 .bind(name)
-                .bind(days)
-                .bind(minute)
+                .bind(start)
                 .bind("Follow-up visit")
                 .fetch_one(&mut *conn)
                 .await
-                .map(|_| Outcome::rows(1))
+                .map(|_| Outcome::written(1))
                 .map_err(pg_error)
         }
         OpKind::CancelAppointment => {
-            let id = catalog.future_appointments[catalog.next(Entity::FutureAppointment)];
+            let Some(i) = catalog.next(Entity::FutureAppointment) else {
+                return Ok(Outcome::noop());
+            };
             sqlx::query(CANCEL_SQL)
                 .bind("Patient request")
-                .bind(id)
+                .bind(catalog.future_appointments[i])
                 .execute(&mut *conn)
                 .await
-                .map(|r| Outcome::rows(r.rows_affected()))
+                .map(|r| Outcome::written(r.rows_affected()))
                 .map_err(pg_error)
         }
         OpKind::CheckIn => {
-            let id = catalog.today_appointments[catalog.next(Entity::TodayAppointment)];
+            let Some(i) = catalog.next(Entity::TodayAppointment) else {
+                return Ok(Outcome::noop());
+            };
             sqlx::query(CHECK_IN_SQL)
-                .bind(id)
+                .bind(catalog.today_appointments[i])
                 .execute(&mut *conn)
                 .await
-                .map(|r| Outcome::rows(r.rows_affected()))
+                .map(|r| Outcome::written(r.rows_affected()))
                 .map_err(pg_error)
         }
         OpKind::CompleteTask => {
-            let id = catalog.pending_tasks[catalog.next(Entity::PendingTask)];
+            let Some(i) = catalog.next(Entity::PendingTask) else {
+                return Ok(Outcome::noop());
+            };
             sqlx::query(COMPLETE_TASK_SQL)
-                .bind(id)
+                .bind(catalog.pending_tasks[i])
                 .execute(&mut *conn)
                 .await
-                .map(|r| Outcome::rows(r.rows_affected()))
+                .map(|r| Outcome::written(r.rows_affected()))
                 .map_err(pg_error)
         }
         OpKind::CompleteEncounter => {
-            let id = catalog.open_encounters[catalog.next(Entity::OpenEncounter)];
+            let Some(i) = catalog.next(Entity::OpenEncounter) else {
+                return Ok(Outcome::noop());
+            };
             let (drug, dose, freq) = DRUGS[rng.gen_range(0..DRUGS.len())];
             let days: i32 = rng.gen_range(5..=30);
-            complete_encounter(conn, id, drug, dose, freq, days)
-                .await
-                .map_err(pg_error)
+            let ids = (new_row_id(rng), new_row_id(rng));
+            complete_encounter(
+                conn,
+                catalog.open_encounters[i],
+                ids,
+                drug,
+                dose,
+                freq,
+                days,
+            )
+            .await
+            .map_err(pg_error)
         }
         other => Err(OpError::new(
             "setup",
@@ -432,6 +446,7 @@ pub async fn execute(
 async fn complete_encounter(
     conn: &mut PgConnection,
     id: Uuid,
+    (rx, item): (Uuid, Uuid),
     drug: &str,
     dose: &str,
     freq: &str,
@@ -444,16 +459,18 @@ async fn complete_encounter(
         .await?;
     let Some((patient, doctor)) = row else {
         tx.commit().await?;
-        return Ok(Outcome::rows(0));
+        return Ok(Outcome::noop());
     };
-    let (rx,): (Uuid,) = sqlx::query_as(PRESCRIPTION_INSERT_SQL)
+    sqlx::query(PRESCRIPTION_INSERT_SQL)
+        .bind(rx)
         .bind(id)
         .bind(patient)
         .bind(doctor)
         .bind("Written by clinicload")
-        .fetch_one(&mut *tx)
+        .execute(&mut *tx)
         .await?;
     sqlx::query(ITEM_INSERT_SQL)
+        .bind(item)
         .bind(rx)
         .bind(drug)
         .bind(dose)
@@ -464,7 +481,7 @@ async fn complete_encounter(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(Outcome::rows(3))
+    Ok(Outcome::written(3))
 }
 
 const UNREAD_ALERTS_SQL: &str = "-- Get unread alerts for a doctor
