@@ -88,11 +88,7 @@ pub fn arrivals_of_op(mix: &[usize], op: usize, lo: u64, hi: u64) -> u64 {
     let per_cycle = mix.iter().filter(|&&m| m == op).count() as u64;
     // Arrivals 0..k of operation op.
     let upto = |k: u64| {
-        (k / n) * per_cycle
-            + mix[..(k % n) as usize]
-                .iter()
-                .filter(|&&m| m == op)
-                .count() as u64
+        (k / n) * per_cycle + mix[..(k % n) as usize].iter().filter(|&&m| m == op).count() as u64
     };
     upto(hi) - upto(lo)
 }
