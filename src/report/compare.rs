@@ -14,7 +14,7 @@ use super::Summary;
 use crate::cache::report::rows as cache_rows;
 use crate::scenario::spec::{Load, Scenario};
 
-pub const SCHEMA: &str = "clinicload.comparison/2";
+pub const SCHEMA: &str = "clinicload.comparison/1";
 
 #[derive(Serialize)]
 struct Comparison<'a> {
