@@ -493,3 +493,90 @@ fn a_disk_that_fills_during_the_run_leaves_no_truncated_file_and_prints_the_summ
     drop(fs);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ramped_run_intends_what_the_ramp_integrates_and_does_not_cry_wolf() {
+    let dir = scratch("ramp");
+    // 0 -> 200/s over 2 s: 200 arrivals intended, not 2 s x 200/s.
+    let file = redis_scenario(
+        &dir,
+        "ramp",
+        "duration = \"2s\"\n[load]\nmodel = \"open\"\nrate = 200\nramp = \"2s\"\nramp_from = 0",
+    );
+    let s = run_lib(&common::base_targets(), &file, &dir.join("reports")).await;
+    assert_eq!(s.run.arrivals.intended, 200);
+    assert_eq!(s.run.arrivals.ok, 200, "{:?}", s.run.arrivals);
+    assert!(
+        !s.warnings.iter().any(|w| w.contains("target rate")),
+        "{:?}",
+        s.warnings
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_beyond_max_error_rate_exit_3_within_it_0() {
+    let env = TestEnv::migrated("acct_exit").await;
+    bench_table(&env, false).await;
+    let dir = scratch("exit");
+    let strict = pg_scenario(&dir, "strict", "5s");
+    let out = env
+        .command()
+        .arg("run")
+        .arg(&strict)
+        .args(["--quiet", "--duration", "1s", "--out"])
+        .arg(dir.join("reports"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(clinicload::exit::OPERATIONS_FAILED as i32),
+        "{stderr}"
+    );
+    assert!(stderr.contains("max_error_rate"), "{stderr}");
+    assert!(std::fs::canonicalize(dir.join("reports/latest"))
+        .unwrap()
+        .join("summary.json")
+        .is_file());
+    let lenient = dir.join("lenient.toml");
+    std::fs::write(
+        &lenient,
+        format!(
+            "max_error_rate = 1\n{}",
+            std::fs::read_to_string(&strict).unwrap()
+        ),
+    )
+    .unwrap();
+    let out = env
+        .command()
+        .arg("run")
+        .arg(&lenient)
+        .args(["--quiet", "--duration", "1s", "--out"])
+        .arg(dir.join("reports"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        format!(
+            "max_error_rate = 1.5\n{}",
+            std::fs::read_to_string(&strict).unwrap()
+        ),
+    )
+    .unwrap();
+    let out = env.command().arg("run").arg(&bad).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml:1:") && stderr.contains("between 0 and 1"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

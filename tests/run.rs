@@ -64,7 +64,11 @@ fn invalid_scenarios_are_rejected_with_file_line_and_hint_before_connecting() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{file}: expected failure");
+        assert_eq!(
+            out.status.code(),
+            Some(clinicload::exit::USAGE as i32),
+            "{file}: a scenario mistake is a usage error"
+        );
         let want = format!("{}:{line}:", path.display());
         assert!(
             stderr.contains(&want),
