@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod connect;
 pub mod doctor;
+pub mod exit;
 pub mod generate;
 pub mod metrics;
 pub mod model;

@@ -1,5 +1,5 @@
 //! Entry point: parse the command line, run the command, turn errors into a message and a
-//! non-zero exit code.
+//! non-zero exit code (the table is `clinicload::exit`).
 
 use std::process::ExitCode;
 
@@ -54,7 +54,15 @@ async fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {}", redact_in(&format!("{err:#}"), &targets));
-            ExitCode::FAILURE
+            // A mistake in the scenario file is a usage error, like a bad flag (clap: 2).
+            if err
+                .downcast_ref::<clinicload::scenario::spec::SpecError>()
+                .is_some()
+            {
+                clinicload::exit::code(clinicload::exit::USAGE)
+            } else {
+                clinicload::exit::code(clinicload::exit::FAILURE)
+            }
         }
     }
 }

@@ -58,6 +58,7 @@ async fn run_with_pause(
     };
     let result = run_scenario(&targets, &file, &opts).await.unwrap();
     pauser.await.unwrap();
+    common::assert_accounted_summary(&result.summary);
     let _ = std::fs::remove_dir_all(&dir);
     result.summary
 }

@@ -586,6 +586,9 @@ days = 3
     let variants = top["variants"].as_array().unwrap();
     assert_eq!(variants.len(), 3);
     for v in variants {
+        common::assert_accounted(&v["summary"]);
+    }
+    for v in variants {
         let name = v["name"].as_str().unwrap();
         for f in ["summary.json", "summary.md", "report.html", "latency.hlog"] {
             assert!(run_dir.join(name).join(f).is_file(), "{name}/{f}");

@@ -64,7 +64,11 @@ fn invalid_scenarios_are_rejected_with_file_line_and_hint_before_connecting() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{file}: expected failure");
+        assert_eq!(
+            out.status.code(),
+            Some(clinicload::exit::USAGE as i32),
+            "{file}: a scenario mistake is a usage error"
+        );
         let want = format!("{}:{line}:", path.display());
         assert!(
             stderr.contains(&want),
@@ -101,6 +105,7 @@ fn run(env: &TestEnv, scenario: &Path, out: &Path, extra: &[&str]) -> (Value, Pa
     let dir = std::fs::canonicalize(&latest).expect("reports/latest points at the run");
     let summary: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    common::assert_accounted(&summary);
     (summary, dir)
 }
 
@@ -116,7 +121,9 @@ async fn smoke_run_writes_every_report_and_every_read_hits_rows() {
         &["--duration", "4s", "--warmup", "1s"],
     );
 
-    assert_eq!(s["schema"], "clinicload.summary/1");
+    assert_eq!(s["schema"], "clinicload.summary/2");
+    assert_eq!(s["run"]["model"], "open");
+    assert_eq!(s["run"]["arrivals"]["missed"], 0);
     assert_eq!(s["dataset"]["fingerprint"], "test-fixture");
     assert_eq!(s["scenario"]["name"], "smoke");
     assert!(s["servers"]["postgres"]
@@ -201,7 +208,7 @@ async fn smoke_run_writes_every_report_and_every_read_hits_rows() {
 
     let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
     assert!(
-        md.contains("| operation | count | errors | ops/s |"),
+        md.contains("| operation | count | errors | no-op | ops/s |"),
         "{md}"
     );
     assert!(md.contains("| appointments_today |"), "{md}");
@@ -284,7 +291,17 @@ async fn clinic_day_writes_are_valid_and_change_the_data() {
 
 #[test]
 fn ctrl_c_ends_the_run_early_and_still_writes_the_report() {
-    let dir = scratch("ctrlc");
+    interrupted_run("INT", "ctrlc");
+}
+
+/// SIGTERM is what `timeout`, CI cancellation and service managers send: the same as Ctrl-C.
+#[test]
+fn sigterm_ends_the_run_early_and_still_writes_the_report() {
+    interrupted_run("TERM", "sigterm");
+}
+
+fn interrupted_run(signal: &str, label: &str) {
+    let dir = scratch(label);
     let file = dir.join("long.toml");
     std::fs::write(
         &file,
@@ -307,14 +324,19 @@ fn ctrl_c_ends_the_run_early_and_still_writes_the_report() {
     std::thread::sleep(std::time::Duration::from_millis(3500));
     let started = std::time::Instant::now();
     let status = Command::new("kill")
-        .arg("-INT")
+        .arg(format!("-{signal}"))
         .arg(child.id().to_string())
         .status()
         .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "exit {:?}:\n{stderr}", out.status);
+    assert_eq!(
+        out.status.code(),
+        Some(clinicload::exit::INTERRUPTED as i32),
+        "exit {:?}:\n{stderr}",
+        out.status
+    );
     assert!(
         started.elapsed().as_secs() < 10,
         "took {:?} to stop",
@@ -331,6 +353,7 @@ fn ctrl_c_ends_the_run_early_and_still_writes_the_report() {
     )
     .unwrap();
     assert_eq!(s["run"]["interrupted"], true);
+    common::assert_accounted(&s);
     let measured = s["run"]["measured_s"].as_f64().unwrap();
     assert!((2.0..10.0).contains(&measured), "measured {measured}");
     assert!(s["overall"]["count"].as_u64().unwrap() > 150);

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::html::esc;
 use super::Summary;
 use crate::cache::report::rows as cache_rows;
-use crate::scenario::spec::Scenario;
+use crate::scenario::spec::{Load, Scenario};
 
 pub const SCHEMA: &str = "clinicload.comparison/1";
 
@@ -31,10 +31,44 @@ struct Entry<'a> {
     summary: &'a Summary,
 }
 
+/// What the latencies of the page are: the model states where they are measured from.
+fn latency_note(scenario: &Scenario) -> &'static str {
+    match scenario.load {
+        Load::Open { .. } => {
+            "Open model: latencies in ms, measured from each operation's intended start; \
+             p99 all counts every arrival (failed, timed out, missed, abandoned included)."
+        }
+        Load::Closed { .. } => {
+            "Closed model: latencies in ms, measured from each operation's actual start \
+             (waits before a start are not in them); p99 all counts every operation started."
+        }
+    }
+}
+
 /// The comparison table: (metric, one value per variant).
 fn table(variants: &[(String, Summary)]) -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     let ms = |us: u64| format!("{:.3}", us as f64 / 1000.0);
+    out.push((
+        "model (latency from)".into(),
+        variants
+            .iter()
+            .map(|(_, s)| format!("{} ({})", s.run.model, s.run.latency_from))
+            .collect(),
+    ));
+    out.push((
+        "arrivals: intended / ok / no-op / failed / timed out / missed / abandoned".into(),
+        variants
+            .iter()
+            .map(|(_, s)| {
+                let a = &s.run.arrivals;
+                format!(
+                    "{} / {} / {} / {} / {} / {} / {}",
+                    a.intended, a.ok, a.noop, a.failed, a.timed_out, a.missed, a.abandoned
+                )
+            })
+            .collect(),
+    ));
     out.push((
         "achieved ops/s".into(),
         variants
@@ -57,11 +91,12 @@ fn table(variants: &[(String, Summary)]) -> Vec<(String, Vec<String>)> {
                 .find(|o| o.label == label)
                 .map(|o| {
                     format!(
-                        "{} ops · p50 {} · p99 {} · max {} ms",
+                        "{} ops · p50 {} · p99 {} · max {} · p99 all {} ms",
                         o.count,
                         ms(o.stats.p50_us),
                         ms(o.stats.p99_us),
-                        ms(o.stats.max_us)
+                        ms(o.stats.max_us),
+                        ms(o.p99_all_us)
                     )
                 })
                 .unwrap_or_else(|| "–".into())
@@ -114,11 +149,12 @@ pub fn markdown(run_id: &str, scenario: &Scenario, variants: &[(String, Summary)
     let _ = writeln!(
         out,
         "Scenario {} ({}), run once per variant, one after the other, {:.0} s measured each \
-         (+{:.0} s warm-up). Latencies in ms, measured from intended start.\n",
+         (+{:.0} s warm-up). {}\n",
         scenario.name,
         scenario.file.display(),
         scenario.duration.as_secs_f64(),
-        scenario.warmup.as_secs_f64()
+        scenario.warmup.as_secs_f64(),
+        latency_note(scenario)
     );
     let names: Vec<&str> = variants.iter().map(|(n, _)| n.as_str()).collect();
     let _ = writeln!(out, "| | {} |", names.join(" | "));
@@ -148,10 +184,11 @@ pub fn html(run_id: &str, scenario: &Scenario, variants: &[(String, Summary)]) -
     );
     let _ = write!(
         out,
-        "<h1>{} — {} variants side by side</h1><p>{}</p>",
+        "<h1>{} — {} variants side by side</h1><p>{}</p><p>{}</p>",
         esc(&scenario.name),
         variants.len(),
-        esc(&scenario.description)
+        esc(&scenario.description),
+        esc(latency_note(scenario))
     );
     let _ = write!(out, "<table><tr><th></th>");
     for (name, _) in variants {
@@ -180,10 +217,7 @@ pub fn write_all(
     scenario: &Scenario,
     variants: &[(String, Summary)],
 ) -> Result<()> {
-    let write = |name: &str, text: String| {
-        let p = dir.join(name);
-        std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))
-    };
+    let write = |name: &str, text: String| super::write_atomic(&dir.join(name), text.as_bytes());
     let json = Comparison {
         schema: SCHEMA,
         run_id,

@@ -5,11 +5,15 @@
 //! Values are microseconds; timestamps are seconds from the start of the measured window
 //! (the log's StartTime).
 //!
-//! Written as the run goes, so memory stays flat however long the run.
+//! Written as the run goes, so memory stays flat however long the run, into a temporary
+//! name (`latency.hlog.partial`) that [`HlogWriter::finish`] renames into place: a reader
+//! never sees a truncated log under the final name. A write that fails (a full disk) does
+//! not stop the run; the error is kept and reported by `finish`, which removes the partial
+//! file.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
@@ -20,15 +24,28 @@ use hdrhistogram::Histogram;
 pub struct HlogWriter {
     out: BufWriter<File>,
     serializer: V2DeflateSerializer,
+    /// The final name; the log is written to `<path>.partial` until `finish`.
+    path: PathBuf,
+    partial: PathBuf,
+    /// The first write error; later writes are skipped.
+    failed: Option<String>,
 }
 
 impl HlogWriter {
-    /// Creates the file and writes the header (comments and StartTime).
+    /// Creates the file (under its temporary name) and writes the header (comments and
+    /// StartTime).
     pub fn create(path: &Path, start: SystemTime, comments: &[String]) -> Result<HlogWriter> {
-        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let file =
+            File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
         let mut w = HlogWriter {
             out: BufWriter::new(file),
             serializer: V2DeflateSerializer::new(),
+            path: path.to_path_buf(),
+            partial,
+            failed: None,
         };
         let mut b = IntervalLogWriterBuilder::new();
         for c in comments {
@@ -47,7 +64,17 @@ impl HlogWriter {
     }
 
     /// Appends one interval histogram. An empty `tag` writes the untagged (overall) line.
-    pub fn write(
+    /// After a failed write, does nothing (the failure is reported by `finish`).
+    pub fn write(&mut self, tag: &str, h: &Histogram<u64>, start: Duration, duration: Duration) {
+        if self.failed.is_some() {
+            return;
+        }
+        if let Err(e) = self.try_write(tag, h, start, duration) {
+            self.failed = Some(format!("{e:#}"));
+        }
+    }
+
+    fn try_write(
         &mut self,
         tag: &str,
         h: &Histogram<u64>,
@@ -78,8 +105,28 @@ impl HlogWriter {
         Ok(())
     }
 
-    pub fn flush(&mut self) -> Result<()> {
-        self.out.flush().context("writing the interval log")
+    /// Flushes, syncs and renames the log to its final name. On any failure (now or during
+    /// the run) the partial file is removed and the error says what happened.
+    pub fn finish(mut self) -> Result<()> {
+        let result = match self.failed.take() {
+            Some(e) => Err(anyhow::anyhow!(e)),
+            None => self
+                .out
+                .flush()
+                .and_then(|_| self.out.get_ref().sync_all())
+                .map_err(anyhow::Error::from),
+        }
+        .and_then(|_| std::fs::rename(&self.partial, &self.path).map_err(Into::into));
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&self.partial);
+            return Err(e).with_context(|| format!("writing {}", self.path.display()));
+        }
+        Ok(())
+    }
+
+    /// Removes the partial log (a run that produced no report).
+    pub fn discard(self) {
+        let _ = std::fs::remove_file(&self.partial);
     }
 }
 
@@ -101,11 +148,14 @@ mod tests {
             &h,
             Duration::from_secs(0),
             Duration::from_secs(1),
-        )
-        .unwrap();
-        w.write("", &h, Duration::from_secs(0), Duration::from_secs(1))
-            .unwrap();
-        w.flush().unwrap();
+        );
+        w.write("", &h, Duration::from_secs(0), Duration::from_secs(1));
+        assert!(
+            !path.exists(),
+            "written under a temporary name until finished"
+        );
+        w.finish().unwrap();
+        assert!(!dir.join("t.hlog.partial").exists());
         let bytes = std::fs::read(&path).unwrap();
         let mut tags = Vec::new();
         for e in IntervalLogIterator::new(&bytes) {

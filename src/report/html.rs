@@ -221,6 +221,11 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
         .to_string();
     let _ = write!(out, "<pre>{}</pre>", esc(&facts));
 
+    // Every figure says which model measured it and from when.
+    let model = format!(
+        "{} model, successful operations, from {}",
+        s.run.model, s.run.latency_from
+    );
     let _ = write!(out, "<h2>Latency by percentile</h2>");
     let ticks: Vec<(f64, String)> = [0.0, 90.0, 99.0, 99.9, 99.99, 99.999]
         .iter()
@@ -240,7 +245,7 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
         });
     }
     out.push_str(&chart(
-        "Latency by percentile, all operations",
+        &format!("Latency by percentile, all operations ({model})"),
         "percentile",
         "latency (ms, log scale)",
         &series,
@@ -252,7 +257,7 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
             continue;
         }
         out.push_str(&chart(
-            &format!("{}: latency by percentile", r.label),
+            &format!("{}: latency by percentile ({model})", r.label),
             "percentile",
             "latency (ms)",
             &[Series {
@@ -308,7 +313,7 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
         points: errs,
     });
     out.push_str(&chart(
-        "Throughput",
+        &format!("Throughput ({} model)", s.run.model),
         "time into the measured window",
         "operations per second",
         &tseries,
@@ -323,7 +328,7 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
             .collect()
     };
     out.push_str(&chart(
-        "Latency over time, all operations",
+        &format!("Latency over time, all operations ({model})"),
         "time into the measured window",
         "latency (ms, log scale)",
         &[
@@ -349,8 +354,13 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
 
     let _ = write!(
         out,
-        "<h2>Summary</h2><p>Latency in milliseconds.</p><table><tr><th>operation</th><th>count</th><th>errors</th><th>ops/s</th><th>mean</th><th>min</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th></tr>"
+        "<h2>Summary</h2><p>Latency in milliseconds, {}: mean to max of successful operations; <i>p99 all</i> of every arrival (ok, no-op, failed, timed out, missed, abandoned).</p><table><tr>",
+        esc(&format!("{} model, from each operation's {}", s.run.model, s.run.latency_from))
     );
+    for h in super::TABLE_HEADER {
+        let _ = write!(out, "<th>{}</th>", esc(h));
+    }
+    out.push_str("</tr>");
     for r in &s.operations {
         table_row(&mut out, r);
     }

@@ -64,24 +64,51 @@ pub fn render(s: &Summary) -> String {
         s.run.measured_s,
         sc.warmup.as_secs_f64(),
         if s.run.interrupted {
-            ", interrupted by Ctrl-C"
+            ", interrupted by a signal (Ctrl-C or SIGTERM)"
         } else {
             ""
         }
     );
+    let a = &s.run.arrivals;
     let _ = writeln!(
         out,
-        "operations: {} ok, {} errors",
-        s.overall.count, s.overall.errors
+        "arrivals: {} intended{}: {} ok, {} no-op, {} failed, {} timed out, {} unsupported, {} missed, {} abandoned",
+        a.intended,
+        if s.run.model == "closed" {
+            " (closed model: the iterations the users started)"
+        } else {
+            ""
+        },
+        a.ok,
+        a.noop,
+        a.failed,
+        a.timed_out,
+        a.unsupported,
+        a.missed,
+        a.abandoned
     );
+    let _ = writeln!(
+        out,
+        "error rate: {:.2}% (failed, timed out, missed, abandoned), allowed {:.2}% (max_error_rate)",
+        100.0 * s.run.error_rate,
+        100.0 * s.run.max_error_rate
+    );
+    if s.bytes > 0 {
+        let _ = writeln!(
+            out,
+            "data: {} rows and documents, {} bytes streamed",
+            s.overall.rows, s.bytes
+        );
+    }
     match s.run.target_rate {
         Some(target) => {
             let _ = writeln!(
                 out,
-                "throughput: {:.1} ops/s achieved vs {:.1} ops/s target ({:.1}%)",
+                "throughput: {:.1} ops/s achieved vs {:.1} ops/s intended ({:.1}%), target {:.1} ops/s",
                 s.run.achieved_rate,
-                target,
-                100.0 * s.run.achieved_rate / target
+                s.run.intended_rate,
+                100.0 * s.run.achieved_rate / s.run.intended_rate.max(1e-9),
+                target
             );
             let _ = writeln!(
                 out,
@@ -96,14 +123,14 @@ pub fn render(s: &Summary) -> String {
             );
             let _ = writeln!(
                 out,
-                "latency measured from each operation's intended start (coordinated omission corrected)"
+                "latency (open model) measured from each operation's intended start (coordinated omission corrected)"
             );
         }
         None => {
             let _ = writeln!(out, "throughput: {:.1} ops/s", s.run.achieved_rate);
             let _ = writeln!(
                 out,
-                "latency measured from each operation's actual start (closed model)"
+                "latency (closed model) measured from each operation's actual start: waits before a start are not in it"
             );
         }
     }
@@ -128,14 +155,16 @@ pub fn render(s: &Summary) -> String {
         s.machine.cpu
     );
     let _ = writeln!(out, "```\n");
-    let _ = writeln!(out, "Latency in milliseconds.\n");
     let _ = writeln!(
         out,
-        "| operation | count | errors | ops/s | mean | min | p50 | p90 | p95 | p99 | p99.9 | max |"
+        "Latency in milliseconds, {} model, from each operation's {}: mean to max of successful operations; `p99 all` of every arrival (ok, no-op, failed, timed out, missed, abandoned), what users waited.\n",
+        s.run.model, s.run.latency_from
     );
+    let _ = writeln!(out, "| {} |", super::TABLE_HEADER.join(" | "));
     let _ = writeln!(
         out,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|{}",
+        "---:|".repeat(super::TABLE_HEADER.len() - 1)
     );
     for r in &s.operations {
         row(&mut out, r);

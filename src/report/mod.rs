@@ -18,13 +18,17 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::metrics::{Stats, Totals};
+use crate::metrics::{Series, Stats, Totals};
 use crate::scenario::catalog::DatasetInfo;
+use crate::scenario::ops::OpKind;
 use crate::scenario::runner::{label_name, IntervalPoint, RunOutcome, LATE_AFTER};
-use crate::scenario::spec::Scenario;
+use crate::scenario::spec::{Load, Scenario};
 
 /// Version of the summary.json layout; bumped on any incompatible change.
-pub const SCHEMA: &str = "clinicload.summary/1";
+pub const SCHEMA: &str = "clinicload.summary/2";
+
+/// An operation's share of no-op writes above which the report warns.
+pub const NOOP_WARN_SHARE: f64 = 0.01;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Machine {
@@ -88,13 +92,28 @@ pub struct OpReport {
     pub store: String,
     pub write: bool,
     pub weight: u32,
+    /// What `rows` counts: "rows" (rows or documents) or "bytes" (GridFS streams, cached
+    /// schedules' JSON).
+    pub unit: &'static str,
+    /// Successful operations (the `p*_us` figures are theirs).
     pub count: u64,
+    /// Failed and timed-out operations (`errors_by_kind` sums to it, `timeout` among them).
     pub errors: u64,
+    /// Writes that completed but changed nothing.
+    pub noop: u64,
     pub throughput: f64,
     pub rows: u64,
     pub rows_per_op: f64,
+    /// Successful operations' latency.
     #[serde(flatten)]
     pub stats: Stats,
+    /// Every arrival's latency (ok, no-op, failed, timed out, missed, abandoned): what the
+    /// users waited. `p99_all_us` is `all.p99_us`.
+    pub all: Stats,
+    pub p99_all_us: u64,
+    /// Where every intended arrival of the operation ended (the operation's own rows and
+    /// `overall`; null on sub-label rows, whose arrivals are counted in their operation's).
+    pub arrivals: Option<Arrivals>,
     pub errors_by_kind: BTreeMap<String, ErrorKind>,
     pub unsupported: Option<Unsupported>,
     /// (percentile, latency µs) pairs for the latency-by-percentile chart.
@@ -102,16 +121,83 @@ pub struct OpReport {
     pub percentiles: Vec<(f64, u64)>,
 }
 
+/// The buckets every intended arrival ends in; `ok + noop + failed + timed_out +
+/// unsupported + missed + abandoned == intended`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Arrivals {
+    pub intended: u64,
+    pub ok: u64,
+    pub noop: u64,
+    /// Errors other than timeouts; by kind in `failed_by_kind`.
+    pub failed: u64,
+    pub failed_by_kind: BTreeMap<String, u64>,
+    pub timed_out: u64,
+    pub unsupported: u64,
+    pub missed: u64,
+    pub abandoned: u64,
+}
+
+impl Arrivals {
+    /// The sum of the buckets (equal to `intended` when every arrival is accounted for).
+    pub fn accounted(&self) -> u64 {
+        self.ok
+            + self.noop
+            + self.failed
+            + self.timed_out
+            + self.unsupported
+            + self.missed
+            + self.abandoned
+    }
+
+    /// Arrivals that did not get what they asked for: failed, timed out, missed, abandoned.
+    pub fn not_ok(&self) -> u64 {
+        self.failed + self.timed_out + self.missed + self.abandoned
+    }
+
+    fn add(&mut self, o: &Arrivals) {
+        self.intended += o.intended;
+        self.ok += o.ok;
+        self.noop += o.noop;
+        self.failed += o.failed;
+        for (k, v) in &o.failed_by_kind {
+            *self.failed_by_kind.entry(k.clone()).or_default() += v;
+        }
+        self.timed_out += o.timed_out;
+        self.unsupported += o.unsupported;
+        self.missed += o.missed;
+        self.abandoned += o.abandoned;
+    }
+}
+
+/// What `rows` counts for an operation: bytes for the streams and cached JSON, else rows.
+pub fn unit_of(kind: OpKind) -> &'static str {
+    match kind {
+        OpKind::VoiceRecording | OpKind::DoctorSchedule => "bytes",
+        _ => "rows",
+    }
+}
+
 impl OpReport {
     /// The latency table's cells, shared by summary.md and report.html: operation, count,
-    /// errors, ops/s, then mean, min, p50, p90, p95, p99, p99.9 and max in milliseconds.
-    pub fn table_cells(&self) -> [String; 12] {
+    /// errors, no-ops, ops/s, then mean, min, p50, p90, p95, p99, p99.9 and max in
+    /// milliseconds of successful operations, and p99 of every arrival.
+    pub fn table_cells(&self) -> [String; 14] {
         let ms = |us: u64| format!("{:.3}", us as f64 / 1000.0);
         let st = &self.stats;
+        let failed_more = self
+            .arrivals
+            .as_ref()
+            .map(|a| a.missed + a.abandoned)
+            .unwrap_or(0);
         [
             self.label.clone(),
             self.count.to_string(),
-            self.errors.to_string(),
+            if failed_more > 0 {
+                format!("{} (+{failed_more} missed/abandoned)", self.errors)
+            } else {
+                self.errors.to_string()
+            },
+            self.noop.to_string(),
             format!("{:.1}", self.throughput),
             format!("{:.3}", st.mean_us / 1000.0),
             ms(st.min_us),
@@ -121,17 +207,50 @@ impl OpReport {
             ms(st.p99_us),
             ms(st.p999_us),
             ms(st.max_us),
+            ms(self.p99_all_us),
         ]
     }
 }
 
+/// The latency table's header, matching [`OpReport::table_cells`].
+pub const TABLE_HEADER: [&str; 14] = [
+    "operation",
+    "count",
+    "errors",
+    "no-op",
+    "ops/s",
+    "mean",
+    "min",
+    "p50",
+    "p90",
+    "p95",
+    "p99",
+    "p99.9",
+    "max",
+    "p99 all",
+];
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RunFacts {
+    /// "open" or "closed".
+    pub model: &'static str,
+    /// "intended start" (open model) or "actual start" (closed model).
+    pub latency_from: &'static str,
     pub measured_s: f64,
     pub interrupted: bool,
     pub target_rate: Option<f64>,
+    /// Intended arrivals per second of the measured window (below `target_rate` in a ramp).
+    pub intended_rate: f64,
     pub achieved_rate: f64,
     pub intended: u64,
+    /// Where every intended arrival ended.
+    pub arrivals: Arrivals,
+    /// (failed + timed out + missed + abandoned) / intended.
+    pub error_rate: f64,
+    /// The scenario's allowance; above it the run exits with `exit::OPERATIONS_FAILED`.
+    pub max_error_rate: f64,
+    /// Seconds operations still running at the end were given before being abandoned.
+    pub grace_s: f64,
     pub started: u64,
     pub late_starts: u64,
     pub late_after_ms: f64,
@@ -155,7 +274,10 @@ pub struct Summary {
     pub servers: BTreeMap<String, String>,
     pub machine: Machine,
     pub run: RunFacts,
+    /// Like an operation row, over all operations; `rows` counts rows and documents only,
+    /// `bytes` the byte-counting operations' (GridFS streams, cached schedules).
     pub overall: OpReport,
+    pub bytes: u64,
     pub operations: Vec<OpReport>,
     pub intervals: Vec<IntervalPoint>,
     pub warnings: Vec<String>,
@@ -185,6 +307,26 @@ fn percentiles(h: &hdrhistogram::Histogram<u64>) -> Vec<(f64, u64)> {
         .collect()
 }
 
+fn arrivals_of(series: &[&Series], totals: &Totals, op: usize) -> Arrivals {
+    let mut a = Arrivals::default();
+    for s in series {
+        a.ok += s.total.len();
+        a.noop += s.noop;
+        a.timed_out += s.timed_out;
+        a.failed += s.errors - s.timed_out;
+        a.unsupported += s.unsupported;
+        a.missed += s.missed;
+        a.abandoned += s.abandoned;
+    }
+    a.failed_by_kind = totals
+        .errors
+        .iter()
+        .filter(|((o, k), _)| *o == op && k != "timeout")
+        .map(|((_, k), e)| (k.clone(), e.count))
+        .collect();
+    a
+}
+
 /// Assembles the summary from the run's parts.
 #[allow(clippy::too_many_arguments)]
 pub fn summarize(
@@ -197,17 +339,30 @@ pub fn summarize(
     servers: BTreeMap<String, String>,
     warnings: Vec<String>,
 ) -> Summary {
+    let mut warnings = warnings;
     let secs = outcome.measured.as_secs_f64().max(1e-9);
     let mut operations = Vec::new();
+    let mut all_arrivals = Arrivals::default();
+    let mut overall_errors_by_kind: BTreeMap<String, ErrorKind> = BTreeMap::new();
+    let (mut rows_total, mut bytes_total) = (0u64, 0u64);
     for (i, op) in scenario.ops.iter().enumerate() {
         // The op's row merges its sub-labels; the sub-labels follow as their own rows.
+        let series: Vec<&Series> = totals.series.iter().filter(|s| s.label.op == i).collect();
         let mut merged = crate::metrics::new_histogram();
+        let mut merged_all = crate::metrics::new_histogram();
         let mut rows = 0;
         let mut errors = 0;
-        for s in totals.series.iter().filter(|s| s.label.op == i) {
+        for s in &series {
             let _ = merged.add(&s.total);
+            let _ = merged_all.add(&s.all);
             rows += s.rows;
             errors += s.errors;
+        }
+        let unit = unit_of(op.def.kind);
+        if unit == "bytes" {
+            bytes_total += rows;
+        } else {
+            rows_total += rows;
         }
         let errors_by_kind: BTreeMap<String, ErrorKind> = totals
             .errors
@@ -223,54 +378,104 @@ pub fn summarize(
                 )
             })
             .collect();
+        for (k, e) in &errors_by_kind {
+            overall_errors_by_kind
+                .entry(k.clone())
+                .and_modify(|o| o.count += e.count)
+                .or_insert_with(|| e.clone());
+        }
+        let mut arrivals = arrivals_of(&series, totals, i);
+        arrivals.intended = outcome.intended_per_op.get(i).copied().unwrap_or(0);
         let unsupported = outcome.unsupported[i].as_ref().map(|s| Unsupported {
             server_said: s.clone(),
-            draws: outcome.unsupported_draws[i],
+            draws: arrivals.unsupported,
         });
         let row = |label: String,
                    sub: Option<String>,
                    h: &hdrhistogram::Histogram<u64>,
+                   all: &hdrhistogram::Histogram<u64>,
                    rows: u64,
-                   errors: u64| OpReport {
-            label,
-            name: op.name().to_string(),
-            sub,
-            store: format!("{:?}", op.def.store).to_lowercase(),
-            write: op.def.write,
-            weight: op.weight,
-            count: h.len(),
-            errors,
-            throughput: h.len() as f64 / secs,
-            rows,
-            rows_per_op: if h.is_empty() {
-                0.0
-            } else {
-                rows as f64 / h.len() as f64
-            },
-            stats: Stats::of(h),
-            errors_by_kind: BTreeMap::new(),
-            unsupported: None,
-            percentiles: percentiles(h),
+                   errors: u64,
+                   noop: u64| {
+            let all_stats = Stats::of(all);
+            OpReport {
+                label,
+                name: op.name().to_string(),
+                sub,
+                store: format!("{:?}", op.def.store).to_lowercase(),
+                write: op.def.write,
+                weight: op.weight,
+                unit,
+                count: h.len(),
+                errors,
+                noop,
+                throughput: h.len() as f64 / secs,
+                rows,
+                rows_per_op: if h.is_empty() {
+                    0.0
+                } else {
+                    rows as f64 / h.len() as f64
+                },
+                stats: Stats::of(h),
+                all: all_stats,
+                p99_all_us: all_stats.p99_us,
+                arrivals: None,
+                errors_by_kind: BTreeMap::new(),
+                unsupported: None,
+                percentiles: percentiles(h),
+            }
         };
-        let mut main = row(op.name().to_string(), None, &merged, rows, errors);
+        let label_of = |s: &&Series| label_name(scenario, s.label);
+        let mut main = row(
+            op.name().to_string(),
+            None,
+            &merged,
+            &merged_all,
+            rows,
+            errors,
+            arrivals.noop,
+        );
         main.errors_by_kind = errors_by_kind;
         main.unsupported = unsupported;
-        operations.push(main);
-        for s in totals
-            .series
-            .iter()
-            .filter(|s| s.label.op == i && s.label.sub.is_some())
+        if arrivals.accounted() > 0
+            && arrivals.noop as f64 > NOOP_WARN_SHARE * arrivals.accounted() as f64
         {
+            warnings.push(format!(
+                "{}: {} of {} arrivals ({:.1}%) were writes that changed nothing (no-op): its targets ran out or were already in the state it sets",
+                op.name(),
+                arrivals.noop,
+                arrivals.accounted(),
+                100.0 * arrivals.noop as f64 / arrivals.accounted() as f64
+            ));
+        }
+        if arrivals.accounted() != arrivals.intended {
+            warnings.push(format!(
+                "{}: arrivals do not add up: {} intended, {} accounted for ({arrivals:?}); please report this",
+                op.name(),
+                arrivals.intended,
+                arrivals.accounted()
+            ));
+        }
+        all_arrivals.add(&arrivals);
+        main.arrivals = Some(arrivals);
+        operations.push(main);
+        for s in series.iter().filter(|s| s.label.sub.is_some()) {
             operations.push(row(
-                label_name(scenario, s.label),
+                label_of(s),
                 s.label.sub.map(str::to_string),
                 &s.total,
+                &s.all,
                 s.rows,
                 s.errors,
+                s.noop,
             ));
         }
     }
+    // The operations' intended counts add up to the run's (each arrival runs one op).
+    all_arrivals.intended = outcome.intended;
     let total_errors: u64 = totals.series.iter().map(|s| s.errors).sum();
+    let total_noop: u64 = totals.series.iter().map(|s| s.noop).sum();
+    let all_stats = Stats::of(&totals.overall_all);
     let overall = OpReport {
         label: "overall".into(),
         name: "overall".into(),
@@ -278,29 +483,77 @@ pub fn summarize(
         store: "all".into(),
         write: false,
         weight: 0,
+        unit: "rows",
         count: totals.overall.len(),
         errors: total_errors,
+        noop: total_noop,
         throughput: totals.overall.len() as f64 / secs,
-        rows: totals.series.iter().map(|s| s.rows).sum(),
+        rows: rows_total,
         rows_per_op: 0.0,
         stats: Stats::of(&totals.overall),
-        errors_by_kind: BTreeMap::new(),
+        all: all_stats,
+        p99_all_us: all_stats.p99_us,
+        arrivals: Some(all_arrivals.clone()),
+        errors_by_kind: overall_errors_by_kind,
         unsupported: None,
         percentiles: percentiles(&totals.overall),
     };
+    let open = matches!(scenario.load, Load::Open { .. });
+    let handled = all_arrivals.ok
+        + all_arrivals.noop
+        + all_arrivals.failed
+        + all_arrivals.timed_out
+        + all_arrivals.unsupported;
+    if open {
+        // Compared with what was intended in the window (a ramp intends less than the
+        // target rate), not with the target rate.
+        if all_arrivals.missed > 0 || (handled as f64) < 0.95 * outcome.intended as f64 {
+            warnings.push(format!(
+                "target rate not reached: {handled} of {} intended arrivals were handled ({:.1} ops/s achieved of {:.1} ops/s intended{}); {} starts late, {} missed. Latencies include the waiting (measured from intended starts)",
+                outcome.intended,
+                handled as f64 / secs,
+                outcome.intended as f64 / secs,
+                outcome
+                    .target_rate
+                    .map(|t| format!(", target {t} ops/s"))
+                    .unwrap_or_default(),
+                outcome.late_starts,
+                all_arrivals.missed
+            ));
+        }
+    }
+    if all_arrivals.abandoned > 0 {
+        warnings.push(format!(
+            "{} arrivals were abandoned: still running or queued {:.1} s after the end",
+            all_arrivals.abandoned,
+            outcome.grace.as_secs_f64()
+        ));
+    }
     let run = RunFacts {
+        model: if open { "open" } else { "closed" },
+        latency_from: if open {
+            "intended start"
+        } else {
+            "actual start"
+        },
         measured_s: outcome.measured.as_secs_f64(),
         interrupted: outcome.interrupted,
         target_rate: outcome.target_rate,
-        achieved_rate: (totals.overall.len()
-            + total_errors
-            + outcome.unsupported_draws.iter().sum::<u64>()) as f64
-            / secs,
+        intended_rate: outcome.intended as f64 / secs,
+        achieved_rate: handled as f64 / secs,
         intended: outcome.intended,
+        error_rate: if outcome.intended == 0 {
+            0.0
+        } else {
+            all_arrivals.not_ok() as f64 / outcome.intended as f64
+        },
+        max_error_rate: scenario.max_error_rate,
+        grace_s: outcome.grace.as_secs_f64(),
+        arrivals: all_arrivals.clone(),
         started: outcome.started,
         late_starts: outcome.late_starts,
         late_after_ms: LATE_AFTER.as_secs_f64() * 1000.0,
-        missed: outcome.missed,
+        missed: all_arrivals.missed,
         start_delay_p99_us: if outcome.start_delay.is_empty() {
             0
         } else {
@@ -309,7 +562,7 @@ pub fn summarize(
         start_delay_max_us: outcome.start_delay.max(),
         warmup_ops: outcome.warmup_ops,
         warmup_errors: outcome.warmup_errors,
-        abandoned: outcome.abandoned,
+        abandoned: all_arrivals.abandoned,
     };
     let started_at = chrono::DateTime::<chrono::Utc>::from(outcome.measured_from)
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -334,6 +587,7 @@ pub fn summarize(
         machine: Machine::detect(),
         run,
         overall,
+        bytes: bytes_total,
         operations,
         intervals: outcome.intervals.clone(),
         warnings,
@@ -371,30 +625,116 @@ pub fn create_run_dir(root: &Path, id: &str) -> Result<(String, PathBuf)> {
 }
 
 /// Points `root/latest` at the run: a relative symlink, or a file holding the run id where
-/// symlinks are not possible.
+/// symlinks are not possible. Replaced atomically (made under a temporary name, renamed).
 pub fn point_latest(root: &Path, name: &str) -> Result<()> {
     let latest = root.join("latest");
-    if latest.is_symlink() || latest.is_file() {
-        std::fs::remove_file(&latest).ok();
-    }
+    let tmp = root.join(format!(".latest.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
     #[cfg(unix)]
     {
-        if std::os::unix::fs::symlink(name, &latest).is_ok() {
-            return Ok(());
+        if std::os::unix::fs::symlink(name, &tmp).is_ok() {
+            if latest.is_dir() && !latest.is_symlink() {
+                let _ = std::fs::remove_file(&tmp);
+                anyhow::bail!("{} is a directory; remove it", latest.display());
+            }
+            return std::fs::rename(&tmp, &latest).with_context(|| {
+                let _ = std::fs::remove_file(&tmp);
+                format!("pointing {} at {name}", latest.display())
+            });
         }
     }
-    std::fs::write(&latest, format!("{name}\n"))
-        .with_context(|| format!("writing {}", latest.display()))
+    write_atomic(&latest, format!("{name}\n").as_bytes())
 }
 
-/// Writes summary.json, summary.md and report.html into `dir`.
+/// Writes `path` whole or not at all: into a temporary file beside it, synced, then
+/// renamed over `path`. On failure the temporary file is removed and `path` is untouched.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("writing {}", path.display()));
+    }
+    Ok(())
+}
+
+/// Room asked of the reports directory before a run starts: the fixed part of the report
+/// files plus, per second and per operation label, an interval histogram in the log and a
+/// point in summary.json.
+pub fn space_needed(scenario: &Scenario) -> u64 {
+    let labels = scenario.ops.len() as u64 * 2 + 1;
+    let secs = (scenario.duration + scenario.warmup).as_secs() + 2;
+    let per_run = 256 * 1024 + secs.saturating_mul(labels).saturating_mul(1024);
+    per_run.saturating_mul(scenario.cache.len().max(1) as u64 + 1)
+}
+
+/// Checks, before any load, that `dir` is writable and its file system has `needed` bytes
+/// free; the error names the directory, what is missing and what to do.
+pub fn check_writable(dir: &Path, needed: u64) -> Result<()> {
+    let probe = dir.join(format!(".clinicload-probe.{}", std::process::id()));
+    let wrote = std::fs::write(&probe, b"probe");
+    let _ = std::fs::remove_file(&probe);
+    if let Err(e) = wrote {
+        anyhow::bail!(
+            "the reports directory {} is not writable ({e}); give a writable directory with --out",
+            dir.display()
+        );
+    }
+    if let Some(free) = free_bytes(dir) {
+        if free < needed {
+            anyhow::bail!(
+                "the reports directory {} has {} KiB free, and this run's reports need about {} KiB; free some space or give another directory with --out",
+                dir.display(),
+                free / 1024,
+                needed.div_ceil(1024)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Bytes available to an unprivileged writer on the file system of `dir`.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs.
+        if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+            return None;
+        }
+        Some(st.f_bavail as u64 * st.f_frsize as u64)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
+/// Writes summary.json, summary.md and report.html into `dir`, each atomically; tries all
+/// three and reports the first failure.
 pub fn write_all(dir: &Path, summary: &Summary) -> Result<()> {
-    let write = |name: &str, text: String| {
-        let p = dir.join(name);
-        std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))
-    };
-    write("summary.json", json::render(summary)?)?;
-    write("summary.md", markdown::render(summary))?;
-    write("report.html", html::render(summary))?;
+    let json = json::render(summary)?;
+    let results = [
+        write_atomic(
+            &dir.join("summary.md"),
+            markdown::render(summary).as_bytes(),
+        ),
+        write_atomic(&dir.join("report.html"), html::render(summary).as_bytes()),
+        write_atomic(&dir.join("summary.json"), json.as_bytes()),
+    ];
+    results.into_iter().collect::<Result<Vec<()>>>()?;
     Ok(())
 }

@@ -557,15 +557,13 @@ pub fn planned_uses(scenario: &Scenario) -> BTreeMap<Entity, u64> {
     };
     let total = scenario.warmup + scenario.duration;
     let arrivals =
-        crate::scenario::schedule::arrivals_before(total.as_secs_f64(), *rate, *ramp_from, *ramp);
-    let weights: u64 = scenario.ops.iter().map(|o| u64::from(o.weight)).sum();
-    if weights == 0 {
-        return out;
-    }
-    for op in &scenario.ops {
+        crate::scenario::schedule::first_arrival_at_or_after(total, *rate, *ramp_from, *ramp);
+    let weights: Vec<u32> = scenario.ops.iter().map(|o| o.weight).collect();
+    let mix = crate::scenario::schedule::mix_cycle(&weights);
+    for (i, op) in scenario.ops.iter().enumerate() {
         for e in op.def.uses {
-            let share = (arrivals * f64::from(op.weight) / weights as f64).ceil();
-            *out.entry(*e).or_insert(0) += share.min(u64::MAX as f64) as u64;
+            let n = crate::scenario::schedule::arrivals_of_op(&mix, i, 0, arrivals);
+            *out.entry(*e).or_insert(0) += n;
         }
     }
     out

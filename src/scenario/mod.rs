@@ -113,52 +113,111 @@ pub struct RunResult {
     pub summary: report::Summary,
     /// With cache variants: each variant's summary, in order (`summary` is the first).
     pub variants: Vec<(String, report::Summary)>,
+    /// Why the report files (or some of them) could not be written; the summaries above
+    /// are then all there is, and `run` prints them and fails.
+    pub write_error: Option<anyhow::Error>,
+}
+
+impl RunResult {
+    /// The exit code of the run (`crate::exit`): interrupted, or operations failed beyond
+    /// the scenario's `max_error_rate`, or 0; a report that could not be written is FAILURE.
+    pub fn exit_code(&self) -> u8 {
+        let mut code = crate::exit::OK;
+        if self.write_error.is_some() {
+            code = crate::exit::worst(code, crate::exit::FAILURE);
+        }
+        let all = std::iter::once(&self.summary).chain(self.variants.iter().map(|(_, s)| s));
+        for s in all {
+            if s.run.interrupted {
+                code = crate::exit::worst(code, crate::exit::INTERRUPTED);
+            }
+            if s.run.error_rate > s.run.max_error_rate {
+                code = crate::exit::worst(code, crate::exit::OPERATIONS_FAILED);
+            }
+        }
+        code
+    }
 }
 
 /// Validates, runs and reports one scenario. Returns the report directory. A scenario with
 /// several cache variants runs once per variant into `<run-id>/<variant>/`, and
-/// `<run-id>/` receives the side-by-side comparison.
+/// `<run-id>/` receives the side-by-side comparison. The reports directory is checked for
+/// writability and room before anything runs; a run that fails before its report removes
+/// the directories it made.
 pub async fn run_scenario(targets: &Targets, file: &Path, opts: &RunOptions) -> Result<RunResult> {
     let scenario = spec::load(file, &opts.overrides)?;
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("creating the reports directory {}", opts.out.display()))?;
+    report::check_writable(&opts.out, report::space_needed(&scenario))?;
     let now = chrono::Utc::now();
     let (run_id, dir) = report::create_run_dir(&opts.out, &report::run_id(&scenario.name, now))?;
+    let result = run_into(targets, &scenario, &run_id, &dir, opts).await;
+    if result.is_err() {
+        // Only empty directories go: nothing a finished run wrote is removed.
+        for v in &scenario.cache {
+            let _ = std::fs::remove_dir(dir.join(&v.name));
+        }
+        let _ = std::fs::remove_dir(&dir);
+    }
+    result
+}
+
+async fn run_into(
+    targets: &Targets,
+    scenario: &Scenario,
+    run_id: &str,
+    dir: &Path,
+    opts: &RunOptions,
+) -> Result<RunResult> {
     if scenario.cache.len() > 1 {
         let mut variants = Vec::new();
+        let mut write_error = None;
         for variant in &scenario.cache {
             let sub = dir.join(&variant.name);
             std::fs::create_dir(&sub).with_context(|| format!("creating {}", sub.display()))?;
             eprintln!("variant {}:", variant.name);
             let id = format!("{run_id}/{}", variant.name);
-            let summary = run_in_dir(targets, &scenario, Some(variant), &id, &sub, opts).await?;
+            let (summary, err) =
+                run_in_dir(targets, scenario, Some(variant), &id, &sub, opts).await?;
+            let interrupted = summary.run.interrupted;
             variants.push((variant.name.clone(), summary));
+            if write_error.is_none() {
+                write_error = err;
+            }
+            if interrupted {
+                // A signal stops the whole run, not only the current variant.
+                let _ = std::fs::remove_dir(&sub);
+                break;
+            }
         }
-        report::compare::write_all(&dir, &run_id, &scenario, &variants)?;
-        report::point_latest(&opts.out, &run_id)?;
+        if write_error.is_none() {
+            write_error = report::compare::write_all(dir, run_id, scenario, &variants)
+                .and_then(|_| report::point_latest(&opts.out, run_id))
+                .err();
+        }
         let summary = variants[0].1.clone();
         return Ok(RunResult {
-            dir,
+            dir: dir.to_path_buf(),
             summary,
             variants,
+            write_error,
         });
     }
-    let summary = run_in_dir(
-        targets,
-        &scenario,
-        scenario.cache.first(),
-        &run_id,
-        &dir,
-        opts,
-    )
-    .await?;
-    report::point_latest(&opts.out, &run_id)?;
+    let (summary, mut write_error) =
+        run_in_dir(targets, scenario, scenario.cache.first(), run_id, dir, opts).await?;
+    if write_error.is_none() {
+        write_error = report::point_latest(&opts.out, run_id).err();
+    }
     Ok(RunResult {
-        dir,
+        dir: dir.to_path_buf(),
         summary,
         variants: Vec::new(),
+        write_error,
     })
 }
 
-/// One run of `scenario` (under one cache variant, if any) reported into `dir`.
+/// One run of `scenario` (under one cache variant, if any) reported into `dir`. Returns the
+/// summary and, apart, why its files could not be written (the run itself succeeded).
 async fn run_in_dir(
     targets: &Targets,
     scenario: &Scenario,
@@ -166,7 +225,7 @@ async fn run_in_dir(
     run_id: &str,
     dir: &Path,
     opts: &RunOptions,
-) -> Result<report::Summary> {
+) -> Result<(report::Summary, Option<anyhow::Error>)> {
     let (mut stores, servers) = open_stores(targets, scenario).await?;
     if let Some(pool) = &stores.pg {
         // A run that was killed left its writes: undo them before drawing from the dataset.
@@ -205,7 +264,7 @@ async fn run_in_dir(
     };
     let restore_stores = stores.clone();
     let dataset = catalog.dataset.clone();
-    let hlog = HlogWriter::create(
+    let mut hlog = HlogWriter::create(
         &dir.join("latency.hlog"),
         std::time::SystemTime::now() + scenario.warmup,
         &[
@@ -231,7 +290,7 @@ async fn run_in_dir(
         stores,
         catalog,
         recorder.clone(),
-        Some(hlog),
+        Some(&mut hlog),
         opts.quiet,
     )
     .await;
@@ -257,7 +316,13 @@ async fn run_in_dir(
     } else {
         None
     };
-    let outcome = outcome?;
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            hlog.discard();
+            return Err(e);
+        }
+    };
     let totals = recorder.totals();
     let mut overrides = BTreeMap::new();
     if let Some(d) = opts.overrides.duration {
@@ -269,25 +334,6 @@ async fn run_in_dir(
     if let Some(r) = opts.overrides.rate {
         overrides.insert("rate".into(), r.to_string());
     }
-    if let Some(target) = outcome.target_rate {
-        // Draws of an operation the server cannot do were handled (skipped), not lost.
-        let handled = totals.overall.len()
-            + totals.series.iter().map(|s| s.errors).sum::<u64>()
-            + outcome.unsupported_draws.iter().sum::<u64>();
-        let achieved = handled as f64 / outcome.measured.as_secs_f64().max(1e-9);
-        if achieved < 0.95 * target || outcome.missed > 0 {
-            warnings.push(format!(
-                "target rate not reached: {achieved:.1} ops/s achieved of {target} ops/s; {} starts late, {} missed. Latencies include the waiting (measured from intended starts)",
-                outcome.late_starts, outcome.missed
-            ));
-        }
-    }
-    if outcome.abandoned > 0 {
-        warnings.push(format!(
-            "{} operations were still running at the end and were abandoned",
-            outcome.abandoned
-        ));
-    }
     let mut summary = report::summarize(
         run_id, scenario, overrides, &outcome, &totals, dataset, servers, warnings,
     );
@@ -295,11 +341,14 @@ async fn run_in_dir(
         summary.cache = Some(cache_run::report(setup, &summary).await?);
     }
     summary.restore = restore_report;
-    report::write_all(dir, &summary)?;
-    if let Some(msg) = restore_failed {
-        anyhow::bail!("{msg} (report written to {})", dir.display());
-    }
-    Ok(summary)
+    // Both are attempted, whatever the other did; the first failure is reported.
+    let hlog_written = hlog.finish();
+    let files_written = report::write_all(dir, &summary);
+    let failed = hlog_written
+        .and(files_written)
+        .err()
+        .or_else(|| restore_failed.map(|msg| anyhow::anyhow!("{msg}")));
+    Ok((summary, failed))
 }
 
 /// Refuses a run whose write pools the dataset cannot fill (unless allowed), with what to
@@ -427,31 +476,60 @@ fn describe_load(load: &Load) -> String {
     }
 }
 
-/// `clinicload run`: runs, prints the summary table and where the report is.
+/// `clinicload run`: runs, prints the summary table and where the report is. The summary is
+/// printed even when the report files could not be written; the exit code follows
+/// `crate::exit`.
 pub async fn run_command(targets: &Targets, file: &Path, opts: &RunOptions) -> Result<ExitCode> {
     let result = run_scenario(targets, file, opts).await?;
     if !result.variants.is_empty() {
         // The side-by-side comparison of the cache variants.
-        let md = std::fs::read_to_string(result.dir.join("summary.md")).unwrap_or_default();
+        let md = report::compare::markdown(
+            &result.summary.run_id,
+            &result.summary.scenario,
+            &result.variants,
+        );
         println!("{}", md.trim_end());
-        println!("report: {}", result.dir.join("report.html").display());
-        return Ok(ExitCode::SUCCESS);
-    }
-    let s = &result.summary;
-    let md = report::markdown::render(s);
-    println!("{}", md.trim_end());
-    println!();
-    if let Some(target) = s.run.target_rate {
+    } else {
+        let s = &result.summary;
+        let md = report::markdown::render(s);
+        println!("{}", md.trim_end());
+        println!();
+        let a = &s.run.arrivals;
         println!(
-            "achieved {:.1} ops/s of {target} target; {} late starts, {} missed; overall p50 {} p99 {} max {}",
-            s.run.achieved_rate,
-            s.run.late_starts,
-            s.run.missed,
+            "{} model: {} intended, {} ok, {} no-op, {} failed, {} timed out, {} unsupported, {} missed, {} abandoned; overall p50 {} p99 {} (all arrivals: p99 {}) max {}",
+            s.run.model,
+            a.intended,
+            a.ok,
+            a.noop,
+            a.failed,
+            a.timed_out,
+            a.unsupported,
+            a.missed,
+            a.abandoned,
             fmt_us(s.overall.stats.p50_us),
             fmt_us(s.overall.stats.p99_us),
+            fmt_us(s.overall.p99_all_us),
             fmt_us(s.overall.stats.max_us)
         );
     }
-    println!("report: {}", result.dir.join("report.html").display());
-    Ok(ExitCode::SUCCESS)
+    let code = result.exit_code();
+    if let Some(e) = &result.write_error {
+        eprintln!(
+            "error: the report could not be written: {}; the summary above is all that is kept of this run (free space or give another directory with --out)",
+            redact(&format!("{e:#}"))
+        );
+    } else {
+        println!("report: {}", result.dir.join("report.html").display());
+    }
+    if code == crate::exit::OPERATIONS_FAILED {
+        let s = &result.summary;
+        eprintln!(
+            "error: {:.2}% of the measured arrivals failed, timed out, were missed or abandoned, above the scenario's max_error_rate of {}%",
+            100.0 * s.run.error_rate,
+            100.0 * s.run.max_error_rate
+        );
+    } else if code == crate::exit::INTERRUPTED {
+        eprintln!("interrupted: the report covers the run up to the signal");
+    }
+    Ok(crate::exit::code(code))
 }

@@ -7,9 +7,15 @@
 //! from the rate (and ramp) and hands it to a queue at that moment; `max_in_flight` workers
 //! take arrivals from the queue. If the server stalls, arrivals wait in the queue and their
 //! latency, measured from the intended start, includes the wait, as a user's would. A start
-//! more than [`LATE_AFTER`] after its intended time is counted as late; arrivals still
-//! queued when the run ends are reported as missed, never silently dropped. The scheduler
+//! more than [`LATE_AFTER`] after its intended time is counted as late. The scheduler
 //! sleeps with the OS timer (about 0.1 ms resolution), not tokio's 1 ms wheel.
+//!
+//! Every arrival intended in the measured window ends in exactly one bucket of the recorder
+//! ([`crate::metrics::Ending`]): ok, no-op, failed, timed out, unsupported, missed (queued or
+//! never sent when the window ended) or abandoned (running, or still queued, when the grace
+//! time after the end ran out). `intended` is computed from the rate and ramp over the
+//! window ([`crate::scenario::schedule`]), not from what the scheduler managed to send.
+//! SIGINT and SIGTERM end the window early (`interrupted`); the report is still written.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,11 +26,13 @@ use hdrhistogram::Histogram;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-use crate::metrics::{fmt_us, micros, new_histogram, Label, Recorder};
+use crate::metrics::{fmt_us, micros, new_histogram, Ending, Label, Recorder};
 use crate::report::hlog::HlogWriter;
 use crate::scenario::catalog::Catalog;
 use crate::scenario::ops::{self, Stores};
-use crate::scenario::schedule::{intended_offset, mix_cycle};
+use crate::scenario::schedule::{
+    arrivals_of_op, first_arrival_at_or_after, intended_at, mix_cycle,
+};
 use crate::scenario::spec::{Load, Scenario};
 
 /// A start later than this after its intended time counts as a late start.
@@ -36,8 +44,13 @@ pub struct IntervalPoint {
     /// Seconds from the start of the measured window to the end of this interval.
     pub t: f64,
     pub seconds: f64,
+    /// Arrivals that ended in this interval: ok, no-op and errors.
     pub ops: u64,
+    /// Failed, timed out, missed and abandoned arrivals that ended in this interval.
     pub errors: u64,
+    /// Writes that changed nothing.
+    pub noop: u64,
+    /// Latency of the successful operations of the interval.
     pub p50_us: u64,
     pub p99_us: u64,
     pub max_us: u64,
@@ -51,23 +64,25 @@ pub struct RunOutcome {
     /// Wall-clock time at which the measured window began.
     pub measured_from: SystemTime,
     pub measured: Duration,
+    /// Ended early by SIGINT (Ctrl-C) or SIGTERM.
     pub interrupted: bool,
-    /// Open model: the configured rate and what was intended within the measured window.
+    /// Open model: the configured rate; None for the closed model.
     pub target_rate: Option<f64>,
+    /// Arrivals intended in the measured window. Open model: from the rate and ramp over the
+    /// window; closed model: the iterations the virtual users started in it.
     pub intended: u64,
+    /// Per op index: how many of `intended` were that operation's.
+    pub intended_per_op: Vec<u64>,
     pub started: u64,
     pub late_starts: u64,
-    pub missed: u64,
     /// Open model: delay between intended and actual start (microseconds).
     pub start_delay: Histogram<u64>,
     pub warmup_ops: u64,
     pub warmup_errors: u64,
-    /// Operations still running when the run was stopped and abandoned after the grace time.
-    pub abandoned: u64,
     /// Per op index: the server's words when it said it cannot do the operation.
     pub unsupported: Vec<Option<String>>,
-    /// Per op index: how many times the op was drawn while unsupported (not executed).
-    pub unsupported_draws: Vec<u64>,
+    /// How long the run waited after the end for operations still running.
+    pub grace: Duration,
     pub intervals: Vec<IntervalPoint>,
 }
 
@@ -83,14 +98,20 @@ struct Shared {
     /// The operation mix as a cycle: arrival i runs `mix[i % mix.len()]`.
     mix: Vec<usize>,
     unsupported: Vec<OnceLock<String>>,
-    unsupported_draws: Vec<AtomicU64>,
+    /// When SIGINT or SIGTERM stopped the run (set after `stop`).
+    stop_at: OnceLock<Instant>,
     started: AtomicU64,
     late: AtomicU64,
-    missed: AtomicU64,
     warmup_ops: AtomicU64,
     warmup_errors: AtomicU64,
-    in_flight: AtomicU64,
+    /// Per worker: the measured arrival it is running (op index, intended start), so that
+    /// one still running when the workers are aborted is counted as abandoned.
+    running: Vec<Mutex<Option<(usize, Instant)>>>,
     start_delay: Mutex<Histogram<u64>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The label a result is reported under: "op" or "op:sub".
@@ -104,44 +125,51 @@ pub fn label_name(scenario: &Scenario, label: Label) -> String {
 
 async fn run_one(sh: &Shared, worker: usize, rng: &mut SmallRng, intended: Instant, slot: u64) {
     let op_index = sh.mix[(slot % sh.mix.len() as u64) as usize];
+    let measured = intended >= sh.warmup_end;
     if sh.unsupported[op_index].get().is_some() {
-        sh.unsupported_draws[op_index].fetch_add(1, Ordering::Relaxed);
+        if measured {
+            sh.recorder.record_unsupported(op_index);
+        }
         return;
     }
     let spec = &sh.scenario.ops[op_index];
-    let measured = intended >= sh.warmup_end;
-    sh.in_flight.fetch_add(1, Ordering::Relaxed);
+    if measured {
+        *lock(&sh.running[worker]) = Some((op_index, intended));
+    }
     let result = tokio::time::timeout(
         sh.scenario.timeout,
         ops::execute(spec, &sh.stores, &sh.catalog, worker, rng),
     )
     .await;
-    sh.in_flight.fetch_sub(1, Ordering::Relaxed);
     let done = Instant::now();
+    let latency = micros(done.saturating_duration_since(intended));
     if !measured {
         sh.warmup_ops.fetch_add(1, Ordering::Relaxed);
     }
     match result {
         Ok(Ok(outcome)) => {
             if measured {
-                sh.recorder.record(
-                    Label {
-                        op: op_index,
-                        sub: outcome.sub,
-                    },
-                    micros(done - intended),
-                    outcome.rows,
-                );
+                let label = Label {
+                    op: op_index,
+                    sub: outcome.sub,
+                };
+                if outcome.noop {
+                    sh.recorder.record_ending(label, Ending::Noop, latency);
+                } else {
+                    sh.recorder.record(label, latency, outcome.rows);
+                }
             }
         }
         Ok(Err(e)) if e.unsupported => {
             let _ = sh.unsupported[op_index].set(e.message.clone());
-            sh.unsupported_draws[op_index].fetch_add(1, Ordering::Relaxed);
+            if measured {
+                sh.recorder.record_unsupported(op_index);
+            }
         }
         Ok(Err(e)) => {
             if measured {
                 let msg = crate::config::redact(&e.message);
-                sh.recorder.record_error(op_index, &e.kind, &msg);
+                sh.recorder.record_error(op_index, &e.kind, &msg, latency);
             } else {
                 sh.warmup_errors.fetch_add(1, Ordering::Relaxed);
             }
@@ -152,10 +180,46 @@ async fn run_one(sh: &Shared, worker: usize, rng: &mut SmallRng, intended: Insta
                     op_index,
                     "timeout",
                     &format!("no answer within {:?}", sh.scenario.timeout),
+                    latency,
                 );
             } else {
                 sh.warmup_errors.fetch_add(1, Ordering::Relaxed);
             }
+        }
+    }
+    // Recording and clearing happen with no await between them, so an abort cannot count
+    // an arrival twice.
+    *lock(&sh.running[worker]) = None;
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what `timeout`, CI cancellation and service
+/// managers send).
+async fn interrupt_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    r = tokio::signal::ctrl_c() => {
+                        if r.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
         }
     }
 }
@@ -170,7 +234,7 @@ pub async fn run(
     stores: Stores,
     catalog: Catalog,
     recorder: Arc<Recorder>,
-    mut hlog: Option<HlogWriter>,
+    mut hlog: Option<&mut HlogWriter>,
     quiet: bool,
 ) -> anyhow::Result<RunOutcome> {
     let weights: Vec<u32> = scenario.ops.iter().map(|o| o.weight).collect();
@@ -179,10 +243,15 @@ pub async fn run(
     let t0 = Instant::now();
     let warmup_end = t0 + scenario.warmup;
     let end = warmup_end + scenario.duration;
+    let n_workers = match &scenario.load {
+        Load::Open { max_in_flight, .. } => *max_in_flight,
+        Load::Closed { users, .. } => *users,
+    };
     let sh = Arc::new(Shared {
         mix,
         unsupported: (0..n_ops).map(|_| OnceLock::new()).collect(),
-        unsupported_draws: (0..n_ops).map(|_| AtomicU64::new(0)).collect(),
+        stop_at: OnceLock::new(),
+        running: (0..n_workers).map(|_| Mutex::new(None)).collect(),
         scenario,
         stores,
         catalog,
@@ -193,10 +262,8 @@ pub async fn run(
         end,
         started: AtomicU64::new(0),
         late: AtomicU64::new(0),
-        missed: AtomicU64::new(0),
         warmup_ops: AtomicU64::new(0),
         warmup_errors: AtomicU64::new(0),
-        in_flight: AtomicU64::new(0),
         start_delay: Mutex::new(new_histogram()),
     });
     let measured_from = SystemTime::now() + sh.scenario.warmup;
@@ -208,17 +275,19 @@ pub async fn run(
         let n = stop_notify.clone();
         let interrupted = interrupted.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                interrupted.store(true, Ordering::SeqCst);
-                sh.stop.store(true, Ordering::SeqCst);
-                n.notify_waiters();
-            }
+            interrupt_signal().await;
+            interrupted.store(true, Ordering::SeqCst);
+            sh.stop.store(true, Ordering::SeqCst);
+            // Taken after `stop` is set: every arrival the scheduler sent is intended before it.
+            let _ = sh.stop_at.set(Instant::now());
+            n.notify_waiters();
         });
     }
 
     let mut workers = Vec::new();
     let mut scheduler = None;
-    let intended_total = Arc::new(AtomicU64::new(0));
+    // Open model: a receiver kept here, to count what is still queued if workers are aborted.
+    let mut queue = None;
     let target_rate;
     match sh.scenario.load.clone() {
         Load::Open {
@@ -229,31 +298,25 @@ pub async fn run(
         } => {
             target_rate = Some(rate);
             let (tx, rx) = flume::unbounded::<(Instant, u64)>();
+            queue = Some(rx.clone());
             let shs = sh.clone();
-            let intended_total = intended_total.clone();
-            scheduler = Some(std::thread::spawn(move || {
+            // Returns the index of the first arrival it did not send.
+            scheduler = Some(std::thread::spawn(move || -> u64 {
                 let mut i: u64 = 0;
                 loop {
-                    let at =
-                        shs.t0 + Duration::from_secs_f64(intended_offset(i, rate, ramp_from, ramp));
-                    if at >= shs.end || shs.stop.load(Ordering::Relaxed) {
-                        break;
+                    let at = shs.t0 + intended_at(i, rate, ramp_from, ramp);
+                    if at >= shs.end || shs.stop.load(Ordering::SeqCst) {
+                        return i;
                     }
                     loop {
                         let now = Instant::now();
-                        if now >= at || shs.stop.load(Ordering::Relaxed) {
+                        if now >= at || shs.stop.load(Ordering::SeqCst) {
                             break;
                         }
                         std::thread::sleep((at - now).min(Duration::from_millis(50)));
                     }
-                    if shs.stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    if at >= shs.warmup_end {
-                        intended_total.fetch_add(1, Ordering::Relaxed);
-                    }
-                    if tx.send((at, i)).is_err() {
-                        break;
+                    if shs.stop.load(Ordering::SeqCst) || tx.send((at, i)).is_err() {
+                        return i;
                     }
                     i += 1;
                 }
@@ -264,24 +327,27 @@ pub async fn run(
                 workers.push(tokio::spawn(async move {
                     let mut rng = worker_rng(sh.scenario.seed, w);
                     while let Ok((intended, slot)) = rx.recv_async().await {
-                        if sh.stop.load(Ordering::Relaxed) {
-                            if intended >= sh.warmup_end {
-                                sh.missed.fetch_add(1, Ordering::Relaxed);
+                        let now = Instant::now();
+                        let measured = intended >= sh.warmup_end;
+                        if sh.stop.load(Ordering::SeqCst) {
+                            // Still queued when the run stopped: never started.
+                            if measured {
+                                let op = sh.mix[(slot % sh.mix.len() as u64) as usize];
+                                sh.recorder.record_ending(
+                                    Label { op, sub: None },
+                                    Ending::Missed,
+                                    micros(now.saturating_duration_since(intended)),
+                                );
                             }
                             continue;
                         }
-                        let now = Instant::now();
-                        if intended >= sh.warmup_end {
+                        if measured {
                             let delay = now.saturating_duration_since(intended);
                             sh.started.fetch_add(1, Ordering::Relaxed);
                             if delay > LATE_AFTER {
                                 sh.late.fetch_add(1, Ordering::Relaxed);
                             }
-                            let _ = sh
-                                .start_delay
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .record(micros(delay));
+                            let _ = lock(&sh.start_delay).record(micros(delay));
                         }
                         run_one(&sh, w, &mut rng, intended, slot).await;
                     }
@@ -357,22 +423,29 @@ pub async fn run(
         }
         if next > warmup_end && next <= now || stopping {
             let snap = recorder.harvest();
-            let end_t = now.min(end).max(last_tick);
+            // An interrupted window ends when the signal came, not at this tick.
+            let end_t = sh
+                .stop_at
+                .get()
+                .map_or(now, |at| now.min(*at))
+                .min(end)
+                .max(last_tick);
             let secs = (end_t - last_tick).as_secs_f64();
             let t = (end_t - warmup_end).as_secs_f64();
             if let Some(h) = hlog.as_mut() {
                 let start = last_tick - warmup_end;
                 let dur = end_t - last_tick;
                 for (label, hist, _) in &snap.series {
-                    h.write(&label_name(&sh.scenario, *label), hist, start, dur)?;
+                    h.write(&label_name(&sh.scenario, *label), hist, start, dur);
                 }
-                h.write("", &snap.overall, start, dur)?;
+                h.write("", &snap.overall, start, dur);
             }
             let point = IntervalPoint {
                 t,
                 seconds: secs,
-                ops: snap.overall.len() + snap.errors,
+                ops: snap.overall.len() + snap.errors + snap.noop,
                 errors: snap.errors,
+                noop: snap.noop,
                 p50_us: value_or_zero(&snap.overall, 0.5),
                 p99_us: value_or_zero(&snap.overall, 0.99),
                 max_us: snap.overall.max(),
@@ -417,18 +490,98 @@ pub async fn run(
     }
     sh.stop.store(true, Ordering::SeqCst);
     stop_notify.notify_waiters();
-    if let Some(s) = scheduler {
-        let _ = tokio::task::spawn_blocking(move || s.join()).await;
-    }
-    let grace = sh.scenario.timeout.min(Duration::from_secs(10));
-    let mut abandoned = 0;
+    // The end of the measured window: the end, or when the signal came.
+    let cut = last_tick.max(warmup_end);
+    let next_unsent = match scheduler {
+        Some(s) => tokio::task::spawn_blocking(move || s.join())
+            .await
+            .ok()
+            .and_then(|r| r.ok()),
+        None => None,
+    };
+    let interrupted = interrupted.load(Ordering::SeqCst);
+    // Operations still running get the timeout (at most 10 s; 2 s after a signal, which
+    // asks for a quick stop) to finish; then they, and arrivals still queued, are abandoned.
+    let grace = sh.scenario.timeout.min(if interrupted {
+        Duration::from_secs(2)
+    } else {
+        Duration::from_secs(10)
+    });
     let joined = tokio::time::timeout(grace, futures::future::join_all(workers.iter_mut())).await;
     if joined.is_err() {
-        abandoned = sh.in_flight.load(Ordering::SeqCst);
         for w in &workers {
             w.abort();
         }
+        // Wait until every aborted worker has stopped, so nothing records after the count.
+        let _ = futures::future::join_all(workers.iter_mut()).await;
+        let given_up = Instant::now();
+        for slot in &sh.running {
+            if let Some((op, intended)) = lock(slot).take() {
+                recorder.record_ending(
+                    Label { op, sub: None },
+                    Ending::Abandoned,
+                    micros(given_up.saturating_duration_since(intended)),
+                );
+            }
+        }
+        if let Some(q) = &queue {
+            for (intended, slot) in q.drain() {
+                if intended >= warmup_end {
+                    let op = sh.mix[(slot % sh.mix.len() as u64) as usize];
+                    recorder.record_ending(
+                        Label { op, sub: None },
+                        Ending::Abandoned,
+                        micros(given_up.saturating_duration_since(intended)),
+                    );
+                }
+            }
+        }
     }
+    // What was intended in the window, from the schedule alone.
+    let (intended, intended_per_op) = match &sh.scenario.load {
+        Load::Open {
+            rate,
+            ramp_from,
+            ramp,
+            ..
+        } => {
+            let lo = first_arrival_at_or_after(sh.scenario.warmup, *rate, *ramp_from, *ramp);
+            let sent = next_unsent.unwrap_or(0);
+            let hi = first_arrival_at_or_after(cut - t0, *rate, *ramp_from, *ramp)
+                .max(sent)
+                .max(lo);
+            // Intended in the window but never sent (the scheduler fell behind, or the
+            // window ended while it slept): missed, given up at the end of the window.
+            for i in sent.max(lo)..hi {
+                let op = sh.mix[(i % sh.mix.len() as u64) as usize];
+                let at = t0 + intended_at(i, *rate, *ramp_from, *ramp);
+                recorder.record_ending(
+                    Label { op, sub: None },
+                    Ending::Missed,
+                    micros(cut.saturating_duration_since(at)),
+                );
+            }
+            let per_op = (0..n_ops)
+                .map(|op| arrivals_of_op(&sh.mix, op, lo, hi))
+                .collect();
+            (hi - lo, per_op)
+        }
+        Load::Closed { .. } => {
+            // Closed model: intended = what the users started; per op, what ended there.
+            let totals = recorder.totals();
+            let per_op = (0..n_ops)
+                .map(|op| {
+                    totals
+                        .series
+                        .iter()
+                        .filter(|s| s.label.op == op)
+                        .map(|s| s.arrivals())
+                        .sum()
+                })
+                .collect();
+            (sh.started.load(Ordering::SeqCst), per_op)
+        }
+    };
     // Results that arrived after the last harvest (operations finishing after the end).
     let late_snap = recorder.harvest();
     if let Some(h) = hlog.as_mut() {
@@ -436,37 +589,27 @@ pub async fn run(
             let start = last_tick - warmup_end;
             let dur = Instant::now().saturating_duration_since(last_tick);
             for (label, hist, _) in &late_snap.series {
-                h.write(&label_name(&sh.scenario, *label), hist, start, dur)?;
+                h.write(&label_name(&sh.scenario, *label), hist, start, dur);
             }
-            h.write("", &late_snap.overall, start, dur)?;
+            h.write("", &late_snap.overall, start, dur);
         }
-        h.flush()?;
     }
-    let measured = last_tick.saturating_duration_since(warmup_end);
-    let start_delay = sh
-        .start_delay
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
+    let measured = cut.saturating_duration_since(warmup_end);
+    let start_delay = lock(&sh.start_delay).clone();
     Ok(RunOutcome {
         measured_from,
         measured,
-        interrupted: interrupted.load(Ordering::SeqCst),
+        interrupted,
         target_rate,
-        intended: intended_total.load(Ordering::SeqCst),
+        intended,
+        intended_per_op,
         started: sh.started.load(Ordering::SeqCst),
         late_starts: sh.late.load(Ordering::SeqCst),
-        missed: sh.missed.load(Ordering::SeqCst),
         start_delay,
         warmup_ops: sh.warmup_ops.load(Ordering::SeqCst),
         warmup_errors: sh.warmup_errors.load(Ordering::SeqCst),
-        abandoned,
         unsupported: sh.unsupported.iter().map(|u| u.get().cloned()).collect(),
-        unsupported_draws: sh
-            .unsupported_draws
-            .iter()
-            .map(|u| u.load(Ordering::SeqCst))
-            .collect(),
+        grace,
         intervals,
     })
 }

@@ -22,24 +22,75 @@ pub fn intended_offset(i: u64, rate: f64, from: f64, ramp: Duration) -> f64 {
     }
 }
 
-/// How many arrivals are intended before `t` seconds (the inverse of [`intended_offset`]):
-/// arrivals 0..n start at offsets below `t`.
-pub fn arrivals_before(t: f64, rate: f64, from: f64, ramp: Duration) -> f64 {
-    if t.is_nan() || rate.is_nan() || t <= 0.0 || rate <= 0.0 {
-        return 0.0;
-    }
-    let r = ramp.as_secs_f64();
-    let exact = if r <= 0.0 || (rate - from).abs() < f64::EPSILON {
-        t * rate
+/// Intended start of arrival `i` as a duration from t0: what the runner's scheduler waits
+/// for, and what [`first_arrival_at_or_after`] compares against, so the two agree exactly.
+pub fn intended_at(i: u64, rate: f64, from: f64, ramp: Duration) -> Duration {
+    let s = intended_offset(i, rate, from, ramp);
+    if s.is_finite() && s >= 0.0 {
+        Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
     } else {
-        let a = (rate - from) / (2.0 * r);
-        if t <= r {
-            from * t + a * t * t
-        } else {
-            from * r + a * r * r + (t - r) * rate
-        }
+        Duration::MAX
+    }
+}
+
+/// Index of the first arrival intended at or after `t` (so arrivals `0..result` are
+/// intended before `t`).
+pub fn first_arrival_at_or_after(t: Duration, rate: f64, from: f64, ramp: Duration) -> u64 {
+    if t.is_zero() {
+        return 0;
+    }
+    // Estimate from the integral of the rate, then step to the exact boundary.
+    let ts = t.as_secs_f64();
+    let r = ramp.as_secs_f64();
+    let est = if r > 0.0 && ts < r {
+        from * ts + (rate - from) / (2.0 * r) * ts * ts
+    } else if r > 0.0 {
+        from * r + (rate - from) / 2.0 * r + (ts - r) * rate
+    } else {
+        ts * rate
     };
-    exact.ceil()
+    let mut i = if est.is_finite() && est > 0.0 {
+        est.min(u64::MAX as f64 / 2.0).ceil() as u64
+    } else {
+        0
+    };
+    while i > 0 && intended_at(i - 1, rate, from, ramp) >= t {
+        i -= 1;
+    }
+    while intended_at(i, rate, from, ramp) < t {
+        i += 1;
+    }
+    i
+}
+
+/// How many arrivals are intended in `[from_t, to_t)` (the measured window: from the end of
+/// the warm-up to the end of the run), computed from the rate and ramp alone.
+pub fn intended_in_window(
+    from_t: Duration,
+    to_t: Duration,
+    rate: f64,
+    ramp_from: f64,
+    ramp: Duration,
+) -> u64 {
+    if to_t <= from_t {
+        return 0;
+    }
+    first_arrival_at_or_after(to_t, rate, ramp_from, ramp)
+        - first_arrival_at_or_after(from_t, rate, ramp_from, ramp)
+}
+
+/// How many of the arrivals `lo..hi` run operation `op`, given the mix cycle.
+pub fn arrivals_of_op(mix: &[usize], op: usize, lo: u64, hi: u64) -> u64 {
+    if hi <= lo || mix.is_empty() {
+        return 0;
+    }
+    let n = mix.len() as u64;
+    let per_cycle = mix.iter().filter(|&&m| m == op).count() as u64;
+    // Arrivals 0..k of operation op.
+    let upto = |k: u64| {
+        (k / n) * per_cycle + mix[..(k % n) as usize].iter().filter(|&&m| m == op).count() as u64
+    };
+    upto(hi) - upto(lo)
 }
 
 /// The weighted mix as one cycle of `sum(weights)` slots, interleaved by smooth weighted
@@ -87,20 +138,48 @@ mod tests {
     }
 
     #[test]
-    fn arrivals_before_inverts_the_offsets() {
-        let ramp = Duration::from_secs(10);
+    fn window_counts_match_the_schedule_one_by_one() {
         for (rate, from, ramp) in [
             (100.0, 100.0, Duration::ZERO),
-            (100.0, 0.0, ramp),
-            (50.0, 10.0, ramp),
+            (300.0, 50.0, Duration::from_secs(3)),
+            (7.3, 0.0, Duration::from_millis(1500)),
+            (1000.0, 2000.0, Duration::from_secs(2)),
         ] {
-            for t in [0.5, 3.0, 10.0, 12.5] {
-                let n = arrivals_before(t, rate, from, ramp) as u64;
-                assert!(intended_offset(n.saturating_sub(1), rate, from, ramp) < t + 1e-9);
-                assert!(
-                    intended_offset(n, rate, from, ramp) >= t - 1e-9,
-                    "{rate} {from} {t} {n}"
+            for (a, b) in [(0.0, 5.0), (0.5, 4.0), (2.9, 3.1), (1.0, 1.0)] {
+                let (a, b) = (Duration::from_secs_f64(a), Duration::from_secs_f64(b));
+                let brute = (0..100_000u64)
+                    .map(|i| intended_at(i, rate, from, ramp))
+                    .filter(|t| *t >= a && *t < b)
+                    .count() as u64;
+                assert_eq!(
+                    intended_in_window(a, b, rate, from, ramp),
+                    brute,
+                    "{rate} {from} {ramp:?} {a:?}..{b:?}"
                 );
+            }
+        }
+        // The ramp counts: 0 -> 100/s over 10 s is 500 arrivals, not 1000.
+        assert_eq!(
+            intended_in_window(
+                Duration::ZERO,
+                Duration::from_secs(10),
+                100.0,
+                0.0,
+                Duration::from_secs(10)
+            ),
+            500
+        );
+    }
+
+    #[test]
+    fn arrivals_per_op_follow_the_cycle() {
+        let mix = mix_cycle(&[4, 1, 2]);
+        for (lo, hi) in [(0, 7), (3, 30), (5, 6), (10, 10), (1, 1000)] {
+            let total: u64 = (0..3).map(|op| arrivals_of_op(&mix, op, lo, hi)).sum();
+            assert_eq!(total, hi - lo);
+            for op in 0..3 {
+                let brute = (lo..hi).filter(|i| mix[(*i % 7) as usize] == op).count() as u64;
+                assert_eq!(arrivals_of_op(&mix, op, lo, hi), brute);
             }
         }
     }

@@ -219,6 +219,9 @@ pub struct Scenario {
     pub timeout: Duration,
     /// Seed of the workers' random choices (operations and parameters).
     pub seed: u64,
+    /// Share of measured arrivals (0..=1) that may end failed, timed out, missed or
+    /// abandoned before the run exits with `exit::OPERATIONS_FAILED` (default 0).
+    pub max_error_rate: f64,
     pub load: Load,
     pub connections: Connections,
     pub ops: Vec<OpSpec>,
@@ -257,6 +260,7 @@ struct RawScenario {
     warmup: Option<Spanned<String>>,
     timeout: Option<Spanned<String>>,
     seed: Option<u64>,
+    max_error_rate: Option<Spanned<f64>>,
     load: Spanned<RawLoad>,
     #[serde(default)]
     op: Vec<Spanned<toml::Table>>,
@@ -439,6 +443,21 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
             DURATION_HINT,
         ));
     }
+
+    let max_error_rate = match &raw.max_error_rate {
+        Some(r) => {
+            let v = *r.get_ref();
+            if !(0.0..=1.0).contains(&v) {
+                return Err(cx.err(
+                    r.span().start,
+                    format!("max_error_rate {v} must be between 0 and 1"),
+                    "the share of measured arrivals that may fail, e.g. 0.01 for 1%",
+                ));
+            }
+            v
+        }
+        None => 0.0,
+    };
 
     // ---- ops
     if raw.op.is_empty() {
@@ -632,6 +651,7 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
         warmup,
         timeout,
         seed: raw.seed.unwrap_or(1),
+        max_error_rate,
         load,
         connections,
         ops,

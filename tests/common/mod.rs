@@ -114,3 +114,93 @@ impl TestEnv {
         cmd
     }
 }
+
+/// Asserts that every intended arrival of a run ended in exactly one bucket, for the run and
+/// for each operation: `ok + noop + failed + timed_out + unsupported + missed + abandoned ==
+/// intended`, the operations' intended counts add up to the run's, the failures by kind add
+/// up to `failed`, and an operation's `errors` is its failures plus its timeouts.
+pub fn assert_accounted(summary: &serde_json::Value) {
+    let u = |v: &serde_json::Value, k: &str| {
+        v[k].as_u64()
+            .unwrap_or_else(|| panic!("{k} missing in {v}"))
+    };
+    let sum = |a: &serde_json::Value| {
+        [
+            "ok",
+            "noop",
+            "failed",
+            "timed_out",
+            "unsupported",
+            "missed",
+            "abandoned",
+        ]
+        .iter()
+        .map(|k| u(a, k))
+        .sum::<u64>()
+    };
+    let run = &summary["run"];
+    let a = &run["arrivals"];
+    assert_eq!(u(run, "intended"), u(a, "intended"), "run.intended: {run}");
+    assert_eq!(sum(a), u(a, "intended"), "run buckets do not add up: {a}");
+    assert_eq!(u(run, "missed"), u(a, "missed"));
+    assert_eq!(u(run, "abandoned"), u(a, "abandoned"));
+    assert_eq!(
+        &summary["overall"]["arrivals"], a,
+        "overall.arrivals = run.arrivals"
+    );
+    let mut op_intended = 0;
+    for op in summary["operations"].as_array().expect("operations") {
+        let Some(oa) = op["arrivals"].as_object().map(|_| &op["arrivals"]) else {
+            assert!(
+                op["sub"].is_string(),
+                "an operation row without arrivals: {op}"
+            );
+            continue;
+        };
+        assert_eq!(sum(oa), u(oa, "intended"), "{}: buckets: {oa}", op["label"]);
+        let by_kind: u64 = oa["failed_by_kind"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            by_kind,
+            u(oa, "failed"),
+            "{}: failed by kind: {oa}",
+            op["label"]
+        );
+        assert_eq!(
+            u(op, "errors"),
+            u(oa, "failed") + u(oa, "timed_out"),
+            "{}: errors = failed + timed out",
+            op["label"]
+        );
+        assert_eq!(u(op, "count"), u(oa, "ok"), "{}", op["label"]);
+        op_intended += u(oa, "intended");
+    }
+    assert_eq!(
+        op_intended,
+        u(a, "intended"),
+        "per-operation intended counts"
+    );
+    let kinds: u64 = summary["overall"]["errors_by_kind"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        kinds,
+        u(&summary["overall"], "errors"),
+        "overall.errors_by_kind"
+    );
+    for w in summary["warnings"].as_array().unwrap() {
+        assert!(!w.as_str().unwrap().contains("do not add up"), "{w}");
+    }
+}
+
+/// [`assert_accounted`] on a summary returned by the library.
+pub fn assert_accounted_summary(summary: &clinicload::report::Summary) {
+    assert_accounted(&serde_json::to_value(summary).expect("summary serialises"));
+}

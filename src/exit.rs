@@ -1,0 +1,75 @@
+//! Exit codes of every clinicload command, in one place, so scripts and CI can tell a failed
+//! gate from a broken run. The table (and its precedence) is documented in
+//! `reports/README.md`; later gates take the reserved codes, never a new meaning for an old one.
+//!
+//! Precedence when several apply (first wins): [`USAGE`], [`FAILURE`], [`INTERRUPTED`],
+//! [`OPERATIONS_FAILED`], then the reserved gates in numeric order.
+
+use std::process::ExitCode;
+
+/// Everything went as asked.
+pub const OK: u8 = 0;
+/// Any failure that is not one of the others: a server unreachable, a report that could not
+/// be written (the summary is still printed), a seed that did not finish.
+pub const FAILURE: u8 = 1;
+/// The command line or the scenario file is wrong (clap uses 2 for bad flags too).
+pub const USAGE: u8 = 2;
+/// The run completed and its report is written, but more than the scenario's
+/// `max_error_rate` of the measured arrivals failed, timed out, were missed or abandoned.
+pub const OPERATIONS_FAILED: u8 = 3;
+/// Reserved: a threshold (SLO) of the scenario was not met.
+pub const THRESHOLDS_FAILED: u8 = 4;
+/// Reserved: a regression against a baseline.
+pub const REGRESSION: u8 = 5;
+/// Reserved: an expectation about the data or the run failed.
+pub const EXPECTATION_FAILED: u8 = 6;
+/// The run was ended early by SIGINT (Ctrl-C) or SIGTERM; its report is written. 130 is
+/// what shells report for a command ended by Ctrl-C.
+pub const INTERRUPTED: u8 = 130;
+
+/// `code` as a process exit code.
+pub fn code(code: u8) -> ExitCode {
+    ExitCode::from(code)
+}
+
+/// The rank of a code in the precedence order (lower wins); unknown codes rank with FAILURE.
+fn rank(code: u8) -> u8 {
+    match code {
+        USAGE => 0,
+        FAILURE => 1,
+        INTERRUPTED => 2,
+        OPERATIONS_FAILED => 3,
+        THRESHOLDS_FAILED => 4,
+        REGRESSION => 5,
+        EXPECTATION_FAILED => 6,
+        OK => 255,
+        _ => 1,
+    }
+}
+
+/// The code that applies when both `a` and `b` do.
+pub fn worst(a: u8, b: u8) -> u8 {
+    if rank(b) < rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_is_the_documented_one() {
+        assert_eq!(worst(OK, OPERATIONS_FAILED), OPERATIONS_FAILED);
+        assert_eq!(worst(OPERATIONS_FAILED, INTERRUPTED), INTERRUPTED);
+        assert_eq!(worst(INTERRUPTED, FAILURE), FAILURE);
+        assert_eq!(worst(FAILURE, USAGE), USAGE);
+        assert_eq!(
+            worst(THRESHOLDS_FAILED, OPERATIONS_FAILED),
+            OPERATIONS_FAILED
+        );
+        assert_eq!(worst(OK, OK), OK);
+    }
+}
