@@ -53,10 +53,10 @@ Ctrl-C ends the run early; the report is still written. The scenario file format
         /// Scenario file, e.g. scenarios/smoke.toml
         scenario: PathBuf,
         /// Measured duration, overriding the file's (e.g. 30s, 2m)
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
         duration: Option<std::time::Duration>,
         /// Warm-up, overriding the file's (e.g. 0s, 10s)
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
         warmup: Option<std::time::Duration>,
         /// Arrival rate in operations per second, overriding the file's (open model only;
         /// 0.001 to 10000000)

@@ -59,7 +59,10 @@ impl Dist {
                 .parse()
                 .map_err(|_| format!("zipf exponent {} is not a number", shorten(inner)))?;
             if !(s > 0.0 && s <= 10.0) {
-                return Err(format!("zipf exponent {s} must be in (0, 10]"));
+                return Err(format!(
+                    "zipf exponent {} must be in (0, 10]",
+                    shorten(inner.trim())
+                ));
             }
             return Ok(Dist::Zipf(s));
         }
