@@ -192,16 +192,25 @@ fn secrets(target: &str) -> Vec<String> {
         }
     }
     scan_assignments(target, &mut found);
-    let decoded: Vec<String> = found
+    // Each also as a driver may show it: decoded, or encoded as a URL would re-encode it.
+    let variants: Vec<String> = found
         .iter()
-        .map(|s| {
-            url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default()
+        .flat_map(|s| {
+            let decoded =
+                url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+            let form: String = url::form_urlencoded::byte_serialize(s.as_bytes()).collect();
+            let mut u = url::Url::parse("x://h").expect("a valid URL");
+            let userinfo = match u.set_password(Some(s)) {
+                Ok(()) => u.password().unwrap_or_default().to_string(),
+                Err(()) => String::new(),
+            };
+            [decoded, form, userinfo]
         })
         .collect();
-    found.extend(decoded);
+    found.extend(variants);
     found.retain(|s| !s.is_empty());
     found.sort();
     found.dedup();
