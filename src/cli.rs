@@ -53,13 +53,14 @@ Ctrl-C ends the run early; the report is still written. The scenario file format
         /// Scenario file, e.g. scenarios/smoke.toml
         scenario: PathBuf,
         /// Measured duration, overriding the file's (e.g. 30s, 2m)
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
         duration: Option<std::time::Duration>,
         /// Warm-up, overriding the file's (e.g. 0s, 10s)
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
         warmup: Option<std::time::Duration>,
-        /// Arrival rate in operations per second, overriding the file's (open model only)
-        #[arg(long)]
+        /// Arrival rate in operations per second, overriding the file's (open model only;
+        /// 0.001 to 10000000)
+        #[arg(long, value_parser = parse_rate, allow_negative_numbers = true)]
         rate: Option<f64>,
         /// Directory for reports: <out>/<run-id>/ and <out>/latest
         #[arg(long, default_value = "reports")]
@@ -215,6 +216,13 @@ pub struct SeedArgs {
     pub pause_after_clinic_ms: u64,
 }
 
+/// `--duration` / `--warmup`: the scenario file's duration syntax and bound; clap names the
+/// flag in the error and exits with the usage code (2).
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     crate::scenario::spec::parse_duration(s)
+}
+
+/// `--rate`: a finite number in the accepted range.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    crate::scenario::spec::parse_rate(s)
 }

@@ -59,74 +59,190 @@ impl Targets {
     }
 }
 
-/// Replaces the password (and any `password=` query parameter) in a URL with `****`.
-/// Strings that do not parse as URLs are redacted after the last `:` before an `@`.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                let _ = parsed.set_password(Some("****"));
-            }
-            let pairs: Vec<(String, String)> = parsed
-                .query_pairs()
-                .map(|(k, v)| {
-                    let secret = matches!(
-                        k.to_ascii_lowercase().as_str(),
-                        "password" | "pass" | "pwd" | "authsecret"
-                    );
-                    (
-                        k.into_owned(),
-                        if secret {
-                            "****".to_string()
-                        } else {
-                            v.into_owned()
-                        },
-                    )
-                })
-                .collect();
-            if !pairs.is_empty() {
-                parsed.query_pairs_mut().clear().extend_pairs(pairs);
-            }
-            parsed.to_string()
-        }
-        Err(_) => match (url.rfind('@'), url.find("://")) {
-            (Some(at), Some(scheme)) => {
-                let creds = &url[scheme + 3..at];
-                match creds.find(':') {
-                    Some(colon) => format!(
-                        "{}{}:****{}",
-                        &url[..scheme + 3],
-                        &creds[..colon],
-                        &url[at..]
-                    ),
-                    None => url.to_string(),
-                }
-            }
-            _ => url.to_string(),
-        },
+/// Replaces every secret in a connection target with `****`, whatever its form: the
+/// password of a URL's user info (`postgres://u:****@h/db`, MongoDB multi-host and
+/// `mongodb+srv`, `redis://:****@h`), even when it holds raw `@ / # ?` characters; secret
+/// key-value pairs of a libpq DSN (`host=db password=****`, quoted values too) and of a URL's
+/// query (`?password=****`); and `user:password@host` without a scheme. Never panics: every
+/// cut is at an ASCII delimiter found in the same string. When in doubt it hides too much
+/// (the host of a URL with `@` in its query), never too little.
+pub fn redact(target: &str) -> String {
+    let (head, rest) = match target.find("://") {
+        Some(i) if is_scheme(&target[..i]) => target.split_at(i + 3),
+        // No scheme: only a whole-word `user:password@host` has user info.
+        _ if !target.contains(char::is_whitespace) => ("", target),
+        _ => return redact_assignments(target),
+    };
+    match userinfo(rest) {
+        Some((user, at)) => format!("{head}{user}:****@{}", redact_assignments(&rest[at + 1..])),
+        None => format!("{head}{}", redact_assignments(rest)),
     }
 }
 
-/// Replaces every occurrence of the targets' URLs in `text` by their redacted form, for
-/// error messages produced by drivers that echo the URL back.
+fn is_scheme(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// The user name and the offset of the `@` that ends the user info, when `rest` (what
+/// follows `scheme://`) has a password. The last `@` is taken: a password may hold raw
+/// `@`, `/`, `?` or `#`, and a host never holds `@`.
+fn userinfo(rest: &str) -> Option<(&str, usize)> {
+    let at = rest.rfind('@')?;
+    let colon = rest[..at].find(':')?;
+    Some((&rest[..colon], at))
+}
+
+/// Whether a DSN or query key names a secret.
+fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    matches!(
+        k.as_str(),
+        "pass" | "passwd" | "pwd" | "authsecret" | "apikey" | "api_key"
+    ) || k.ends_with("password")
+        || k.ends_with("secret")
+        || k.ends_with("token")
+}
+
+/// Replaces the value of every `secret_key=value` (libpq DSN, URL query, `;`-separated
+/// strings; spaces around `=` allowed; quoted values to their closing quote, unquoted ones
+/// to the next space, `&`, `;` or `,`) by `****`.
+fn redact_assignments(text: &str) -> String {
+    scan_assignments(text, &mut Vec::new())
+}
+
+/// [`redact_assignments`], also collecting the values it hid into `hidden`.
+fn scan_assignments(text: &str, hidden: &mut Vec<String>) -> String {
+    let is_key_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(key_start) = rest.find(is_key_char) {
+        let key_end = rest[key_start..]
+            .find(|c: char| !is_key_char(c))
+            .map_or(rest.len(), |n| key_start + n);
+        out.push_str(&rest[..key_end]);
+        let key = &rest[key_start..key_end];
+        rest = &rest[key_end..];
+        let Some(value_part) = rest.trim_start().strip_prefix('=') else {
+            continue;
+        };
+        if !is_secret_key(key) {
+            continue;
+        }
+        let value = value_part.trim_start();
+        out.push_str(&rest[..rest.len() - value.len()]);
+        let consumed = match value.chars().next() {
+            Some(q @ ('\'' | '"')) => {
+                // To the closing quote; a backslash escapes the next character.
+                let mut close = None;
+                let mut escaped = false;
+                for (i, c) in value.char_indices().skip(1) {
+                    if escaped {
+                        escaped = false;
+                    } else if c == '\\' {
+                        escaped = true;
+                    } else if c == q {
+                        close = Some(i);
+                        break;
+                    }
+                }
+                let inner_end = close.unwrap_or(value.len());
+                let inner = &value[1..inner_end];
+                hidden.push(inner.to_string());
+                hidden.push(inner.replace("\\'", "'").replace("\\\\", "\\"));
+                out.push(q);
+                out.push_str("****");
+                match close {
+                    Some(i) => {
+                        out.push(q);
+                        i + 1
+                    }
+                    None => value.len(),
+                }
+            }
+            _ => {
+                let end = value
+                    .find(|c: char| c.is_whitespace() || matches!(c, '&' | ';' | ','))
+                    .unwrap_or(value.len());
+                if end > 0 {
+                    hidden.push(value[..end].to_string());
+                    out.push_str("****");
+                }
+                end
+            }
+        };
+        rest = &value[consumed..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The secrets a target holds, as written and percent-decoded: what must never appear in
+/// output, wherever a driver might echo it.
+fn secrets(target: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let rest = match target.find("://") {
+        Some(i) if is_scheme(&target[..i]) => &target[i + 3..],
+        _ => target,
+    };
+    if !rest.contains(char::is_whitespace) {
+        if let Some((user, at)) = userinfo(rest) {
+            found.push(rest[user.len() + 1..at].to_string());
+        }
+    }
+    scan_assignments(target, &mut found);
+    // Each also as a driver may show it: decoded, or encoded as a URL would re-encode it.
+    let variants: Vec<String> = found
+        .iter()
+        .flat_map(|s| {
+            let decoded =
+                url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+            let form: String = url::form_urlencoded::byte_serialize(s.as_bytes()).collect();
+            let mut u = url::Url::parse("x://h").expect("a valid URL");
+            let userinfo = match u.set_password(Some(s)) {
+                Ok(()) => u.password().unwrap_or_default().to_string(),
+                Err(()) => String::new(),
+            };
+            [decoded, form, userinfo]
+        })
+        .collect();
+    found.extend(variants);
+    found.retain(|s| !s.is_empty());
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// Redacts the targets' secrets in `text` (error messages of drivers that echo a URL or
+/// part of it): each target as written, each secret in credential position (`:pw@`,
+/// `=pw`), and each secret of 4 or more characters anywhere unless it is also a visible
+/// part of the target (the local stack's user, password and database are all
+/// "clinicload"); then every `password=...` the text itself holds.
 pub fn redact_in(text: &str, targets: &Targets) -> String {
     let mut out = text.to_string();
-    for url in [
+    for target in [
         &targets.database_url,
         &targets.mongodb_uri,
         &targets.redis_url,
     ] {
-        if let Ok(parsed) = url::Url::parse(url) {
-            if let Some(pw) = parsed.password() {
-                // Only in credential position: a bare word may also occur in ordinary text.
-                if !pw.is_empty() {
-                    out = out.replace(&format!(":{pw}@"), ":****@");
-                }
+        if target.is_empty() {
+            continue;
+        }
+        let visible = redact(target);
+        out = out.replace(target.as_str(), &visible);
+        for secret in secrets(target) {
+            out = out.replace(&format!(":{secret}@"), ":****@");
+            out = out.replace(&format!("={secret}"), "=****");
+            if secret.chars().count() >= 4 && !visible.contains(&secret) {
+                out = out.replace(&secret, "****");
             }
         }
-        out = out.replace(url.as_str(), &redact(url));
     }
-    out
+    redact_assignments(&out)
 }
 
 #[cfg(test)]

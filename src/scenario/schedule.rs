@@ -6,17 +6,25 @@ use std::time::Duration;
 
 /// Intended start of arrival `i` (seconds from t0) for a rate ramping linearly from
 /// `from` to `rate` over `ramp`, then constant.
+///
+/// For the inputs validation accepts (`rate` in [MIN_RATE, MAX_RATE], `0 <= from <= rate`,
+/// `ramp` at most 7 days) the result is finite, never negative and non-decreasing in `i`.
+/// The ramp uses the rationalised root `2i / (from + sqrt(from² + 4ai))`, which, unlike
+/// `(sqrt(from² + 4ai) - from) / 2a`, loses no precision when `from` is close to `rate`.
 pub fn intended_offset(i: u64, rate: f64, from: f64, ramp: Duration) -> f64 {
+    if i == 0 {
+        return 0.0;
+    }
     let i = i as f64;
     let r = ramp.as_secs_f64();
-    if r <= 0.0 || (rate - from).abs() < f64::EPSILON {
+    if r <= 0.0 || from >= rate {
         return i / rate;
     }
     let a = (rate - from) / (2.0 * r);
-    let n_ramp = from * r + a * r * r;
+    let n_ramp = ramp_arrivals(rate, from, r);
     if i < n_ramp {
-        // a t^2 + from t - i = 0
-        (-from + (from * from + 4.0 * a * i).sqrt()) / (2.0 * a)
+        // a t² + from t - i = 0; clamped so rounding never puts it past the ramp's end.
+        (2.0 * i / (from + (from * from + 4.0 * a * i).sqrt())).min(r)
     } else {
         r + (i - n_ramp) / rate
     }
@@ -91,6 +99,21 @@ pub fn arrivals_of_op(mix: &[usize], op: usize, lo: u64, hi: u64) -> u64 {
         (k / n) * per_cycle + mix[..(k % n) as usize].iter().filter(|&&m| m == op).count() as u64
     };
     upto(hi) - upto(lo)
+}
+
+/// Arrivals intended during a ramp of `r` seconds (the area under the rate).
+fn ramp_arrivals(rate: f64, from: f64, r: f64) -> f64 {
+    r * (from + rate) / 2.0
+}
+
+/// How many arrivals are intended to start before `t` seconds from t0 (the same count as
+/// [`first_arrival_at_or_after`], for a time given in seconds; 0 for NaN or negative `t`).
+pub fn arrivals_before(t: f64, rate: f64, from: f64, ramp: Duration) -> u64 {
+    if t.is_nan() || t <= 0.0 {
+        return 0;
+    }
+    let t = Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX);
+    first_arrival_at_or_after(t, rate, from, ramp)
 }
 
 /// The weighted mix as one cycle of `sum(weights)` slots, interleaved by smooth weighted
@@ -191,11 +214,29 @@ mod tests {
         assert!((intended_offset(500, 100.0, 0.0, ramp) - 10.0).abs() < 1e-6);
         assert!((intended_offset(125, 100.0, 0.0, ramp) - 5.0).abs() < 1e-6);
         assert!((intended_offset(600, 100.0, 0.0, ramp) - 11.0).abs() < 1e-6);
+        assert_eq!(arrivals_before(10.0, 100.0, 0.0, ramp), 500);
+        assert_eq!(arrivals_before(11.0, 100.0, 0.0, ramp), 600);
+        assert_eq!(arrivals_before(2.5, 100.0, 100.0, Duration::ZERO), 250);
         // monotonic
         let mut last = -1.0;
         for i in 0..2000 {
             let t = intended_offset(i, 100.0, 10.0, ramp);
             assert!(t > last);
+            last = t;
+        }
+    }
+
+    #[test]
+    fn ramp_from_next_to_rate_is_precise_and_monotonic() {
+        // The textbook root cancels catastrophically here: every offset collapsed to 0.
+        let ramp = Duration::from_secs(600_000);
+        let rate = 1e6;
+        let from = rate * (1.0 - f64::EPSILON);
+        let mut last = 0.0;
+        for i in (0..5_000_000_000u64).step_by(7_919_993) {
+            let t = intended_offset(i, rate, from, ramp);
+            assert!((t - i as f64 / rate).abs() <= 1e-6 * (1.0 + t), "{i}: {t}");
+            assert!(t >= last);
             last = t;
         }
     }

@@ -57,13 +57,16 @@ impl Dist {
             let s: f64 = inner
                 .trim()
                 .parse()
-                .map_err(|_| format!("zipf exponent {inner:?} is not a number"))?;
+                .map_err(|_| format!("zipf exponent {} is not a number", shorten(inner)))?;
             if !(s > 0.0 && s <= 10.0) {
-                return Err(format!("zipf exponent {s} must be in (0, 10]"));
+                return Err(format!(
+                    "zipf exponent {} must be in (0, 10]",
+                    shorten(inner.trim())
+                ));
             }
             return Ok(Dist::Zipf(s));
         }
-        Err(format!("unknown distribution {t:?}"))
+        Err(format!("unknown distribution {}", shorten(t)))
     }
 
     pub fn name(&self) -> &'static str {
@@ -238,14 +241,28 @@ impl Scenario {
     }
 }
 
-/// A scenario file problem: where and what, and what to try.
+/// A scenario file problem: where and what, and what to try. `line` 0 means the problem is
+/// not on a line of the file (it cannot be read, or a command-line flag is wrong).
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{file}:{line}: {message}\n  hint: {hint}")]
 pub struct SpecError {
     pub file: String,
     pub line: usize,
     pub message: String,
     pub hint: String,
+}
+
+impl std::fmt::Display for SpecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}\n  hint: {}", self.file, self.message, self.hint)
+        } else {
+            write!(
+                f,
+                "{}:{}: {}\n  hint: {}",
+                self.file, self.line, self.message, self.hint
+            )
+        }
+    }
 }
 
 // ---- raw TOML shape ------------------------------------------------------------------
@@ -298,7 +315,22 @@ pub struct Overrides {
     pub rate: Option<f64>,
 }
 
-/// "10s", "500ms", "2m", "1h" -> Duration.
+/// The longest duration any scenario key or flag takes (`duration`, `warmup`, `ramp`,
+/// `timeout`, `think_time`, `--duration`, `--warmup`): 7 days. Longer is a typo, and would
+/// overflow the clock arithmetic of the run.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The shortest measured `duration`: shorter windows have no meaningful rate.
+pub const MIN_RUN: Duration = Duration::from_millis(100);
+/// The arrival rate's range (operations per second, open model).
+pub const MIN_RATE: f64 = 0.001;
+pub const MAX_RATE: f64 = 10_000_000.0;
+/// Bounds on what a scenario file may hold.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
+pub const MAX_NAME_CHARS: usize = 64;
+pub const MAX_DESCRIPTION_CHARS: usize = 4096;
+pub const MAX_VARIANTS: usize = 32;
+
+/// "10s", "500ms", "2m", "1h" -> Duration, at most [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t
@@ -318,7 +350,37 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if !secs.is_finite() || secs < 0.0 {
         return Err(format!("{t:?} is not a valid duration"));
     }
+    if secs > MAX_DURATION.as_secs_f64() {
+        return Err(format!(
+            "{t:?} is longer than the maximum of 7 days (\"168h\")"
+        ));
+    }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// `--rate`: a number of operations per second in [`MIN_RATE`, `MAX_RATE`].
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let r: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number (operations per second, e.g. 200)"))?;
+    check_rate(r)?;
+    Ok(r)
+}
+
+fn check_rate(r: f64) -> Result<(), String> {
+    if r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r) {
+        Ok(())
+    } else {
+        let shown = if r.is_finite() && r != 0.0 && !(1e-3..1e9).contains(&r.abs()) {
+            format!("{r:e}")
+        } else {
+            format!("{r}")
+        };
+        Err(format!(
+            "rate {shown} is out of range: use {MIN_RATE} to {MAX_RATE} operations per second"
+        ))
+    }
 }
 
 const DURATION_HINT: &str =
@@ -374,17 +436,45 @@ impl Ctx<'_> {
 /// Reads and validates a scenario file.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, SpecError> {
     let file = path.display().to_string();
-    let src = std::fs::read_to_string(path).map_err(|e| SpecError {
+    let cannot_read = |e: String| SpecError {
         file: file.clone(),
         line: 0,
         message: format!("cannot read the scenario file: {e}"),
         hint: "give the path of a .toml file, e.g. scenarios/smoke.toml".into(),
-    })?;
+    };
+    // Read at most one byte more than the limit: a huge file is refused, not loaded.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            use std::io::Read;
+            f.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes)
+        })
+        .map_err(|e| cannot_read(e.to_string()))?;
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(too_big(&file));
+    }
+    let src =
+        String::from_utf8(bytes).map_err(|e| cannot_read(format!("it is not UTF-8 text ({e})")))?;
     parse(&src, &file, overrides)
+}
+
+fn too_big(file: &str) -> SpecError {
+    SpecError {
+        file: file.to_string(),
+        line: 0,
+        message: format!(
+            "the scenario file is larger than {} KiB",
+            MAX_FILE_BYTES / 1024
+        ),
+        hint: "a scenario is a few dozen lines; check that this is the right file".into(),
+    }
 }
 
 /// Validates scenario text; `file` is only used in messages.
 pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, SpecError> {
+    if src.len() > MAX_FILE_BYTES {
+        return Err(too_big(file));
+    }
     let cx = Ctx {
         file: file.to_string(),
         src,
@@ -404,32 +494,56 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
 
     let name = raw.name.get_ref().trim().to_string();
     if name.is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
         || !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         return Err(cx.err(
             raw.name.span().start,
-            format!("scenario name {name:?} must be non-empty letters, digits, '-' or '_'"),
+            format!(
+                "scenario name {} must be 1 to {MAX_NAME_CHARS} letters, digits, '-' or '_'",
+                shorten(&name)
+            ),
             "it becomes part of the report directory name",
+        ));
+    }
+    if raw.description.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(cx.err(
+            cx.key_offset(0..src.len(), "description"),
+            format!(
+                "the description is {} characters long; at most {MAX_DESCRIPTION_CHARS}",
+                raw.description.chars().count()
+            ),
+            "it is copied into every report: keep it to a sentence or a paragraph",
         ));
     }
     let mut duration = cx.duration(&raw.duration, "duration")?;
     if let Some(d) = overrides.duration {
+        check_flag_duration(file, "--duration", d)?;
         duration = d;
     }
-    if duration.is_zero() {
-        return Err(cx.err(
-            raw.duration.span().start,
-            "duration must be more than 0",
-            DURATION_HINT,
-        ));
+    if duration < MIN_RUN {
+        let (line, what) = match overrides.duration {
+            Some(_) => (0, "--duration"),
+            None => (cx.line_of(raw.duration.span().start), "duration"),
+        };
+        return Err(SpecError {
+            file: file.to_string(),
+            line,
+            message: format!(
+                "{what} {:?} is too short: the measured window is at least 100ms",
+                duration
+            ),
+            hint: DURATION_HINT.into(),
+        });
     }
     let mut warmup = match &raw.warmup {
         Some(w) => cx.duration(w, "warmup")?,
         None => Duration::ZERO,
     };
     if let Some(w) = overrides.warmup {
+        check_flag_duration(file, "--warmup", w)?;
         warmup = w;
     }
     let timeout = match &raw.timeout {
@@ -470,9 +584,25 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
             ),
         ));
     }
-    let mut ops = Vec::with_capacity(raw.op.len());
+    let mut ops: Vec<OpSpec> = Vec::with_capacity(OPS.len());
+    let mut first_at: Vec<usize> = Vec::with_capacity(OPS.len());
     for table in &raw.op {
-        ops.push(validate_op(&cx, table)?);
+        let op = validate_op(&cx, table)?;
+        if let Some(k) = ops.iter().position(|o| o.name() == op.name()) {
+            // Refused at the first repeat, so a file of thousands of [[op]] tables stops here.
+            return Err(cx.err(
+                cx.key_offset(table.span(), "name"),
+                format!(
+                    "operation {} appears twice (first [[op]] on line {})",
+                    op.name(),
+                    cx.line_of(first_at[k])
+                ),
+                "each operation appears once, with one weight and one set of parameters; \
+                 merge the two tables",
+            ));
+        }
+        ops.push(op);
+        first_at.push(table.span().start);
     }
 
     // ---- load
@@ -521,7 +651,15 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
                 "open",
             )?;
             let rate = match (&load_raw.rate, overrides.rate) {
-                (_, Some(r)) => r,
+                (_, Some(r)) => {
+                    check_rate(r).map_err(|m| SpecError {
+                        file: file.to_string(),
+                        line: 0,
+                        message: format!("--rate: {m}"),
+                        hint: "give --rate as operations per second, e.g. --rate 200".into(),
+                    })?;
+                    r
+                }
                 (Some(r), None) => *r.get_ref(),
                 (None, None) => {
                     return Err(cx.err(
@@ -531,15 +669,15 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
                     ))
                 }
             };
-            if !(rate > 0.0 && rate <= 10_000_000.0) {
+            if let Err(m) = check_rate(rate) {
                 return Err(cx.err(
                     load_raw
                         .rate
                         .as_ref()
                         .map(|r| r.span().start)
                         .unwrap_or(raw.load.span().start),
-                    format!("rate {rate} is out of range"),
-                    "rate is operations per second, more than 0",
+                    m,
+                    "rate is operations per second, e.g. rate = 200",
                 ));
             }
             let ramp = match &load_raw.ramp {
@@ -551,13 +689,25 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
                 .as_ref()
                 .map(|r| *r.get_ref())
                 .unwrap_or(0.0);
+            let ramp_from_at = load_raw
+                .ramp_from
+                .as_ref()
+                .map(|r| r.span().start)
+                .unwrap_or(raw.load.span().start);
+            if !ramp_from.is_finite() || ramp_from < 0.0 {
+                return Err(cx.err(
+                    ramp_from_at,
+                    format!("ramp_from {ramp_from} must be a number from 0 to rate ({rate})"),
+                    "the rate rises linearly from ramp_from to rate over ramp",
+                ));
+            }
             if overrides.rate.is_some() {
                 // --rate sets the plateau; a ramp start above it is lowered to it.
                 ramp_from = ramp_from.min(rate);
             }
-            if ramp_from < 0.0 || ramp_from > rate {
+            if ramp_from > rate {
                 return Err(cx.err(
-                    load_raw.ramp_from.as_ref().unwrap().span().start,
+                    ramp_from_at,
                     format!("ramp_from {ramp_from} must be between 0 and rate ({rate})"),
                     "the rate rises linearly from ramp_from to rate over ramp",
                 ));
@@ -684,6 +834,30 @@ fn cache_variants(
         .map(|c| c.span().start)
         .or_else(|| raw.variant.first().map(|v| v.span().start))
         .unwrap_or(0);
+    if raw.variant.len() > MAX_VARIANTS {
+        return Err(cx.err(
+            raw.variant[MAX_VARIANTS].span().start,
+            format!(
+                "{} [[variant]] tables; at most {MAX_VARIANTS}",
+                raw.variant.len()
+            ),
+            "each variant runs the whole scenario once: split the comparison into several files",
+        ));
+    }
+    for v in &raw.variant {
+        if let Some(toml::Value::String(n)) = v.get_ref().get("name") {
+            if n.chars().count() > MAX_NAME_CHARS {
+                return Err(cx.err(
+                    cx.key_offset(v.span(), "name"),
+                    format!(
+                        "variant name {} is longer than {MAX_NAME_CHARS} characters",
+                        shorten(n)
+                    ),
+                    "it names a report directory",
+                ));
+            }
+        }
+    }
     let variants: Vec<toml::Table> = raw.variant.iter().map(|v| v.get_ref().clone()).collect();
     crate::cache::variants::resolve(raw.cache.as_ref().map(|c| c.get_ref()), &variants).map_err(
         |m| {
@@ -694,6 +868,30 @@ fn cache_variants(
             )
         },
     )
+}
+
+/// A `--duration` / `--warmup` value that did not come through [`parse_duration`]
+/// (library callers): the same bound, blamed on the flag.
+fn check_flag_duration(file: &str, flag: &str, d: Duration) -> Result<(), SpecError> {
+    if d > MAX_DURATION {
+        return Err(SpecError {
+            file: file.to_string(),
+            line: 0,
+            message: format!("{flag} {d:?} is longer than the maximum of 7 days"),
+            hint: DURATION_HINT.into(),
+        });
+    }
+    Ok(())
+}
+
+/// A user-supplied text for a message: at most 60 characters, quoted.
+fn shorten(s: &str) -> String {
+    if s.chars().count() <= 60 {
+        format!("{s:?}")
+    } else {
+        let head: String = s.chars().take(60).collect();
+        format!("{head:?}... ({} characters)", s.chars().count())
+    }
 }
 
 fn op_names() -> String {
@@ -728,7 +926,7 @@ fn validate_op(cx: &Ctx, table: &Spanned<toml::Table>) -> Result<OpSpec, SpecErr
             .collect();
         cx.err(
             cx.key_offset(span.clone(), "name"),
-            format!("unknown operation {name:?}"),
+            format!("unknown operation {}", shorten(name)),
             if close.is_empty() {
                 format!("operations: {}", op_names())
             } else {
@@ -767,7 +965,7 @@ fn validate_op(cx: &Ctx, table: &Spanned<toml::Table>) -> Result<OpSpec, SpecErr
             };
             return Err(cx.err(
                 cx.key_offset(span.clone(), key),
-                format!("operation {name} has no parameter {key:?}"),
+                format!("operation {name} has no parameter {}", shorten(key)),
                 format!("{name} takes name, weight and {takes}"),
             ));
         }
@@ -828,11 +1026,13 @@ fn validate_op(cx: &Ctx, table: &Spanned<toml::Table>) -> Result<OpSpec, SpecErr
             },
             ParamKind::Text { default } => match given {
                 None => ParamValue::Text(default.to_string()),
-                Some(toml::Value::String(s)) if !s.is_empty() => ParamValue::Text(s.clone()),
+                Some(toml::Value::String(s)) if !s.is_empty() && s.chars().count() <= 256 => {
+                    ParamValue::Text(s.clone())
+                }
                 Some(_) => {
                     return Err(cx.err(
                         at,
-                        format!("{name}.{} must be a non-empty string", p.name),
+                        format!("{name}.{} must be a string of 1 to 256 characters", p.name),
                         p.help,
                     ))
                 }
@@ -847,8 +1047,11 @@ fn validate_op(cx: &Ctx, table: &Spanned<toml::Table>) -> Result<OpSpec, SpecErr
     })
 }
 
+/// Whether two names share their first five characters (counted in characters: a
+/// non-ASCII name must not be cut inside a character).
 fn share_prefix(a: &str, b: &str) -> bool {
-    a.len() >= 5 && b.len() >= 5 && a[..5] == b[..5]
+    let (mut x, mut y) = (a.chars(), b.chars());
+    (0..5).all(|_| matches!((x.next(), y.next()), (Some(p), Some(q)) if p == q))
 }
 
 #[cfg(test)]
