@@ -230,7 +230,15 @@ async fn clinic_day_writes_are_valid_and_change_the_data() {
         &env,
         &repo("scenarios/clinic-day.toml"),
         &out,
-        &["--duration", "4s", "--warmup", "0s", "--rate", "80"],
+        &[
+            "--duration",
+            "4s",
+            "--warmup",
+            "0s",
+            "--rate",
+            "80",
+            "--keep-writes",
+        ],
     );
     for op in s["operations"].as_array().unwrap() {
         let name = op["label"].as_str().unwrap();
