@@ -25,6 +25,7 @@ use crate::model::{ClinicData, ClinicalNote, VoiceRecording};
 use crate::schema::mongo::{
     CLINICAL_NOTES, GRIDFS_BUCKET, GRIDFS_CHUNKS, GRIDFS_FILES, VOICE_RECORDINGS,
 };
+use crate::seed::failure;
 
 /// Most documents per insert_many, far under MongoDB's 100,000-operation limit.
 const INSERT_BATCH: usize = 5_000;
@@ -242,10 +243,7 @@ pub async fn insert_idempotent(
                     let dups = im.write_errors.as_ref().map_or(0, Vec::len);
                     inserted += (batch.len() - dups) as u64;
                 }
-                _ => {
-                    return Err(anyhow::Error::new(e))
-                        .with_context(|| format!("inserting into MongoDB {collection}"))
-                }
+                _ => return Err(failure::mongo(e, format!("inserting into {collection}"))),
             },
         }
     }

@@ -256,3 +256,44 @@ pub async fn seeded_clinics(pool: &PgPool, fingerprint: &str) -> Result<Vec<u32>
     }
     Ok(rows.into_iter().map(|(i, _)| i as u32).collect())
 }
+
+/// After a failed seed that had started on empty stores: if no clinic of any process is
+/// committed, the dataset record is removed and the documents written so far are deleted, so
+/// the stores are as they were and a corrected command (other parameters) is accepted. Returns
+/// whether it did so. With clinics committed the record stays: re-running the same command
+/// resumes.
+pub async fn forget_if_nothing_committed(
+    pool: &PgPool,
+    db: &Database,
+    fingerprint: &str,
+) -> Result<bool> {
+    let mut tx = pool.begin().await?;
+    // Locks out a parallel shard committing its first clinic meanwhile.
+    sqlx::query("LOCK TABLE clinicload_meta.seeded_clinics IN EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await?;
+    let forgotten = sqlx::query(
+        "DELETE FROM clinicload_meta.dataset WHERE fingerprint = $1 \
+         AND NOT EXISTS (SELECT 1 FROM clinicload_meta.seeded_clinics)",
+    )
+    .bind(fingerprint)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0;
+    tx.commit().await?;
+    if forgotten {
+        for c in [
+            CLINICAL_NOTES,
+            VOICE_RECORDINGS,
+            GRIDFS_FILES,
+            GRIDFS_CHUNKS,
+        ] {
+            db.collection::<Document>(c)
+                .delete_many(doc! {})
+                .await
+                .with_context(|| format!("emptying MongoDB {c}"))?;
+        }
+    }
+    Ok(forgotten)
+}
