@@ -117,15 +117,13 @@ async fn a_generator_panic_fails_the_seed_and_leaves_the_stores_as_they_were() {
     );
     let pool = env.pool().await;
     let (_c, db) = env.mongo().await;
-    let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM clinicload_meta.dataset")
+    let committed: i64 = sqlx::query_scalar("SELECT count(*) FROM clinicload_meta.seeded_clinics")
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(
-        recorded, 0,
-        "a seed that committed nothing records no dataset"
-    );
-    // The corrected command (other parameters) is accepted and completes.
+    assert_eq!(committed, 0);
+    // The corrected command (other parameters) is accepted and completes, with nothing of
+    // the failed dataset left.
     let out = env
         .command()
         .args(BASE)
@@ -134,6 +132,18 @@ async fn a_generator_panic_fails_the_seed_and_leaves_the_stores_as_they_were() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("done: 1 clinics"));
+    let clinics: serde_json::Value =
+        sqlx::query_scalar("SELECT parameters->'clinics' FROM clinicload_meta.dataset")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(clinics, serde_json::json!(1));
+    let stray = db
+        .collection::<mongodb::bson::Document>("clinicalNotes")
+        .count_documents(mongodb::bson::doc! { "metadata.clinicIndex": { "$ne": 0_i64 } })
+        .await
+        .unwrap();
+    assert_eq!(stray, 0, "documents of the failed dataset are gone");
 
     // A panic after a committed clinic: the dataset stays (for resume), the exit is non-zero,
     // the message names the clinic.

@@ -162,8 +162,21 @@ async fn seed(targets: &Targets, args: &SeedArgs) -> Result<ExitCode> {
         );
         state = safety::inspect(&pool, &db).await?;
     }
-    let start = safety::decide(&state, &params, &fingerprint, args.append, targets)?;
-    safety::record_dataset(&pool, &params, &fingerprint).await?;
+    let mut start = safety::decide(&state, &params, &fingerprint, args.append, targets)?;
+    if start == safety::Start::Replace {
+        let old = state
+            .dataset
+            .as_ref()
+            .map_or("?", |d| d.fingerprint.as_str());
+        eprintln!(
+            "replacing dataset {old}: none of its clinics was ever committed (its seed failed), \
+             so its documents are removed and this dataset is recorded instead"
+        );
+        safety::clear_abandoned(&pool, &db).await?;
+        state = safety::inspect(&pool, &db).await?;
+        start = safety::decide(&state, &params, &fingerprint, args.append, targets)?;
+    }
+    safety::record_dataset(&pool, &params, &fingerprint, start == safety::Start::Append).await?;
     let done = safety::seeded_clinics(&pool, &fingerprint).await?;
     let work: Vec<u32> = mine
         .iter()
@@ -240,19 +253,7 @@ async fn seed(targets: &Targets, args: &SeedArgs) -> Result<ExitCode> {
         Ok(e) => e,
         Err(e) => {
             let complete = stats.clinics_done.load(Ordering::Relaxed);
-            let mut msg = failure::report(&e, targets, complete, mine.len());
-            if start == safety::Start::Fresh {
-                // Best effort: the connection may be what failed.
-                if let Ok(true) =
-                    safety::forget_if_nothing_committed(&pool, &db, &fingerprint).await
-                {
-                    msg.push_str(
-                        " (no clinic was committed, so the dataset is not recorded and the \
-                         documents written so far were removed: the stores are as before)",
-                    );
-                }
-            }
-            bail!("{msg}");
+            bail!("{}", failure::report(&e, targets, complete, mine.len()));
         }
     };
     let complete = stats.clinics_done.load(Ordering::Relaxed);
