@@ -247,7 +247,9 @@ async fn seed(targets: &Targets, args: &SeedArgs) -> Result<ExitCode> {
         progress: progress.clone(),
         stop,
     };
+    let ticker = progress::spawn_ticker(progress.clone(), stats.clone());
     let ended = run::load(&pool, &db, Arc::new(params.clone()), work, &cfg).await;
+    ticker.abort();
     progress.finish();
     let ended = match ended {
         Ok(e) => e,

@@ -234,6 +234,16 @@ pub async fn insert_idempotent(
     collection: &str,
     docs: &[RawDocumentBuf],
 ) -> Result<u64> {
+    insert_idempotent_with(db, collection, docs, |_, _| {}).await
+}
+
+/// [`insert_idempotent`], calling `progress(documents, bytes)` after each batch is stored.
+pub async fn insert_idempotent_with(
+    db: &Database,
+    collection: &str,
+    docs: &[RawDocumentBuf],
+    progress: impl Fn(u64, u64),
+) -> Result<u64> {
     let coll = db.collection::<RawDocumentBuf>(collection);
     let doing = || format!("inserting into {collection}");
     let mut written = 0u64;
@@ -261,6 +271,10 @@ pub async fn insert_idempotent(
                 _ => return Err(failure::mongo(e, doing())),
             },
         }
+        progress(
+            batch.len() as u64,
+            batch.iter().map(|d| d.as_bytes().len() as u64).sum(),
+        );
     }
     Ok(written)
 }

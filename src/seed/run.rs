@@ -247,25 +247,39 @@ pub async fn load(
     })
 }
 
-/// Writes one clinic's MongoDB documents and GridFS audio (idempotent), counting them.
+/// Writes one clinic's MongoDB documents and GridFS audio (idempotent), counting them as
+/// they go ([`Stats::written`]) and once stored.
 async fn write_mongo(
     db: &Database,
     p: &Prepared,
     wav: fn(&VoiceRecording) -> Vec<u8>,
-    stats: &Stats,
+    stats: &Arc<Stats>,
 ) -> Result<()> {
     let t = Instant::now();
-    let (files, audio_bytes) = mongo_sink::upload_recordings(db, &p.docs.recordings, wav).await?;
+    let s = stats.clone();
+    let (files, audio_bytes) = mongo_sink::upload_recordings_with(
+        db,
+        &p.docs.recordings,
+        wav,
+        Arc::new(move |bytes| s.collection_written(2).add(0, bytes, Duration::ZERO)),
+    )
+    .await?;
     stats.collection(2).add(files, audio_bytes, t.elapsed());
     let t = Instant::now();
-    mongo_sink::insert_idempotent(db, VOICE_RECORDINGS, &p.docs.voices).await?;
+    mongo_sink::insert_idempotent_with(db, VOICE_RECORDINGS, &p.docs.voices, |n, b| {
+        stats.collection_written(1).add(n, b, Duration::ZERO)
+    })
+    .await?;
     stats.collection(1).add(
         p.docs.voices.len() as u64,
         p.docs.voice_bytes(),
         t.elapsed(),
     );
     let t = Instant::now();
-    mongo_sink::insert_idempotent(db, CLINICAL_NOTES, &p.docs.notes).await?;
+    mongo_sink::insert_idempotent_with(db, CLINICAL_NOTES, &p.docs.notes, |n, b| {
+        stats.collection_written(0).add(n, b, Duration::ZERO)
+    })
+    .await?;
     stats
         .collection(0)
         .add(p.docs.notes.len() as u64, p.docs.note_bytes(), t.elapsed());
@@ -283,7 +297,7 @@ pub async fn write_clinic(
     fingerprint: &str,
     wav: fn(&VoiceRecording) -> Vec<u8>,
     postgres_only: bool,
-    stats: &Stats,
+    stats: &Arc<Stats>,
 ) -> Result<()> {
     let mongo = async {
         if postgres_only {
@@ -299,9 +313,24 @@ pub async fn write_clinic(
             .await
             .map_err(|e| failure::pg(e, "opening the clinic's transaction"))?;
         let mut timings = Vec::with_capacity(p.tables.len());
-        for table in &p.tables {
+        for (i, table) in p.tables.iter().enumerate() {
             let t = Instant::now();
-            let n = pg_copy::copy_table(&mut tx, table).await?;
+            // Rows sent so far, in proportion to the bytes of the stream sent.
+            let (mut sent, mut rows_shown) = (0u64, 0u64);
+            let len = table.data.len().max(1) as u64;
+            let n = pg_copy::copy_table_with(&mut tx, table, |bytes| {
+                sent += bytes;
+                let rows = table.rows * sent / len;
+                stats
+                    .table_written(i)
+                    .add(rows - rows_shown, bytes, Duration::ZERO);
+                rows_shown = rows;
+            })
+            .await?;
+            // The stream's header and trailer carry no rows: count any rounding remainder.
+            stats
+                .table_written(i)
+                .add(table.rows - rows_shown, 0, Duration::ZERO);
             timings.push(t.elapsed());
             counts.insert(table.table.to_string(), json!(n));
         }
