@@ -1,6 +1,7 @@
 //! Progress that tells the truth: on a terminal (a pty made by `script`), the bars move while
 //! a clinic is still in flight (rows, documents and GridFS bytes as they are written, before
-//! the clinic commits), the elapsed time ticks and an ETA is shown.
+//! the clinic commits), the elapsed time ticks and an ETA is shown; and a failed seed says
+//! so on a terminal too.
 mod common;
 
 use common::TestEnv;
@@ -31,25 +32,47 @@ fn lines(raw: &[u8]) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn bars_move_while_a_clinic_is_in_flight() {
-    let env = TestEnv::migrated("seed_progress").await;
-    let cmd = format!(
-        "stty cols 160 rows 40; exec {} seed --profile tiny --seed 3 --as-of 2026-03-02 \
-         --patients=40 --clinics 1 --threads 1 --voice-share 1 --voice-length 0.12",
-        TestEnv::bin()
-    );
-    // `script` runs the seed on a pseudo-terminal and copies what it draws.
+/// Runs `clinicload <args>` for `env` on a pseudo-terminal made by `script`.
+fn on_a_terminal(env: &TestEnv, args: &str) -> std::process::Output {
+    let cmd = format!("stty cols 160 rows 40; exec {} {args}", TestEnv::bin());
     let mut script = std::process::Command::new("script");
     for (k, v) in env.command().get_envs() {
         if let Some(v) = v {
             script.env(k, v);
         }
     }
-    let out = script
+    script
         .args(["-qfec", &cmd, "/dev/null"])
         .output()
-        .expect("`script` (util-linux) runs");
+        .expect("`script` (util-linux) runs")
+}
+
+#[tokio::test]
+async fn a_failed_seed_says_so_on_a_terminal() {
+    let env = TestEnv::migrated("seed_tty_fail").await;
+    let out = on_a_terminal(
+        &env,
+        "seed --profile tiny --seed 3 --as-of 2026-03-02 --patients=40 --clinics 2 \
+         --threads 1 --panic-in-clinic 1",
+    );
+    let frames = lines(&out.stdout).join("\n");
+    assert!(!out.status.success(), "{frames}");
+    assert!(
+        frames.contains("seed failed: clinic 1: generating the clinic failed")
+            && frames.contains("1 of 2 clinics are complete")
+            && !frames.contains("done:"),
+        "{frames}"
+    );
+}
+
+#[tokio::test]
+async fn bars_move_while_a_clinic_is_in_flight() {
+    let env = TestEnv::migrated("seed_progress").await;
+    let out = on_a_terminal(
+        &env,
+        "seed --profile tiny --seed 3 --as-of 2026-03-02 --patients=40 --clinics 1 \
+         --threads 1 --voice-share 1 --voice-length 0.12",
+    );
     let frames = lines(&out.stdout);
     assert!(
         out.status.success(),

@@ -301,6 +301,7 @@ async fn killing_the_mongodb_server_anywhere_in_a_seed_loses_nothing() {
 
     let points = 6;
     let mut failed_runs = 0;
+    let mut lost_mongo = 0;
     for k in 1..=points {
         let env = env_on(&ferret, &format!("resume_k{k}")).await;
         let child = env
@@ -324,6 +325,10 @@ async fn killing_the_mongodb_server_anywhere_in_a_seed_loses_nothing() {
                 stderr.contains("seed failed") && stderr.contains("re-run the same command"),
                 "kill point {k}: {stderr}"
             );
+            assert!(stderr.len() < 2_000, "kill point {k}: {stderr}");
+            if stderr.contains("lost the connection to MongoDB at mongodb://127.0.0.1:") {
+                lost_mongo += 1;
+            }
         }
         // Re-run the same command until it succeeds (a re-run may itself meet the restart).
         let mut attempts = 0;
@@ -341,6 +346,10 @@ async fn killing_the_mongodb_server_anywhere_in_a_seed_loses_nothing() {
         }
         assert_eq!(sums(&env).await, want, "kill point {k} of {points}");
     }
+    assert!(
+        lost_mongo > 0,
+        "a killed MongoDB server reads as a lost connection in at least one failed run"
+    );
     assert!(
         failed_runs >= points / 2,
         "the kills must interrupt most seeds ({failed_runs} of {points} did fail)"
