@@ -582,3 +582,41 @@ pub fn check_bounds(params: &SeedParams) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod bounds_tests {
+    use super::*;
+
+    fn params(profile: &str) -> SeedParams {
+        SeedParams {
+            seed: 1,
+            as_of: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+            clinics: 10,
+            shape: crate::generate::profile(profile).unwrap(),
+        }
+    }
+
+    #[test]
+    fn every_profile_is_within_bounds_and_extremes_are_not() {
+        for p in crate::generate::PROFILES {
+            check_bounds(&params(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+        }
+        let small = clinic_memory_estimate(&params("small").shape);
+        assert!((100_000_000..400_000_000).contains(&small), "{small}");
+        let mut p = params("small");
+        p.shape.note_length = f64::NAN;
+        assert!(check_bounds(&p).unwrap_err().contains("--note-length"));
+        let mut p = params("small");
+        p.shape.patients = 200_000;
+        assert!(check_bounds(&p).unwrap_err().contains("one clinic"));
+        let mut p = params("tiny");
+        p.shape.history_days = bounds::HISTORY_DAYS.1;
+        p.shape.future_days = bounds::FUTURE_DAYS.1;
+        p.as_of = chrono::NaiveDate::from_ymd_opt(bounds::AS_OF_YEARS.0, 1, 1).unwrap();
+        check_bounds(&p).unwrap();
+        // The extreme accepted window still generates (no date overflow).
+        p.shape.patients = 5;
+        let c = crate::generate::generate_clinic_tables(&p, 0);
+        assert_eq!(c.patients.len(), 5);
+    }
+}
