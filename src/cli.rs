@@ -178,9 +178,9 @@ pub struct SeedArgs {
     /// Print the rows and bytes per table and collection that would be written; touch nothing
     #[arg(long)]
     pub plan: bool,
-    /// Generator threads [default: all cores]
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// Generator threads, 1 to 256 [default: all cores]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
     /// Write only clinics with index % n == i (i/n)
     #[arg(long, value_name = "i/n")]
     pub shard: Option<Shard>,
@@ -212,8 +212,11 @@ pub struct SeedArgs {
     #[arg(long, value_name = "MB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=4_000_000))]
     pub memory_budget: u64,
     /// Test hook: pause this many milliseconds after each committed clinic
-    #[arg(long, hide = true, default_value_t = 0)]
+    #[arg(long, hide = true, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     pub pause_after_clinic_ms: u64,
+    /// Test hook: the generator panics on this clinic (how a generator bug must be reported)
+    #[arg(long, hide = true)]
+    pub panic_in_clinic: Option<u32>,
 }
 
 /// `--duration` / `--warmup`: the scenario file's duration syntax and bound; clap names the

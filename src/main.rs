@@ -13,10 +13,13 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CLINICLOAD_LOG")
-                // sqlx warns about every statement over 1 s; a bulk load is made of those.
-                .unwrap_or_else(|_| "warn,sqlx::query=error".into()),
+                // sqlx warns about every statement over 1 s; a bulk load is made of those. Its
+                // pool warns about each broken connection it drops: the command reports that.
+                .unwrap_or_else(|_| "warn,sqlx::query=error,sqlx_core::pool=error".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never in CI logs or files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let targets = cli.targets.clone();

@@ -474,3 +474,149 @@ pub fn plan(params: &SeedParams) -> Plan {
         entries,
     }
 }
+
+/// The checked range of every seed parameter. Generation holds one whole clinic in memory, so
+/// besides each parameter's own range the estimated size of one clinic is bounded too: scale
+/// comes from `--clinics`, not from a giant clinic.
+pub mod bounds {
+    pub const CLINICS: (u32, u32) = (1, 1_000_000);
+    pub const DOCTORS: (u32, u32) = (1, 1_000);
+    /// Nurses, receptionists and admins each.
+    pub const STAFF: (u32, u32) = (0, 1_000);
+    pub const PATIENTS: (u32, u32) = (1, 500_000);
+    pub const HISTORY_DAYS: (u32, u32) = (0, 3_650);
+    pub const FUTURE_DAYS: (u32, u32) = (0, 730);
+    pub const NOTE_LENGTH: (f64, f64) = (0.01, 20.0);
+    /// Years of `--as-of`.
+    pub const AS_OF_YEARS: (i32, i32) = (1900, 2200);
+    /// Estimated memory of one clinic while it is generated and encoded.
+    pub const CLINIC_BYTES: u64 = 4_000_000_000;
+}
+
+/// Rough memory one clinic takes while it is generated and encoded: its appointments (about
+/// four a patient-year with no-shows and cancellations, about 1 kB of rows each plus a note of
+/// about 9 kB at `note_length` 1.0), held as model structs and as encoded bytes, and the
+/// doctors' calendars. A small clinic comes to about 0.2 GB.
+pub fn clinic_memory_estimate(shape: &super::ClinicShape) -> u64 {
+    let days = u64::from(shape.history_days) + 1 + u64::from(shape.future_days);
+    let appointments = u64::from(shape.patients) * days * 4 / 365 + 1;
+    let per_appointment = 1_000.0 + 9_000.0 * shape.note_length.max(0.0);
+    let calendars = u64::from(shape.doctors) * days * 200;
+    (appointments as f64 * per_appointment * 3.0) as u64 + calendars
+}
+
+/// Checks every parameter against [`bounds`]; the error names the flag, the range and why.
+pub fn check_bounds(params: &SeedParams) -> Result<(), String> {
+    use bounds::*;
+    let s = &params.shape;
+    let range = |flag: &str, v: u32, (lo, hi): (u32, u32), why: &str| {
+        if v < lo || v > hi {
+            Err(format!(
+                "--{flag} {v} is out of range: it must be between {lo} and {hi}{why}"
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    range(
+        "clinics",
+        params.clinics,
+        CLINICS,
+        " (scale is the number of clinics; more than that, split the dataset over databases)",
+    )?;
+    range(
+        "doctors",
+        s.doctors,
+        DOCTORS,
+        " per clinic (appointments need a doctor)",
+    )?;
+    range("nurses", s.nurses, STAFF, " per clinic")?;
+    range("receptionists", s.receptionists, STAFF, " per clinic")?;
+    range("admins", s.admins, STAFF, " per clinic")?;
+    range("patients", s.patients, PATIENTS, " per clinic")?;
+    range("history-days", s.history_days, HISTORY_DAYS, " (ten years)")?;
+    range(
+        "future-days",
+        s.future_days,
+        FUTURE_DAYS,
+        " (two years of bookings)",
+    )?;
+    let (lo, hi) = NOTE_LENGTH;
+    if !(s.note_length >= lo && s.note_length <= hi) {
+        return Err(format!(
+            "--note-length {} is out of range: it must be a multiplier between {lo} and {hi} \
+             (1.0 = typical note length)",
+            s.note_length
+        ));
+    }
+    if !(0.0..=1.0).contains(&s.voice_share) {
+        return Err(format!(
+            "--voice-share {} is out of range: it must be between 0 and 1 (a share of encounters)",
+            s.voice_share
+        ));
+    }
+    if !(s.voice_length_factor > 0.0 && s.voice_length_factor <= 1.0) {
+        return Err(format!(
+            "--voice-length {} is out of range: it must be above 0 and at most 1 (a share of \
+             the visit's length)",
+            s.voice_length_factor
+        ));
+    }
+    let (lo, hi) = AS_OF_YEARS;
+    let year = chrono::Datelike::year(&params.as_of);
+    if year < lo || year > hi {
+        return Err(format!(
+            "--as-of {} is out of range: its year must be between {lo} and {hi}",
+            params.as_of
+        ));
+    }
+    let bytes = clinic_memory_estimate(s);
+    if bytes > CLINIC_BYTES {
+        return Err(format!(
+            "one clinic of this shape would take about {:.1} GB of memory while it is generated \
+             (at most {:.0} GB): a clinic is generated whole. Lower --patients, --history-days, \
+             --future-days or --note-length and raise --clinics instead",
+            bytes as f64 / 1e9,
+            CLINIC_BYTES as f64 / 1e9
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod bounds_tests {
+    use super::*;
+
+    fn params(profile: &str) -> SeedParams {
+        SeedParams {
+            seed: 1,
+            as_of: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+            clinics: 10,
+            shape: crate::generate::profile(profile).unwrap(),
+        }
+    }
+
+    #[test]
+    fn every_profile_is_within_bounds_and_extremes_are_not() {
+        for p in crate::generate::PROFILES {
+            check_bounds(&params(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+        }
+        let small = clinic_memory_estimate(&params("small").shape);
+        assert!((100_000_000..400_000_000).contains(&small), "{small}");
+        let mut p = params("small");
+        p.shape.note_length = f64::NAN;
+        assert!(check_bounds(&p).unwrap_err().contains("--note-length"));
+        let mut p = params("small");
+        p.shape.patients = 200_000;
+        assert!(check_bounds(&p).unwrap_err().contains("one clinic"));
+        let mut p = params("tiny");
+        p.shape.history_days = bounds::HISTORY_DAYS.1;
+        p.shape.future_days = bounds::FUTURE_DAYS.1;
+        p.as_of = chrono::NaiveDate::from_ymd_opt(bounds::AS_OF_YEARS.0, 1, 1).unwrap();
+        check_bounds(&p).unwrap();
+        // The extreme accepted window still generates (no date overflow).
+        p.shape.patients = 5;
+        let c = crate::generate::generate_clinic_tables(&p, 0);
+        assert_eq!(c.patients.len(), 5);
+    }
+}

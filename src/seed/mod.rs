@@ -7,11 +7,12 @@
 //! and sharding (`--shard i/n` takes the clinics whose index % n == i).
 //!
 //! Modules, one concern each: [`pg_copy`] encodes rows as COPY BINARY, [`mongo_sink`] writes
-//! documents and audio, [`run`] is the pipeline, [`safety`] decides whether and how the
+//! documents and audio, [`run`] is the pipeline, [`failure`] words its errors, [`safety`] decides whether and how the
 //! target may be written, [`indexes`] defers secondary indexes, [`progress`] reports, and
 //! [`checksum`] compares datasets.
 
 pub mod checksum;
+pub mod failure;
 pub mod indexes;
 pub mod mongo_sink;
 pub mod pg_copy;
@@ -50,33 +51,17 @@ pub fn resolve_params(args: &SeedArgs) -> Result<SeedParams> {
          patients <- patients, history_days <- history_days, future_days <- future_days,
          note_length <- note_length, voice_share <- voice_share,
          voice_length_factor <- voice_length);
-    if args.clinics == 0 || args.clinics > i32::MAX as u32 {
-        bail!("--clinics must be between 1 and {}", i32::MAX);
-    }
-    if shape.doctors == 0 {
-        bail!("--doctors must be at least 1: appointments need a doctor");
-    }
-    if shape.patients == 0 {
-        bail!("--patients must be at least 1");
-    }
-    if !(0.0..=1.0).contains(&shape.voice_share) {
-        bail!("--voice-share must be between 0 and 1 (a share of encounters)");
-    }
-    if !(shape.voice_length_factor > 0.0 && shape.voice_length_factor <= 1.0) {
-        bail!("--voice-length must be above 0 and at most 1 (a share of the visit's length)");
-    }
-    if !(shape.note_length > 0.0 && shape.note_length.is_finite()) {
-        bail!("--note-length must be a positive multiplier, e.g. 1.0");
-    }
     let as_of = args
         .as_of
         .unwrap_or_else(|| chrono::Local::now().date_naive());
-    Ok(SeedParams {
+    let params = SeedParams {
         seed: args.seed,
         as_of,
         clinics: args.clinics,
         shape,
-    })
+    };
+    generate::plan::check_bounds(&params).map_err(anyhow::Error::msg)?;
+    Ok(params)
 }
 
 /// The clinics this process writes: all of them, or its shard's share.
@@ -132,6 +117,12 @@ fn install_stop_handler(stop: Arc<AtomicBool>) {
 
 /// `clinicload seed`.
 pub async fn seed_command(targets: &Targets, args: &SeedArgs) -> Result<ExitCode> {
+    seed(targets, args)
+        .await
+        .map_err(|e| failure::reword(e, targets))
+}
+
+async fn seed(targets: &Targets, args: &SeedArgs) -> Result<ExitCode> {
     let params = resolve_params(args)?;
     // A PostgreSQL-only load is a different (partial) dataset: its own fingerprint keeps a
     // normal seed from resuming it as if its documents were there.
@@ -152,7 +143,10 @@ pub async fn seed_command(targets: &Targets, args: &SeedArgs) -> Result<ExitCode
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let threads = args.threads.unwrap_or_else(num_cpus::get).clamp(1, 256);
+    let threads = args
+        .threads
+        .map_or_else(num_cpus::get, usize::from)
+        .clamp(1, 256);
     // Twice the cores: while one writer waits on a round trip, another keeps the server busy.
     let writers = (threads * 2).clamp(2, 8);
     let pool = connect::postgres(targets, writers as u32 + 1).await?;
@@ -168,8 +162,21 @@ pub async fn seed_command(targets: &Targets, args: &SeedArgs) -> Result<ExitCode
         );
         state = safety::inspect(&pool, &db).await?;
     }
-    let start = safety::decide(&state, &params, &fingerprint, args.append, targets)?;
-    safety::record_dataset(&pool, &params, &fingerprint).await?;
+    let mut start = safety::decide(&state, &params, &fingerprint, args.append, targets)?;
+    if start == safety::Start::Replace {
+        let old = state
+            .dataset
+            .as_ref()
+            .map_or("?", |d| d.fingerprint.as_str());
+        eprintln!(
+            "replacing dataset {old}: none of its clinics was ever committed (its seed failed), \
+             so its documents are removed and this dataset is recorded instead"
+        );
+        safety::clear_abandoned(&pool, &db).await?;
+        state = safety::inspect(&pool, &db).await?;
+        start = safety::decide(&state, &params, &fingerprint, args.append, targets)?;
+    }
+    safety::record_dataset(&pool, &params, &fingerprint, start == safety::Start::Append).await?;
     let done = safety::seeded_clinics(&pool, &fingerprint).await?;
     let work: Vec<u32> = mine
         .iter()
@@ -233,26 +240,40 @@ pub async fn seed_command(targets: &Targets, args: &SeedArgs) -> Result<ExitCode
         fingerprint: fingerprint.clone(),
         wav,
         pause_after_clinic: Duration::from_millis(args.pause_after_clinic_ms),
+        panic_in_clinic: args.panic_in_clinic,
         postgres_only: args.postgres_only,
         memory_budget: args.memory_budget * 1_000_000,
         stats: stats.clone(),
         progress: progress.clone(),
         stop,
     };
+    let ticker = progress::spawn_ticker(progress.clone(), stats.clone());
     let ended = run::load(&pool, &db, Arc::new(params.clone()), work, &cfg).await;
+    ticker.abort();
     progress.finish();
     let ended = match ended {
         Ok(e) => e,
         Err(e) => {
             let complete = stats.clinics_done.load(Ordering::Relaxed);
-            return Err(e.context(format!(
-                "seed failed after {complete} of {} clinics were complete; fix the cause and re-run \
-                 the same command to resume",
-                mine.len()
-            )));
+            bail!("{}", failure::report(&e, targets, complete, mine.len()));
         }
     };
     let complete = stats.clinics_done.load(Ordering::Relaxed);
+    if ended == run::Ended::Complete && complete < mine.len() as u64 {
+        let done = safety::seeded_clinics(&pool, &fingerprint).await?;
+        let missing: Vec<String> = mine
+            .iter()
+            .filter(|i| done.binary_search(i).is_err())
+            .take(10)
+            .map(u32::to_string)
+            .collect();
+        bail!(
+            "seed failed: only {complete} of {} clinics are complete, clinic(s) {} are missing \
+             although no error was reported; re-run the same command to write them",
+            mine.len(),
+            missing.join(", ")
+        );
+    }
     if ended == run::Ended::Interrupted {
         print!("{}", stats.summary());
         println!(

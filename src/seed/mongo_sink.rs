@@ -4,13 +4,18 @@
 //!
 //! Why it is idempotent: every `_id` is derived from the model's deterministic UUID (the
 //! documents' `_id` is the UUID string, the GridFS file id an ObjectId hashed from it), so a
-//! re-run after an interruption meets its own earlier writes. Duplicate-key errors (E11000)
-//! on insert mean "already written" and are ignored; GridFS files that already exist are
-//! skipped, and stray chunks of a half-finished upload are deleted before uploading again.
+//! re-run after an interruption meets its own earlier writes. What a re-run meets is
+//! verified, never trusted: a document that already exists (duplicate key, E11000) is read
+//! back and replaced if it differs from what this run writes; a GridFS file that already
+//! exists is kept only if its fs.files document and its chunks are exactly what the upload
+//! writes (an upload whose last insert was applied but whose reply was lost leaves fs.files
+//! without chunks: the driver's cleanup deleted them), otherwise it is deleted and uploaded
+//! again; stray chunks of a half-finished upload are deleted before uploading again.
 //! MongoDB is written before the clinic's PostgreSQL transaction, so a clinic recorded as
 //! complete in PostgreSQL always has its documents.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use chrono::NaiveDateTime;
@@ -25,6 +30,7 @@ use crate::model::{ClinicData, ClinicalNote, VoiceRecording};
 use crate::schema::mongo::{
     CLINICAL_NOTES, GRIDFS_BUCKET, GRIDFS_CHUNKS, GRIDFS_FILES, VOICE_RECORDINGS,
 };
+use crate::seed::failure;
 
 /// Most documents per insert_many, far under MongoDB's 100,000-operation limit.
 const INSERT_BATCH: usize = 5_000;
@@ -219,18 +225,31 @@ fn raw(d: &Document) -> RawDocumentBuf {
     RawDocumentBuf::from_bytes(bytes).expect("the encoder wrote valid BSON")
 }
 
-/// Inserts documents with unordered insert_many in large batches; documents already present
-/// (duplicate `_id`) count as written. Returns how many were newly inserted.
+/// Inserts documents with unordered insert_many in large batches. A document already present
+/// (duplicate `_id`, from an earlier interrupted run) is read back and compared with the one
+/// this run would write, and replaced when it differs, so resume never keeps a wrong document.
+/// Returns how many documents were written (inserted or replaced).
 pub async fn insert_idempotent(
     db: &Database,
     collection: &str,
     docs: &[RawDocumentBuf],
 ) -> Result<u64> {
+    insert_idempotent_with(db, collection, docs, |_, _| {}).await
+}
+
+/// [`insert_idempotent`], calling `progress(documents, bytes)` after each batch is stored.
+pub async fn insert_idempotent_with(
+    db: &Database,
+    collection: &str,
+    docs: &[RawDocumentBuf],
+    progress: impl Fn(u64, u64),
+) -> Result<u64> {
     let coll = db.collection::<RawDocumentBuf>(collection);
-    let mut inserted = 0u64;
+    let doing = || format!("inserting into {collection}");
+    let mut written = 0u64;
     for batch in batches(docs) {
         match coll.insert_many(batch).ordered(false).await {
-            Ok(r) => inserted += r.inserted_ids.len() as u64,
+            Ok(r) => written += r.inserted_ids.len() as u64,
             Err(e) => match e.kind.as_ref() {
                 ErrorKind::InsertMany(im)
                     if im.write_concern_error.is_none()
@@ -239,17 +258,68 @@ pub async fn insert_idempotent(
                             .as_ref()
                             .is_some_and(|w| w.iter().all(|we| we.code == DUPLICATE_KEY)) =>
                 {
-                    let dups = im.write_errors.as_ref().map_or(0, Vec::len);
-                    inserted += (batch.len() - dups) as u64;
+                    let dups: Vec<&RawDocumentBuf> = im
+                        .write_errors
+                        .as_ref()
+                        .map_or(&[][..], Vec::as_slice)
+                        .iter()
+                        .filter_map(|we| batch.get(we.index))
+                        .collect();
+                    written += (batch.len() - dups.len()) as u64;
+                    written += rewrite_differing(db, collection, &dups).await?;
                 }
-                _ => {
-                    return Err(anyhow::Error::new(e))
-                        .with_context(|| format!("inserting into MongoDB {collection}"))
-                }
+                _ => return Err(failure::mongo(e, doing())),
             },
         }
+        progress(
+            batch.len() as u64,
+            batch.iter().map(|d| d.as_bytes().len() as u64).sum(),
+        );
     }
-    Ok(inserted)
+    Ok(written)
+}
+
+/// Compares documents that already exist with the ones given (same `_id`) and replaces those
+/// that differ. Returns how many were replaced.
+async fn rewrite_differing(
+    db: &Database,
+    collection: &str,
+    docs: &[&RawDocumentBuf],
+) -> Result<u64> {
+    if docs.is_empty() {
+        return Ok(0);
+    }
+    let mut want: HashMap<String, Document> = HashMap::new();
+    for d in docs {
+        let d = Document::try_from(d.as_ref()).context("decoding a generated document")?;
+        let id = d
+            .get_str("_id")
+            .context("a generated document without a string _id")?;
+        want.insert(id.to_string(), d);
+    }
+    let coll = db.collection::<Document>(collection);
+    let ids: Vec<&String> = want.keys().collect();
+    let existing: Vec<Document> = coll
+        .find(doc! { "_id": { "$in": ids } })
+        .await
+        .map_err(|e| failure::mongo(e, format!("reading back existing {collection}")))?
+        .try_collect()
+        .await
+        .map_err(|e| failure::mongo(e, format!("reading back existing {collection}")))?;
+    let mut replaced = 0;
+    for have in existing {
+        let Ok(id) = have.get_str("_id") else {
+            continue;
+        };
+        let Some(d) = want.get(id) else { continue };
+        if &have != d {
+            coll.replace_one(doc! { "_id": id }, d).await.map_err(|e| {
+                failure::mongo(e, format!("rewriting a differing {collection} document"))
+            })?;
+            replaced += 1;
+        }
+    }
+    Ok(replaced)
 }
 
 /// Consecutive runs of documents within [`INSERT_BATCH`] and [`INSERT_BATCH_BYTES`] (a single
@@ -275,48 +345,141 @@ fn batches(docs: &[RawDocumentBuf]) -> impl Iterator<Item = &[RawDocumentBuf]> {
     })
 }
 
-/// Uploads each recording's WAV through the GridFS bucket under its deterministic file id,
-/// skipping files that already exist. `wav` produces the bytes (on a blocking thread: it is
-/// CPU work). Returns (files uploaded, bytes uploaded).
+/// The chunk size the driver's bucket writes (its default, 255 KiB).
+const GRIDFS_CHUNK_SIZE: u64 = crate::generate::plan::GRIDFS_CHUNK as u64;
+
+/// The `metadata` of a recording's fs.files document.
+fn gridfs_metadata(r: &VoiceRecording) -> Document {
+    doc! {
+        "voiceRecordingId": r.id.to_string(),
+        "encounterId": r.encounter_id.to_string(),
+        "contentType": "audio/wav",
+    }
+}
+
+/// Whether an existing GridFS file is exactly what uploading `r` writes: its fs.files
+/// document (length, chunk size, filename, metadata) and chunks 0..k-1, each once, where k
+/// follows from the length. A file whose final fs.files insert was applied but whose reply
+/// was lost has its chunks deleted by the driver's cleanup: that file fails here.
+fn file_is_complete(r: &VoiceRecording, files_doc: &Document, chunks: &[i64]) -> bool {
+    let len = wav_size(r);
+    let num = |k: &str| match files_doc.get(k) {
+        Some(Bson::Int32(v)) => Some(i64::from(*v)),
+        Some(Bson::Int64(v)) => Some(*v),
+        Some(Bson::Double(v)) if v.fract() == 0.0 => Some(*v as i64),
+        _ => None,
+    };
+    if num("length") != Some(len as i64) || num("chunkSize") != Some(GRIDFS_CHUNK_SIZE as i64) {
+        return false;
+    }
+    if files_doc.get_str("filename").ok() != Some(r.filename.as_str())
+        || files_doc.get_document("metadata").ok() != Some(&gridfs_metadata(r))
+    {
+        return false;
+    }
+    let expected = len.div_ceil(GRIDFS_CHUNK_SIZE) as i64;
+    let mut n = chunks.to_vec();
+    n.sort_unstable();
+    n.len() as i64 == expected && n.iter().enumerate().all(|(i, &c)| c == i as i64)
+}
+
+/// Uploads each recording's WAV through the GridFS bucket under its deterministic file id.
+/// A file that already exists (an earlier interrupted run) is verified against what this
+/// run would write ([`file_is_complete`]) and skipped only if it matches; otherwise it is
+/// deleted and uploaded again. `wav` produces the bytes (on a blocking thread: it is CPU
+/// work); `progress` is called with the bytes of each piece once the bucket has taken it.
+/// Returns (files uploaded, bytes uploaded).
 pub async fn upload_recordings(
     db: &Database,
     recordings: &[VoiceRecording],
     wav: fn(&VoiceRecording) -> Vec<u8>,
 ) -> Result<(u64, u64)> {
+    upload_recordings_with(db, recordings, wav, Arc::new(|_| {})).await
+}
+
+/// [`upload_recordings`] with a progress callback (bytes handed to the bucket).
+pub async fn upload_recordings_with(
+    db: &Database,
+    recordings: &[VoiceRecording],
+    wav: fn(&VoiceRecording) -> Vec<u8>,
+    progress: Arc<dyn Fn(u64) + Send + Sync>,
+) -> Result<(u64, u64)> {
     if recordings.is_empty() {
         return Ok((0, 0));
     }
+    let listing = |e| failure::mongo(e, "listing existing GridFS files");
     let ids: Vec<Bson> = recordings
         .iter()
         .map(|r| Bson::ObjectId(gridfs_file_id(&r.id)))
         .collect();
     let files = db.collection::<Document>(GRIDFS_FILES);
-    let existing: Vec<ObjectId> = files
-        .find(doc! { "_id": { "$in": ids } })
-        .projection(doc! { "_id": 1 })
+    let chunks = db.collection::<Document>(GRIDFS_CHUNKS);
+    let existing: HashMap<ObjectId, Document> = files
+        .find(doc! { "_id": { "$in": &ids } })
         .await
-        .context("listing existing GridFS files")?
-        .map_ok(|d| d.get_object_id("_id").ok())
-        .try_filter_map(|o| async move { Ok(o) })
-        .try_collect()
+        .map_err(listing)?
+        .try_collect::<Vec<Document>>()
         .await
-        .context("listing existing GridFS files")?;
-    let missing: Vec<&VoiceRecording> = recordings
-        .iter()
-        .filter(|r| !existing.contains(&gridfs_file_id(&r.id)))
+        .map_err(listing)?
+        .into_iter()
+        .filter_map(|d| d.get_object_id("_id").ok().map(|id| (id, d)))
         .collect();
+    let mut chunk_ns: HashMap<ObjectId, Vec<i64>> = HashMap::new();
+    if !existing.is_empty() {
+        let present: Vec<Bson> = existing.keys().map(|o| Bson::ObjectId(*o)).collect();
+        let listed: Vec<Document> = chunks
+            .find(doc! { "files_id": { "$in": present } })
+            .projection(doc! { "files_id": 1, "n": 1 })
+            .await
+            .map_err(listing)?
+            .try_collect()
+            .await
+            .map_err(listing)?;
+        for c in listed {
+            let n = match c.get("n") {
+                Some(Bson::Int32(v)) => i64::from(*v),
+                Some(Bson::Int64(v)) => *v,
+                _ => -1,
+            };
+            if let Ok(f) = c.get_object_id("files_id") {
+                chunk_ns.entry(f).or_default().push(n);
+            }
+        }
+    }
+    let mut missing: Vec<&VoiceRecording> = Vec::new();
+    let mut broken: Vec<Bson> = Vec::new();
+    for r in recordings {
+        let id = gridfs_file_id(&r.id);
+        match existing.get(&id) {
+            None => missing.push(r),
+            Some(d) => {
+                let ns = chunk_ns.get(&id).map_or(&[][..], Vec::as_slice);
+                if !file_is_complete(r, d, ns) {
+                    broken.push(Bson::ObjectId(id));
+                    missing.push(r);
+                }
+            }
+        }
+    }
     if missing.is_empty() {
         return Ok((0, 0));
     }
-    // Chunks without a files document are the remains of an interrupted upload.
+    if !broken.is_empty() {
+        tracing::info!(files = broken.len(), "rewriting incomplete GridFS files");
+        files
+            .delete_many(doc! { "_id": { "$in": &broken } })
+            .await
+            .map_err(|e| failure::mongo(e, "removing incomplete GridFS files"))?;
+    }
+    // Chunks without a (complete) files document are the remains of an interrupted upload.
     let missing_ids: Vec<Bson> = missing
         .iter()
         .map(|r| Bson::ObjectId(gridfs_file_id(&r.id)))
         .collect();
-    db.collection::<Document>(GRIDFS_CHUNKS)
+    chunks
         .delete_many(doc! { "files_id": { "$in": missing_ids } })
         .await
-        .context("removing chunks of interrupted GridFS uploads")?;
+        .map_err(|e| failure::mongo(e, "removing chunks of interrupted GridFS uploads"))?;
 
     let bucket = db.gridfs_bucket(
         mongodb::options::GridFsBucketOptions::builder()
@@ -332,7 +495,7 @@ pub async fn upload_recordings(
     loop {
         while tasks.len() < UPLOADS_IN_FLIGHT {
             let Some(r) = queue.next() else { break };
-            tasks.spawn(upload_one(bucket.clone(), r, wav));
+            tasks.spawn(upload_one(bucket.clone(), r, wav, progress.clone()));
         }
         match tasks.join_next().await {
             None => break,
@@ -349,6 +512,7 @@ async fn upload_one(
     bucket: mongodb::gridfs::GridFsBucket,
     r: VoiceRecording,
     wav: fn(&VoiceRecording) -> Vec<u8>,
+    progress: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<u64> {
     let meta = r.clone();
     let bytes = tokio::task::spawn_blocking(move || wav(&meta))
@@ -357,19 +521,19 @@ async fn upload_one(
     let mut up = bucket
         .open_upload_stream(&r.filename)
         .id(Bson::ObjectId(gridfs_file_id(&r.id)))
-        .metadata(doc! {
-            "voiceRecordingId": r.id.to_string(),
-            "encounterId": r.encounter_id.to_string(),
-            "contentType": "audio/wav",
-        })
+        .metadata(gridfs_metadata(&r))
         .await
-        .context("opening a GridFS upload")?;
-    up.write_all(&bytes)
-        .await
-        .with_context(|| format!("uploading {} to GridFS", r.filename))?;
-    up.close()
-        .await
-        .with_context(|| format!("finishing the GridFS upload of {}", r.filename))?;
+        .map_err(|e| failure::mongo(e, format!("opening the GridFS upload of {}", r.filename)))?;
+    // A chunk at a time, so progress follows the bytes actually handed over.
+    for piece in bytes.chunks(GRIDFS_CHUNK_SIZE as usize) {
+        up.write_all(piece)
+            .await
+            .map_err(|e| failure::mongo_io(e, format!("uploading {} to GridFS", r.filename)))?;
+        progress(piece.len() as u64);
+    }
+    up.close().await.map_err(|e| {
+        failure::mongo_io(e, format!("finishing the GridFS upload of {}", r.filename))
+    })?;
     Ok(bytes.len() as u64)
 }
 

@@ -12,7 +12,7 @@
 //! those columns in that order, so the two cannot drift apart unnoticed (the round-trip tests
 //! below COPY through the real server and read every column back).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::Value as Json;
 use sqlx::PgConnection;
@@ -22,6 +22,7 @@ use crate::model::{
     Alert, Appointment, ClinicData, Encounter, Order, OrderItem, Patient, Prescription,
     PrescriptionItem, Task, User,
 };
+use crate::seed::failure;
 
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0";
 /// OID of `text`, the element type of `TEXT[]` columns.
@@ -506,24 +507,33 @@ pub fn encode_clinic(c: &ClinicData) -> Vec<TableCopy> {
 /// Streams one encoded table through `COPY ... FROM STDIN` on `conn` (typically inside the
 /// clinic's transaction). Empty tables send nothing. Returns the rows the server accepted.
 pub async fn copy_table(conn: &mut PgConnection, t: &TableCopy) -> Result<u64> {
+    copy_table_with(conn, t, |_| {}).await
+}
+
+/// [`copy_table`], calling `sent` with the bytes of each chunk once it is handed to the
+/// connection (for progress while the clinic's transaction is still open).
+pub async fn copy_table_with(
+    conn: &mut PgConnection,
+    t: &TableCopy,
+    mut sent: impl FnMut(u64),
+) -> Result<u64> {
     if t.rows == 0 {
         return Ok(0);
     }
     const CHUNK: usize = 1 << 20;
+    let doing = || format!("COPYing {}", t.table);
     let mut copy = conn
         .copy_in_raw(t.statement)
         .await
-        .with_context(|| format!("starting COPY into {}", t.table))?;
+        .map_err(|e| failure::pg(e, doing()))?;
     for chunk in t.data.chunks(CHUNK) {
         if let Err(e) = copy.send(chunk).await {
             let _ = copy.abort("clinicload: send failed").await;
-            return Err(e).with_context(|| format!("sending COPY data for {}", t.table));
+            return Err(failure::pg(e, doing()));
         }
+        sent(chunk.len() as u64);
     }
-    let n = copy
-        .finish()
-        .await
-        .with_context(|| format!("COPY into {} was rejected by the server", t.table))?;
+    let n = copy.finish().await.map_err(|e| failure::pg(e, doing()))?;
     Ok(n)
 }
 

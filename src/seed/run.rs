@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, Mutex, OwnedSemaphorePermit, Semaphore};
 use crate::generate::{generate_clinic, generate_clinic_tables, SeedParams};
 use crate::model::VoiceRecording;
 use crate::schema::mongo::{CLINICAL_NOTES, VOICE_RECORDINGS};
+use crate::seed::failure::{self, Clinic};
 use crate::seed::mongo_sink::{self, ClinicDocs};
 use crate::seed::pg_copy::{self, TableCopy};
 use crate::seed::progress::{Progress, Stats};
@@ -73,6 +74,8 @@ pub struct Pipeline {
     pub fingerprint: String,
     pub wav: fn(&VoiceRecording) -> Vec<u8>,
     pub pause_after_clinic: Duration,
+    /// Test hook: the generator panics on this clinic.
+    pub panic_in_clinic: Option<u32>,
     /// Skip MongoDB and GridFS (benchmarks of PostgreSQL ingest).
     pub postgres_only: bool,
     /// Bytes of encoded clinics in flight (queued or being written); a clinic larger than
@@ -104,14 +107,19 @@ pub async fn load(
 
     let mut generators = Vec::new();
     let with_docs = !cfg.postgres_only;
+    // A generator that panics (a bug: parameters are range-checked before anything starts)
+    // records why and which clinic, and stops the pipeline.
+    let generator_failed: Arc<std::sync::Mutex<Option<anyhow::Error>>> = Arc::default();
+    let panic_in_clinic = cfg.panic_in_clinic;
     for t in 0..cfg.threads.max(1) {
-        let (tx, work, next, stop, params, budget) = (
+        let (tx, work, next, stop, params, budget, failed) = (
             tx.clone(),
             work.clone(),
             next.clone(),
             stop.clone(),
             params.clone(),
             budget.clone(),
+            generator_failed.clone(),
         );
         generators.push(
             std::thread::Builder::new()
@@ -122,7 +130,35 @@ pub async fn load(
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&index) = work.get(i) else { break };
-                    let prepared = prepare(&params, index, with_docs);
+                    let generated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        if panic_in_clinic == Some(index) {
+                            panic!("test hook --panic-in-clinic {index}");
+                        }
+                        prepare(&params, index, with_docs)
+                    }));
+                    let prepared = match generated {
+                        Ok(p) => p,
+                        Err(panic) => {
+                            let why = panic
+                                .downcast_ref::<&str>()
+                                .map(|s| s.to_string())
+                                .or_else(|| panic.downcast_ref::<String>().cloned())
+                                .unwrap_or_else(|| "unknown panic".into());
+                            failed
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_or_insert(
+                                    anyhow!(
+                                        "generating the clinic failed ({why}); this is a bug in \
+                                     clinicload's generator, please report it with the command \
+                                     line"
+                                    )
+                                    .context(Clinic(index)),
+                                );
+                            stop.store(true, Ordering::Relaxed);
+                            break;
+                        }
+                    };
                     let kib = prepared.bytes().div_ceil(1024).clamp(1, budget_kib as u64) as u32;
                     // Closed when the writers are gone: nothing more to queue.
                     let Ok(permit) =
@@ -168,7 +204,7 @@ pub async fn load(
                     write_clinic(&pool, &db, &p, &fingerprint, wav, postgres_only, &stats).await;
                 if let Err(e) = res {
                     stop.store(true, Ordering::Relaxed);
-                    return Err(e.context(format!("clinic {}", p.index)));
+                    return Err(e.context(Clinic(p.index)));
                 }
                 stats.clinics_done.fetch_add(1, Ordering::Relaxed);
                 progress.update(&stats);
@@ -197,7 +233,11 @@ pub async fn load(
     for g in generators {
         let _ = tokio::task::spawn_blocking(move || g.join()).await;
     }
-    if let Some(e) = first_error {
+    let generator_failed = generator_failed
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    if let Some(e) = generator_failed.or(first_error) {
         return Err(e);
     }
     Ok(if stop.load(Ordering::Relaxed) {
@@ -207,25 +247,39 @@ pub async fn load(
     })
 }
 
-/// Writes one clinic's MongoDB documents and GridFS audio (idempotent), counting them.
+/// Writes one clinic's MongoDB documents and GridFS audio (idempotent), counting them as
+/// they go ([`Stats::written`]) and once stored.
 async fn write_mongo(
     db: &Database,
     p: &Prepared,
     wav: fn(&VoiceRecording) -> Vec<u8>,
-    stats: &Stats,
+    stats: &Arc<Stats>,
 ) -> Result<()> {
     let t = Instant::now();
-    let (files, audio_bytes) = mongo_sink::upload_recordings(db, &p.docs.recordings, wav).await?;
+    let s = stats.clone();
+    let (files, audio_bytes) = mongo_sink::upload_recordings_with(
+        db,
+        &p.docs.recordings,
+        wav,
+        Arc::new(move |bytes| s.collection_written(2).add(0, bytes, Duration::ZERO)),
+    )
+    .await?;
     stats.collection(2).add(files, audio_bytes, t.elapsed());
     let t = Instant::now();
-    mongo_sink::insert_idempotent(db, VOICE_RECORDINGS, &p.docs.voices).await?;
+    mongo_sink::insert_idempotent_with(db, VOICE_RECORDINGS, &p.docs.voices, |n, b| {
+        stats.collection_written(1).add(n, b, Duration::ZERO)
+    })
+    .await?;
     stats.collection(1).add(
         p.docs.voices.len() as u64,
         p.docs.voice_bytes(),
         t.elapsed(),
     );
     let t = Instant::now();
-    mongo_sink::insert_idempotent(db, CLINICAL_NOTES, &p.docs.notes).await?;
+    mongo_sink::insert_idempotent_with(db, CLINICAL_NOTES, &p.docs.notes, |n, b| {
+        stats.collection_written(0).add(n, b, Duration::ZERO)
+    })
+    .await?;
     stats
         .collection(0)
         .add(p.docs.notes.len() as u64, p.docs.note_bytes(), t.elapsed());
@@ -243,7 +297,7 @@ pub async fn write_clinic(
     fingerprint: &str,
     wav: fn(&VoiceRecording) -> Vec<u8>,
     postgres_only: bool,
-    stats: &Stats,
+    stats: &Arc<Stats>,
 ) -> Result<()> {
     let mongo = async {
         if postgres_only {
@@ -257,11 +311,26 @@ pub async fn write_clinic(
         let mut tx = pool
             .begin()
             .await
-            .context("opening the clinic's PostgreSQL transaction")?;
+            .map_err(|e| failure::pg(e, "opening the clinic's transaction"))?;
         let mut timings = Vec::with_capacity(p.tables.len());
-        for table in &p.tables {
+        for (i, table) in p.tables.iter().enumerate() {
             let t = Instant::now();
-            let n = pg_copy::copy_table(&mut tx, table).await?;
+            // Rows sent so far, in proportion to the bytes of the stream sent.
+            let (mut sent, mut rows_shown) = (0u64, 0u64);
+            let len = table.data.len().max(1) as u64;
+            let n = pg_copy::copy_table_with(&mut tx, table, |bytes| {
+                sent += bytes;
+                let rows = table.rows * sent / len;
+                stats
+                    .table_written(i)
+                    .add(rows - rows_shown, bytes, Duration::ZERO);
+                rows_shown = rows;
+            })
+            .await?;
+            // The stream's header and trailer carry no rows: count any rounding remainder.
+            stats
+                .table_written(i)
+                .add(table.rows - rows_shown, 0, Duration::ZERO);
             timings.push(t.elapsed());
             counts.insert(table.table.to_string(), json!(n));
         }
@@ -274,7 +343,7 @@ pub async fn write_clinic(
         .bind(serde_json::Value::Object(counts))
         .execute(&mut *tx)
         .await
-        .context("recording the clinic in clinicload_meta.seeded_clinics")?;
+        .map_err(|e| failure::pg(e, "recording the clinic in clinicload_meta.seeded_clinics"))?;
         if inserted.rows_affected() == 0 {
             // Unreachable in practice: its rows would have collided on their primary keys first.
             return Err(anyhow!(
@@ -288,7 +357,7 @@ pub async fn write_clinic(
     let (tx, timings) = pg?;
     tx.commit()
         .await
-        .context("committing the clinic's PostgreSQL transaction")?;
+        .map_err(|e| failure::pg(e, "committing the clinic's transaction"))?;
     for (i, (table, took)) in p.tables.iter().zip(timings).enumerate() {
         stats.table(i).add(table.rows, table.payload_bytes(), took);
     }

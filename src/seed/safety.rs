@@ -32,6 +32,8 @@ pub struct DbState {
     pub dataset: Option<RecordedDataset>,
     /// Tables and collections that hold at least one row or document.
     pub non_empty: Vec<String>,
+    /// Clinics recorded as committed (by any process).
+    pub committed: i64,
 }
 
 /// How the seed should proceed.
@@ -43,6 +45,10 @@ pub enum Start {
     Resume,
     /// Other data is there and --append was given.
     Append,
+    /// Another dataset is recorded, but none of its clinics was ever committed (its seed
+    /// failed) and the tables are empty: only its documents are there. They are removed and
+    /// this dataset takes its place, so a corrected command is accepted.
+    Replace,
 }
 
 /// Reads the state of both stores.
@@ -78,6 +84,13 @@ pub async fn inspect(pool: &PgPool, db: &Database) -> Result<DbState> {
     } else {
         None
     };
+    let committed: i64 = if bookkeeping {
+        sqlx::query_scalar("SELECT count(*) FROM clinicload_meta.seeded_clinics")
+            .fetch_one(pool)
+            .await?
+    } else {
+        0
+    };
     let mut non_empty = Vec::new();
     for t in TABLES {
         let any: bool = sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 FROM {t})"))
@@ -110,6 +123,7 @@ pub async fn inspect(pool: &PgPool, db: &Database) -> Result<DbState> {
         bookkeeping,
         dataset,
         non_empty,
+        committed,
     })
 }
 
@@ -132,6 +146,11 @@ pub fn decide(
     if let Some(d) = &state.dataset {
         if d.fingerprint == fingerprint {
             return Ok(Start::Resume);
+        }
+        let tables_empty = state.non_empty.iter().all(|t| t.starts_with("MongoDB "));
+        let appended = d.parameters.get("append") == Some(&serde_json::Value::Bool(true));
+        if state.committed == 0 && tables_empty && !appended {
+            return Ok(Start::Replace);
         }
         return Err(anyhow!(
             "the database already holds dataset {} (seed {}, as-of {}, {} clinics), but this command \
@@ -216,7 +235,16 @@ pub async fn reset(
 
 /// Records the dataset (first writer wins; parallel shards race here harmlessly) and checks
 /// that what is recorded is this dataset.
-pub async fn record_dataset(pool: &PgPool, params: &SeedParams, fingerprint: &str) -> Result<()> {
+pub async fn record_dataset(
+    pool: &PgPool,
+    params: &SeedParams,
+    fingerprint: &str,
+    append: bool,
+) -> Result<()> {
+    let mut parameters = serde_json::to_value(params)?;
+    // Kept so that a failed appending seed is never taken for an abandoned one (Start::Replace
+    // would empty the collections, which hold someone else's documents too).
+    parameters["append"] = serde_json::Value::Bool(append);
     sqlx::query(
         "INSERT INTO clinicload_meta.dataset (fingerprint, seed, as_of, parameters, clinicload_version) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (singleton) DO NOTHING",
@@ -224,7 +252,7 @@ pub async fn record_dataset(pool: &PgPool, params: &SeedParams, fingerprint: &st
     .bind(fingerprint)
     .bind(params.seed as i64)
     .bind(params.as_of)
-    .bind(serde_json::to_value(params)?)
+    .bind(parameters)
     .bind(env!("CARGO_PKG_VERSION"))
     .execute(pool)
     .await
@@ -255,4 +283,28 @@ pub async fn seeded_clinics(pool: &PgPool, fingerprint: &str) -> Result<Vec<u32>
         );
     }
     Ok(rows.into_iter().map(|(i, _)| i as u32).collect())
+}
+
+/// Removes an abandoned dataset (see [`Start::Replace`]): its documents first, then its
+/// record, so an error on the way leaves it recorded and the step is simply redone.
+pub async fn clear_abandoned(pool: &PgPool, db: &Database) -> Result<()> {
+    for c in [
+        CLINICAL_NOTES,
+        VOICE_RECORDINGS,
+        GRIDFS_FILES,
+        GRIDFS_CHUNKS,
+    ] {
+        db.collection::<Document>(c)
+            .delete_many(doc! {})
+            .await
+            .with_context(|| format!("emptying MongoDB {c}"))?;
+    }
+    sqlx::query(
+        "DELETE FROM clinicload_meta.dataset \
+         WHERE NOT EXISTS (SELECT 1 FROM clinicload_meta.seeded_clinics)",
+    )
+    .execute(pool)
+    .await
+    .context("removing the abandoned dataset's record")?;
+    Ok(())
 }
