@@ -837,8 +837,13 @@ async fn accepted_generated_scenarios_run_for_real_and_write_a_summary() {
             !stderr.contains("panicked"),
             "run {runs} panicked:\n{text}\n{stderr}"
         );
+        // 0, or 3 when generated operations failed beyond max_error_rate (a hostile
+        // `timeout = "0.000001ms"` times every operation out): the run itself completed.
         assert!(
-            output.status.success(),
+            matches!(
+                output.status.code(),
+                Some(c) if c == 0 || c == i32::from(clinicload::exit::OPERATIONS_FAILED)
+            ),
             "run {runs} failed ({:?}):\n{text}\n{stderr}",
             output.status
         );

@@ -106,14 +106,32 @@ fn ramp_arrivals(rate: f64, from: f64, r: f64) -> f64 {
     r * (from + rate) / 2.0
 }
 
-/// How many arrivals are intended to start before `t` seconds from t0 (the same count as
-/// [`first_arrival_at_or_after`], for a time given in seconds; 0 for NaN or negative `t`).
+/// How many arrivals are intended to start before `t` seconds from t0: the `n` with
+/// `intended_offset(n - 1) < t <= intended_offset(n)`, in the same f64 seconds as
+/// [`intended_offset`] (the runner's own count, [`first_arrival_at_or_after`], works on
+/// `Duration`s). Closed form, then settled against `intended_offset` itself, so it costs the
+/// same for a 7-day run as for a 1-second one.
 pub fn arrivals_before(t: f64, rate: f64, from: f64, ramp: Duration) -> u64 {
     if t.is_nan() || t <= 0.0 {
         return 0;
     }
-    let t = Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX);
-    first_arrival_at_or_after(t, rate, from, ramp)
+    let r = ramp.as_secs_f64();
+    let estimate = if r <= 0.0 || from >= rate {
+        t * rate
+    } else if t <= r {
+        from * t + (rate - from) / (2.0 * r) * t * t
+    } else {
+        ramp_arrivals(rate, from, r) + (t - r) * rate
+    };
+    // Float to integer casts saturate; u64::MAX arrivals would never be reached anyway.
+    let mut n = estimate.max(0.0).ceil() as u64;
+    while n > 0 && intended_offset(n - 1, rate, from, ramp) >= t {
+        n -= 1;
+    }
+    while n < u64::MAX && intended_offset(n, rate, from, ramp) < t {
+        n += 1;
+    }
+    n
 }
 
 /// The weighted mix as one cycle of `sum(weights)` slots, interleaved by smooth weighted
