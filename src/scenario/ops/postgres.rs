@@ -549,8 +549,14 @@ mod tests {
     /// The MVP-004 document's SQL appears verbatim (when the document is at hand).
     #[test]
     fn documented_queries_match_the_reference_document() {
-        let path = std::env::var("CLINICLOAD_MVP004")
-            .unwrap_or_else(|_| "/work/shared/reference/MVP-004-data-model.md".into());
+        // ../shared next to the repository, as the project's tests find it.
+        let path = std::env::var("CLINICLOAD_MVP004").unwrap_or_else(|_| {
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/reference/MVP-004-data-model.md"
+            )
+            .into()
+        });
         let Ok(doc) = std::fs::read_to_string(&path) else {
             eprintln!("skipped: {path} not found");
             return;
