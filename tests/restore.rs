@@ -190,7 +190,7 @@ days = 3
         let s = summary(&root.join(v));
         common::assert_accounted(&s);
         assert!(s["restore"].is_object(), "variant {v} was not restored");
-        for w in ["schedule_cancel", "schedule_check_in"] {
+        for w in ["schedule_cancel", "schedule_check_in", "schedule_book"] {
             let o = op(&s, w);
             assert!(o["count"].as_u64().unwrap() > 0, "{v} {w}: {o}");
             assert_eq!(

@@ -25,7 +25,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use mongodb::bson::{doc, Bson, Document};
 use rand::RngCore;
 use sqlx::PgPool;
@@ -443,24 +443,30 @@ async fn restore_documents(db: &mongodb::Database, run_id: &str) -> Result<u64> 
     }
     tracing::debug!("restore {run_id}: {} MongoDB pre-images read", saved.len());
     // One replace per saved document, by `_id` (the pools are sized to the planned writes,
-    // so most were changed and reading first would not save writes). On FerretDB's
-    // PostgreSQL backend each `_id` filter scans the collection: this is where a restore on
-    // FerretDB spends its time (docs/scenarios.md gives the figures).
-    let mut n = 0;
-    for (coll, original) in &saved {
-        let Some(id) = original.get("_id") else {
-            continue;
-        };
-        let r = db
-            .collection::<Document>(coll)
-            .replace_one(doc! { "_id": id.clone() }, original.clone())
-            .upsert(true)
-            .await
-            .with_context(|| format!("restoring a document of {coll}"))?;
-        n += r.modified_count + u64::from(r.upserted_id.is_some());
-    }
-    Ok(n)
+    // so most were changed and reading first would not save writes), a few at a time. On
+    // FerretDB's PostgreSQL backend each `_id` filter scans the collection: this is where a
+    // restore on FerretDB spends its time (docs/scenarios.md gives the figures).
+    let replaced: Vec<u64> = futures::stream::iter(saved.iter())
+        .map(|(coll, original)| async move {
+            let Some(id) = original.get("_id") else {
+                return Ok(0);
+            };
+            let r = db
+                .collection::<Document>(coll)
+                .replace_one(doc! { "_id": id.clone() }, original.clone())
+                .upsert(true)
+                .await
+                .with_context(|| format!("restoring a document of {coll}"))?;
+            Ok::<u64, anyhow::Error>(r.modified_count + u64::from(r.upserted_id.is_some()))
+        })
+        .buffer_unordered(RESTORE_CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(replaced.iter().sum())
 }
+
+/// Documents replaced at once while restoring.
+const RESTORE_CONCURRENCY: usize = 8;
 
 /// Deletes every key matching `patterns`; returns how many.
 async fn delete_keys(conn: &mut redis::aio::ConnectionManager, patterns: &[String]) -> Result<u64> {

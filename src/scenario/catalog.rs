@@ -100,9 +100,13 @@ pub struct Catalog {
     pub pending_tasks: Vec<Uuid>,
     pub open_encounters: Vec<Uuid>,
     pub recordings: Vec<Bson>,
-    /// Free booking slots per doctor (index in `doctors`), each taken once, in time order.
-    pub free_slots: Vec<Vec<chrono::NaiveDateTime>>,
-    free_slot_cursors: Vec<AtomicUsize>,
+    /// Free booking slots per doctor (index in `doctors`), in time order, from today or
+    /// tomorrow over the next four weeks (or the widest schedule window); a booking removes
+    /// the one it takes.
+    pub free_slots: Vec<std::sync::Mutex<Vec<chrono::NaiveDateTime>>>,
+    free_slots_total: usize,
+    /// The database's CURRENT_DATE when the catalog was drawn.
+    pub today: chrono::NaiveDate,
     pub dataset: Option<DatasetInfo>,
     /// Things the person running should know (fallbacks taken, stale "today").
     pub warnings: Vec<String>,
@@ -168,11 +172,13 @@ impl Catalog {
         (i < self.len(e)).then_some(i)
     }
 
-    /// A free slot for a booking: the doctor drawn with `dist` if they have a slot left,
-    /// otherwise the next doctor (in sample order) who has; `None` when no slot is left.
+    /// A free slot for a booking on a day in `days`: the doctor drawn with `dist` if they
+    /// have one left, otherwise the next doctor (in sample order) who has; `None` when no
+    /// slot is left. The slot is taken: no other booking gets it.
     pub fn free_slot(
         &self,
         dist: Dist,
+        days: std::ops::Range<chrono::NaiveDate>,
         rng: &mut SmallRng,
     ) -> Option<(Uuid, chrono::NaiveDateTime)> {
         if self.free_slots.is_empty() {
@@ -183,13 +189,11 @@ impl Catalog {
         let n = self.free_slots.len();
         for k in 0..n {
             let d = (first + k) % n;
-            if self.free_slot_cursors[d].load(Ordering::Relaxed) >= self.free_slots[d].len() {
-                continue;
-            }
-            let i = self.free_slot_cursors[d].fetch_add(1, Ordering::Relaxed);
-            if let Some(start) = self.free_slots[d].get(i) {
+            let mut slots = self.free_slots[d].lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(i) = slots.iter().position(|s| days.contains(&s.date())) {
+                let start = slots.remove(i);
                 self.cursors[Entity::FreeSlot as usize].fetch_add(1, Ordering::Relaxed);
-                return Some((self.doctors[d], *start));
+                return Some((self.doctors[d], start));
             }
         }
         None
@@ -233,7 +237,7 @@ impl Catalog {
             Entity::PendingTask => self.pending_tasks.len(),
             Entity::OpenEncounter => self.open_encounters.len(),
             Entity::Recording => self.recordings.len(),
-            Entity::FreeSlot => self.free_slots.iter().map(Vec::len).sum(),
+            Entity::FreeSlot => self.free_slots_total,
         }
     }
 
@@ -269,7 +273,12 @@ impl Catalog {
         let needs_dist =
             |e: Entity, d: &str| needed.iter().any(|(n, x, _)| *n == e && x.name() == d);
 
+        c.today = chrono::Local::now().date_naive();
         if let Some(pool) = &stores.pg {
+            c.today = sqlx::query_scalar("SELECT CURRENT_DATE")
+                .fetch_one(pool)
+                .await
+                .context("reading the database's date")?;
             c.dataset = dataset_info(pool).await;
             if scenario
                 .ops
@@ -392,8 +401,19 @@ impl Catalog {
                 .await?;
             }
             if needs(Entity::FreeSlot) {
-                c.free_slots = free_slots(pool, &c.doctors).await?;
-                c.free_slot_cursors = c.free_slots.iter().map(|_| AtomicUsize::new(0)).collect();
+                // book_appointment books from tomorrow on; schedule_book within its window,
+                // from today.
+                let mut from = 1;
+                let mut to = 28;
+                for op in &scenario.ops {
+                    if op.def.kind == OpKind::ScheduleBook {
+                        from = 0;
+                        to = to.max(op.int("days"));
+                    }
+                }
+                let slots = free_slots(pool, &c.doctors, from, to).await?;
+                c.free_slots_total = slots.iter().map(Vec::len).sum();
+                c.free_slots = slots.into_iter().map(std::sync::Mutex::new).collect();
             }
             if needs(Entity::OpenEncounter) {
                 // Encounters in progress first; when the run plans more completions than
@@ -569,7 +589,7 @@ pub fn planned_uses(scenario: &Scenario) -> BTreeMap<Entity, u64> {
     out
 }
 
-/// Free 15-minute slots of `doctors` over the next 28 days: inside each doctor's working hours
+/// Free 15-minute slots of `doctors` from `CURRENT_DATE + $2` to `CURRENT_DATE + $3`: inside each doctor's working hours
 /// (`preferences.workingHours`, as the seeder writes it), outside the lunch gap, overlapping
 /// no appointment of theirs; per doctor in time order. A booking takes one, so bookings under
 /// load fill calendars the way the application would, never double-booking.
@@ -581,7 +601,7 @@ WITH d AS (
 ), slot AS (
     SELECT d.id AS doctor_id, d.ord, s AS start_time
     FROM d,
-         generate_series(CURRENT_DATE + 1, CURRENT_DATE + 28, interval '1 day') AS day,
+         generate_series(CURRENT_DATE + $2::int, CURRENT_DATE + $3::int, interval '1 day') AS day,
          generate_series(day::date + (d.wh->>'start')::time,
                          day::date + (d.wh->>'end')::time - interval '15 minutes',
                          interval '15 minutes') AS s
@@ -601,9 +621,13 @@ ORDER BY slot.ord, slot.start_time";
 async fn free_slots(
     pool: &sqlx::PgPool,
     doctors: &[Uuid],
+    from_day: i64,
+    to_day: i64,
 ) -> Result<Vec<Vec<chrono::NaiveDateTime>>> {
     let rows: Vec<(i64, chrono::NaiveDateTime)> = sqlx::query_as(FREE_SLOTS_SQL)
         .bind(doctors)
+        .bind(from_day as i32)
+        .bind(to_day as i32)
         .fetch_all(pool)
         .await
         .context("finding free slots in the doctors' calendars")?;

@@ -294,32 +294,17 @@ async fn run_in_dir(
         opts.quiet,
     )
     .await;
-    // Restore whatever happened to the run: its writes are in the dataset either way.
-    let mut restore_failed = None;
-    let restore_report = if restoring {
-        match restore_after(targets, &restore_stores).await {
-            Ok(r) => {
-                if let Some(r) = &r {
-                    eprintln!("{}", r.describe());
-                }
-                r
-            }
-            Err(e) => {
-                let msg = format!(
-                    "the dataset was not restored after the run: {e:#}. Run `clinicload restore` before the next run"
-                );
-                warnings.push(msg.clone());
-                restore_failed = Some(msg);
-                None
-            }
-        }
-    } else {
-        None
-    };
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
             hlog.discard();
+            // Whatever happened to the run, its writes are in the dataset.
+            if restoring {
+                let (_, failed) = restore_dataset(targets, &restore_stores).await;
+                if let Some(msg) = failed {
+                    return Err(e.context(msg));
+                }
+            }
             return Err(e);
         }
     };
@@ -337,10 +322,22 @@ async fn run_in_dir(
     let mut summary = report::summarize(
         run_id, scenario, overrides, &outcome, &totals, dataset, servers, warnings,
     );
-    if let Some(setup) = cache_setup {
-        summary.cache = Some(cache_run::report(setup, &summary).await?);
-    }
+    // The cache's figures (Redis memory among them) are read before the restore removes
+    // the run's keys.
+    let cache_report = match cache_setup {
+        Some(setup) => Some(cache_run::report(setup, &summary).await),
+        None => None,
+    };
+    let (restore_report, restore_failed) = if restoring {
+        restore_dataset(targets, &restore_stores).await
+    } else {
+        (None, None)
+    };
+    summary.cache = cache_report.transpose()?;
     summary.restore = restore_report;
+    if let Some(msg) = &restore_failed {
+        summary.warnings.push(msg.clone());
+    }
     // Both are attempted, whatever the other did; the first failure is reported.
     let hlog_written = hlog.finish();
     let files_written = report::write_all(dir, &summary);
@@ -443,6 +440,28 @@ fn undo_plan(
         }
     }
     plan
+}
+
+/// Restores the dataset after a run, printing what it did; on failure, the message saying
+/// what to do.
+async fn restore_dataset(
+    targets: &Targets,
+    stores: &Stores,
+) -> (Option<crate::restore::RestoreReport>, Option<String>) {
+    match restore_after(targets, stores).await {
+        Ok(r) => {
+            if let Some(r) = &r {
+                eprintln!("{}", r.describe());
+            }
+            (r, None)
+        }
+        Err(e) => (
+            None,
+            Some(format!(
+                "the dataset was not restored after the run: {e:#}. Run `clinicload restore` before the next run"
+            )),
+        ),
+    }
 }
 
 /// Restores the dataset with the run's own connections (MongoDB, Redis as the run used them).

@@ -98,9 +98,12 @@ pub async fn execute(
                 })
         }
         OpKind::ScheduleBook => {
-            let doctor = catalog.doctor(spec.dist("doctor"), rng);
+            // A free slot of the doctor's calendar in the window, taken once.
+            let window = rt.today..rt.today + Days::days(spec.int("days").max(1));
+            let Some((doctor, start)) = catalog.free_slot(spec.dist("doctor"), window, rng) else {
+                return Some(Ok(Outcome::noop()));
+            };
             let patient = catalog.patient(spec.dist("patient"), rng).0;
-            let start = slot(day(rt, spec, rng), rng);
             c.book(&Booking {
                 id: crate::restore::new_row_id(rng),
                 patient_id: patient,

@@ -431,10 +431,10 @@ pub static OPS: &[OpDef] = &[
         kind: OpKind::ScheduleBook,
         store: Store::Postgres,
         write: true,
-        summary: "book a 15-minute follow-up on a day of the schedule window, then invalidate that day's cached schedule",
+        summary: "book a free 15-minute slot of the doctor's calendar on a day of the schedule window, then invalidate that day's cached schedule",
         query: cache::SCHEDULE_WRITE,
         params: &[doctor("busy_doctor"), patient("uniform"), SCHEDULE_DAYS],
-        uses: &[],
+        uses: &[Entity::FreeSlot],
         inserts: &["appointments"],
     },
     OpDef {

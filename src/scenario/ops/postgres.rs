@@ -368,7 +368,10 @@ pub async fn execute(
         }
         OpKind::BookAppointment => {
             let (patient, name) = catalog.patient(spec.dist("patient"), rng).clone();
-            let Some((doctor, start)) = catalog.free_slot(spec.dist("doctor"), rng) else {
+            // From tomorrow over the next four weeks, in the database's calendar.
+            let tomorrow = catalog.today + chrono::Duration::days(1);
+            let days = tomorrow..tomorrow + chrono::Duration::days(28);
+            let Some((doctor, start)) = catalog.free_slot(spec.dist("doctor"), days, rng) else {
                 return Ok(Outcome::noop());
             };
             sqlx::query(BOOK_SQL)
