@@ -72,20 +72,14 @@ pub fn render(s: &Summary) -> String {
     let a = &s.run.arrivals;
     let _ = writeln!(
         out,
-        "arrivals: {} intended{}: {} ok, {} no-op, {} failed, {} timed out, {} unsupported, {} missed, {} abandoned",
+        "arrivals: {} intended{}: {}",
         a.intended,
         if s.run.model == "closed" {
             " (closed model: the iterations the users started)"
         } else {
             ""
         },
-        a.ok,
-        a.noop,
-        a.failed,
-        a.timed_out,
-        a.unsupported,
-        a.missed,
-        a.abandoned
+        a.buckets_line()
     );
     let _ = writeln!(
         out,

@@ -138,6 +138,20 @@ pub struct Arrivals {
 }
 
 impl Arrivals {
+    /// "N ok, N no-op, N failed, ..." (every bucket but `intended`), for the text reports.
+    pub fn buckets_line(&self) -> String {
+        format!(
+            "{} ok, {} no-op, {} failed, {} timed out, {} unsupported, {} missed, {} abandoned",
+            self.ok,
+            self.noop,
+            self.failed,
+            self.timed_out,
+            self.unsupported,
+            self.missed,
+            self.abandoned
+        )
+    }
+
     /// The sum of the buckets (equal to `intended` when every arrival is accounted for).
     pub fn accounted(&self) -> u64 {
         self.ok

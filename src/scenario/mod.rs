@@ -515,16 +515,10 @@ pub async fn run_command(targets: &Targets, file: &Path, opts: &RunOptions) -> R
         println!();
         let a = &s.run.arrivals;
         println!(
-            "{} model: {} intended, {} ok, {} no-op, {} failed, {} timed out, {} unsupported, {} missed, {} abandoned; overall p50 {} p99 {} (all arrivals: p99 {}) max {}",
+            "{} model: {} intended, {}; overall p50 {} p99 {} (all arrivals: p99 {}) max {}",
             s.run.model,
             a.intended,
-            a.ok,
-            a.noop,
-            a.failed,
-            a.timed_out,
-            a.unsupported,
-            a.missed,
-            a.abandoned,
+            a.buckets_line(),
             fmt_us(s.overall.stats.p50_us),
             fmt_us(s.overall.stats.p99_us),
             fmt_us(s.overall.p99_all_us),
