@@ -152,6 +152,9 @@ async fn seed(targets: &Targets, args: &SeedArgs) -> Result<ExitCode> {
     let pool = connect::postgres(targets, writers as u32 + 1).await?;
     let (_client, db) = connect::mongo(targets).await?;
 
+    // A run that was killed left its writes: undo them first, so an appended seed (or the
+    // dataset a reset empties) is the seeded one, and no undo record outlives its rows.
+    crate::restore::restore_pending(targets, &pool).await?;
     let mut state = safety::inspect(&pool, &db).await?;
     if args.reset {
         safety::reset(&pool, &db, &state, args.force, targets).await?;
