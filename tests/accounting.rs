@@ -581,3 +581,47 @@ async fn failures_beyond_max_error_rate_exit_3_within_it_0() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Some workers end within the grace time and others are still stuck when it runs out: the
+/// stuck ones are aborted and counted abandoned, and the ones that ended are not joined twice
+/// (that panicked with "JoinHandle polled after completion").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_stuck_past_the_grace_are_abandoned_while_the_others_ended() {
+    let env = TestEnv::migrated("acct_grace").await;
+    bench_table(&env, true).await;
+    let dir = scratch("grace");
+    let locker = {
+        let env_url = env.targets.database_url.clone();
+        tokio::spawn(async move {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&env_url).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let mut tx = c.begin().await.unwrap();
+            sqlx::query("LOCK TABLE clinicload_bench_kv IN ACCESS EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            // Past the end of the run (2 s) and its grace (the timeout, at most 10 s).
+            tokio::time::sleep(Duration::from_secs(13)).await;
+            tx.rollback().await.unwrap();
+        })
+    };
+    // Half the arrivals read Redis, so the workers that take them end normally.
+    let file = dir.join("grace.toml");
+    std::fs::write(
+        &file,
+        "name = \"grace\"\nduration = \"2s\"\ntimeout = \"30s\"\n[load]\n\
+         model = \"open\"\nrate = 50\nconnections = { postgres = 2, redis = 1 }\n\
+         [[op]]\nname = \"pg_pk_lookup\"\nrows = 100\n\
+         [[op]]\nname = \"redis_get\"\nkeyspace = 10\nprefix = \"clinicload:test:grace:\"\n",
+    )
+    .unwrap();
+    let s = run_lib(&env.targets, &file, &dir.join("reports")).await;
+    locker.abort();
+    let a = &s.run.arrivals;
+    assert_eq!(a.intended, 100);
+    assert!(a.ok >= 40, "{a:?}");
+    assert!(a.abandoned >= 2, "{a:?}");
+    assert_eq!(a.timed_out, 0, "{a:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

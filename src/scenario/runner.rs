@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use futures::StreamExt;
 use hdrhistogram::Histogram;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
@@ -507,13 +508,18 @@ pub async fn run(
     } else {
         Duration::from_secs(10)
     });
-    let joined = tokio::time::timeout(grace, futures::future::join_all(workers.iter_mut())).await;
+    // A set that drops each worker as it ends: a finished JoinHandle is never polled again
+    // (joining `&mut` handles twice, once within the grace and once after aborting, panics
+    // with "JoinHandle polled after completion" when some ended within the grace).
+    let mut workers: futures::stream::FuturesUnordered<_> = workers.into_iter().collect();
+    let joined =
+        tokio::time::timeout(grace, async { while workers.next().await.is_some() {} }).await;
     if joined.is_err() {
-        for w in &workers {
+        for w in workers.iter() {
             w.abort();
         }
         // Wait until every aborted worker has stopped, so nothing records after the count.
-        let _ = futures::future::join_all(workers.iter_mut()).await;
+        while workers.next().await.is_some() {}
         let given_up = Instant::now();
         for slot in &sh.running {
             if let Some((op, intended)) = lock(slot).take() {
