@@ -303,6 +303,9 @@ pub struct Summary {
     /// wrote nothing or kept its writes (`--keep-writes`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restore: Option<crate::restore::RestoreReport>,
+    /// Each threshold of the scenario (`[thresholds]`, `--threshold`) judged on this run, in
+    /// order: key, expression, normalised value, observed value, pass.
+    pub thresholds: Vec<crate::thresholds::Verdict>,
 }
 
 /// Percentiles for the latency-by-percentile chart: 0 .. 99.999 on a 1/(1-p) scale.
@@ -589,7 +592,7 @@ pub fn summarize(
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    Summary {
+    let mut summary = Summary {
         schema: SCHEMA,
         run_id: run_id.to_string(),
         clinicload_version: env!("CARGO_PKG_VERSION"),
@@ -608,7 +611,10 @@ pub fn summarize(
         files,
         cache: None,
         restore: None,
-    }
+        thresholds: Vec::new(),
+    };
+    summary.thresholds = crate::thresholds::evaluate(&scenario.thresholds, &summary);
+    summary
 }
 
 /// `20261125T101500Z-smoke`: UTC start time and scenario name; sorts by time.
