@@ -183,10 +183,54 @@ async fn a_failed_threshold_exits_4_and_shows_failed_and_the_flag_adds_and_repla
     );
 }
 
+#[tokio::test]
+async fn abort_on_fail_ends_a_hopeless_run_after_its_grace_with_the_report_and_exit_4() {
+    let env = TestEnv::migrated("thr_abort").await;
+    fixture::insert(&env).await;
+    let dir = scratch("abort");
+    let file = scenario(
+        &dir,
+        "abort.toml",
+        "abort_on_fail = true\nabort_grace = \"1s\"\n\"pending_tasks.max\" = \"< 1us\"\n",
+    );
+    let started = std::time::Instant::now();
+    let (out, s, report) = run(&env, &file, &dir.join("reports"), &["--duration", "60s"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(clinicload::exit::THRESHOLDS_FAILED as i32),
+        "{stderr}"
+    );
+    // Ended within seconds of the grace, not after the 60 s asked.
+    let measured = s["run"]["measured_s"].as_f64().unwrap();
+    assert!((1.0..10.0).contains(&measured), "measured {measured} s");
+    assert!(started.elapsed() < std::time::Duration::from_secs(40));
+    assert_eq!(s["run"]["interrupted"], false);
+    let why = s["run"]["aborted_by_threshold"]
+        .as_str()
+        .expect("aborted_by_threshold set");
+    assert!(
+        why.starts_with("pending_tasks.max_all < 1us: observed"),
+        "{why}"
+    );
+    assert_eq!(s["scenario"]["abort_on_fail_after_s"], 1.0);
+    assert_eq!(verdict(&s, "pending_tasks.max_all")["pass"], false);
+    assert!(stderr.contains("abort_on_fail ended run"), "{stderr}");
+    let md = std::fs::read_to_string(report.join("summary.md")).unwrap();
+    assert!(md.contains("ended early by abort_on_fail"), "{md}");
+}
+
 #[test]
 fn unknown_operations_and_metrics_are_refused_with_file_line_before_connecting() {
     let dir = scratch("bad");
-    let cases: [(&str, &str, &[&str], String, &str); 5] = [
+    let cases: [(&str, &str, &[&str], String, &str); 6] = [
+        (
+            "grace.toml",
+            "abort_grace = \"5s\"\n",
+            &[],
+            "grace.toml:19:".into(),
+            "abort_on_fail is not",
+        ),
         (
             "op.toml",
             "\"overall.p99\" = \"< 1s\"\n\"book_appointment.p99\" = \"< 15ms\"\n",

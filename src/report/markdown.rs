@@ -93,9 +93,11 @@ pub fn render(s: &Summary) -> String {
         s.run.measured_s,
         sc.warmup.as_secs_f64(),
         if s.run.interrupted {
-            ", interrupted by a signal (Ctrl-C or SIGTERM)"
+            ", interrupted by a signal (Ctrl-C or SIGTERM)".to_string()
+        } else if let Some(a) = &s.run.aborted_by_threshold {
+            format!(", ended early by abort_on_fail: {a}")
         } else {
-            ""
+            String::new()
         }
     );
     let a = &s.run.arrivals;

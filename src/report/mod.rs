@@ -252,6 +252,9 @@ pub struct RunFacts {
     pub latency_from: &'static str,
     pub measured_s: f64,
     pub interrupted: bool,
+    /// Set when `abort_on_fail` ended the run early: the threshold that failed on the run so
+    /// far ("appointments_today.p99_all < 15ms: observed 40.1ms so far"). Exit code 4.
+    pub aborted_by_threshold: Option<String>,
     pub target_rate: Option<f64>,
     /// Intended arrivals per second of the measured window (below `target_rate` in a ramp).
     pub intended_rate: f64,
@@ -555,6 +558,7 @@ pub fn summarize(
         },
         measured_s: outcome.measured.as_secs_f64(),
         interrupted: outcome.interrupted,
+        aborted_by_threshold: outcome.aborted_by_threshold.clone(),
         target_rate: outcome.target_rate,
         intended_rate: outcome.intended as f64 / secs,
         achieved_rate: handled as f64 / secs,

@@ -134,7 +134,7 @@ impl RunResult {
             if s.run.error_rate > s.run.max_error_rate {
                 code = crate::exit::worst(code, crate::exit::OPERATIONS_FAILED);
             }
-            if s.thresholds.iter().any(|v| !v.pass) {
+            if s.thresholds.iter().any(|v| !v.pass) || s.run.aborted_by_threshold.is_some() {
                 code = crate::exit::worst(code, crate::exit::THRESHOLDS_FAILED);
             }
         }
@@ -547,6 +547,9 @@ pub async fn run_command(targets: &Targets, file: &Path, opts: &RunOptions) -> R
         result.variants.iter().map(|(_, s)| s).collect()
     };
     for s in summaries {
+        if let Some(line) = &s.run.aborted_by_threshold {
+            eprintln!("error: abort_on_fail ended run {} early: {line}", s.run_id);
+        }
         for v in s.thresholds.iter().filter(|v| !v.pass) {
             eprintln!(
                 "error: threshold failed ({}, run {}): {}",

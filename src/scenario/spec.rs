@@ -234,6 +234,17 @@ pub struct Scenario {
     pub cache: Vec<crate::cache::variants::CacheVariant>,
     /// `[thresholds]` and `--threshold`, judged on the finished run (`crate::thresholds`).
     pub thresholds: Vec<crate::thresholds::Threshold>,
+    /// `abort_on_fail = true` in `[thresholds]`: after this grace period (`abort_grace`,
+    /// default 10 s) of the measured window, a threshold that fails on the run so far ends it.
+    #[serde(serialize_with = "opt_secs", rename = "abort_on_fail_after_s")]
+    pub abort_on_fail: Option<Duration>,
+}
+
+fn opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
 }
 
 impl Scenario {
@@ -797,7 +808,7 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
     };
 
     let cache = cache_variants(&cx, &raw, &ops)?;
-    let thresholds = thresholds(&cx, &raw, &ops, overrides)?;
+    let (thresholds, abort_on_fail) = thresholds(&cx, &raw, &ops, overrides)?;
 
     Ok(Scenario {
         name,
@@ -813,26 +824,51 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
         ops,
         cache,
         thresholds,
+        abort_on_fail,
     })
 }
 
 const THRESHOLD_HINT: &str = "see the Thresholds section of docs/scenarios.md";
 
 /// `[thresholds]` ("KEY" = "EXPR", or `op = { p99 = "< 15ms" }`) then `--threshold`, each
-/// checked against the scenario's operations.
+/// checked against the scenario's operations; and `abort_on_fail` with its `abort_grace`.
+#[allow(clippy::type_complexity)]
 fn thresholds(
     cx: &Ctx,
     raw: &RawScenario,
     ops: &[OpSpec],
     overrides: &Overrides,
-) -> Result<Vec<crate::thresholds::Threshold>, SpecError> {
+) -> Result<(Vec<crate::thresholds::Threshold>, Option<Duration>), SpecError> {
     use crate::thresholds::{parse, parse_flag, Threshold};
     let names: Vec<&str> = ops.iter().map(|o| o.name()).collect();
     let mut out: Vec<Threshold> = Vec::new();
+    let mut abort = false;
+    let mut grace = Duration::from_secs(10);
+    let mut grace_given = None;
     if let Some(table) = &raw.thresholds {
         let span = table.span();
         let mut entries: Vec<(String, String, &toml::Value)> = Vec::new();
         for (k, v) in table.get_ref() {
+            let at = threshold_offset(cx, span.clone(), k);
+            match (k.as_str(), v) {
+                ("abort_on_fail", toml::Value::Boolean(b)) => {
+                    abort = *b;
+                    continue;
+                }
+                ("abort_on_fail", _) => {
+                    return Err(cx.err(at, "abort_on_fail is not true or false", THRESHOLD_HINT))
+                }
+                ("abort_grace", toml::Value::String(g)) => {
+                    grace = parse_duration(g)
+                        .map_err(|e| cx.err(at, format!("abort_grace: {e}"), DURATION_HINT))?;
+                    grace_given = Some(at);
+                    continue;
+                }
+                ("abort_grace", _) => {
+                    return Err(cx.err(at, "abort_grace is not a duration", DURATION_HINT))
+                }
+                _ => {}
+            }
             match v {
                 toml::Value::Table(inner) => {
                     for (m, e) in inner {
@@ -867,7 +903,14 @@ fn thresholds(
         out.retain(|o| !(o.key == t.key && o.source != "--threshold"));
         out.push(t);
     }
-    Ok(out)
+    if let (Some(at), false) = (grace_given, abort) {
+        return Err(cx.err(
+            at,
+            "abort_grace is set but abort_on_fail is not",
+            "add abort_on_fail = true to [thresholds], or remove abort_grace",
+        ));
+    }
+    Ok((out, abort.then_some(grace)))
 }
 
 /// Offset of the line defining threshold key `key` (quoted or bare) inside `[thresholds]`

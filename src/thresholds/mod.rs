@@ -251,12 +251,12 @@ pub fn parse(key: &str, expr: &str, ops: &[&str], source: &str) -> Result<Thresh
             "write SCOPE.METRIC, e.g. \"appointments_today.p99\", \"overall.error_rate\" or \"run.achieved_ratio\"".into(),
         ));
     };
-    let scope =
-        match scope {
-            "run" => Scope::Run,
-            "overall" => Scope::Overall,
-            op if ops.contains(&op) => Scope::Op(op.to_string()),
-            other => return Err(bad(
+    let scope = match scope {
+        "run" => Scope::Run,
+        "overall" => Scope::Overall,
+        op if ops.contains(&op) => Scope::Op(op.to_string()),
+        other => {
+            return Err(bad(
                 format!(
                     "threshold {key:?} names {other:?}, which is not an operation of this scenario"
                 ),
@@ -264,8 +264,9 @@ pub fn parse(key: &str, expr: &str, ops: &[&str], source: &str) -> Result<Thresh
                     "use one of the scenario's operations ({}), overall or run",
                     ops.join(", ")
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let found = match scope {
         Scope::Run => RUN_METRICS
             .iter()
@@ -447,6 +448,19 @@ pub fn show(kind: Kind, v: f64) -> String {
     }
 }
 
+fn stat_of(st: &crate::metrics::Stats, stat: Stat) -> f64 {
+    match stat {
+        Stat::Mean => st.mean_us,
+        Stat::Min => st.min_us as f64,
+        Stat::P50 => st.p50_us as f64,
+        Stat::P90 => st.p90_us as f64,
+        Stat::P95 => st.p95_us as f64,
+        Stat::P99 => st.p99_us as f64,
+        Stat::P999 => st.p999_us as f64,
+        Stat::Max => st.max_us as f64,
+    }
+}
+
 fn ratio(num: u64, den: u64) -> Option<f64> {
     (den > 0).then(|| num as f64 / den as f64)
 }
@@ -476,16 +490,7 @@ pub fn observe(m: &MetricRef, s: &Summary) -> Option<f64> {
             if st.count == 0 {
                 return None;
             }
-            Some(match stat {
-                Stat::Mean => st.mean_us,
-                Stat::Min => st.min_us as f64,
-                Stat::P50 => st.p50_us as f64,
-                Stat::P90 => st.p90_us as f64,
-                Stat::P95 => st.p95_us as f64,
-                Stat::P99 => st.p99_us as f64,
-                Stat::P999 => st.p999_us as f64,
-                Stat::Max => st.max_us as f64,
-            })
+            Some(stat_of(st, stat))
         }
         Metric::Count => Some(row.count as f64),
         Metric::Failed => Some(arrivals.failed as f64),
@@ -498,6 +503,85 @@ pub fn observe(m: &MetricRef, s: &Summary) -> Option<f64> {
         Metric::Throughput => Some(row.throughput),
         Metric::AchievedRatio | Metric::AchievedRate => None,
     }
+}
+
+/// Whether `t` can be judged on a run still going (`abort_on_fail`): latencies and rates,
+/// and the buckets against an upper bound (they only grow). Counts, throughput and the
+/// run's rates are judged only at the end.
+pub fn judged_live(t: &Threshold) -> bool {
+    if t.metric.scope == Scope::Run {
+        return false;
+    }
+    match t.metric.metric {
+        Metric::Latency { .. } | Metric::ErrorRate | Metric::NoopRate => true,
+        Metric::Failed | Metric::TimedOut | Metric::Missed | Metric::Abandoned | Metric::Noop => {
+            matches!(t.op, Cmp::Lt | Cmp::Le)
+        }
+        _ => false,
+    }
+}
+
+/// A metric of an operation or `overall` on the recorder's totals so far; rates are over the
+/// arrivals that have ended (the intended count is known only at the end).
+pub fn observe_live(m: &MetricRef, totals: &crate::metrics::Totals, ops: &[&str]) -> Option<f64> {
+    let op = match &m.scope {
+        Scope::Run => return None,
+        Scope::Overall => None,
+        Scope::Op(name) => Some(ops.iter().position(|o| o == name)?),
+    };
+    let series: Vec<&crate::metrics::Series> = totals
+        .series
+        .iter()
+        .filter(|s| op.map_or(true, |i| s.label.op == i))
+        .collect();
+    let sum = |f: fn(&crate::metrics::Series) -> u64| series.iter().map(|s| f(s)).sum::<u64>();
+    let (mut ok, mut all) = (
+        crate::metrics::new_histogram(),
+        crate::metrics::new_histogram(),
+    );
+    for s in &series {
+        let _ = ok.add(&s.total);
+        let _ = all.add(&s.all);
+    }
+    let ended = sum(|s| s.arrivals());
+    let not_ok = sum(|s| s.errors + s.missed + s.abandoned);
+    match m.metric {
+        Metric::Latency { stat, all: every } => {
+            let h = if every { &all } else { &ok };
+            if h.is_empty() {
+                return None;
+            }
+            Some(stat_of(&crate::metrics::Stats::of(h), stat))
+        }
+        Metric::Failed => Some(sum(|s| s.errors - s.timed_out) as f64),
+        Metric::TimedOut => Some(sum(|s| s.timed_out) as f64),
+        Metric::Missed => Some(sum(|s| s.missed) as f64),
+        Metric::Abandoned => Some(sum(|s| s.abandoned) as f64),
+        Metric::Noop => Some(sum(|s| s.noop) as f64),
+        Metric::ErrorRate => ratio(not_ok, ended),
+        Metric::NoopRate => ratio(sum(|s| s.noop), ended),
+        _ => None,
+    }
+}
+
+/// The first threshold that can be judged now and fails on the run so far, as its report
+/// line (`abort_on_fail`); None while every judged one holds or has no data yet.
+pub fn failing_live(
+    thresholds: &[Threshold],
+    totals: &crate::metrics::Totals,
+    ops: &[&str],
+) -> Option<String> {
+    thresholds.iter().filter(|t| judged_live(t)).find_map(|t| {
+        let o = observe_live(&t.metric, totals, ops)?;
+        (!t.op.holds(o, t.value)).then(|| {
+            format!(
+                "{} {}: observed {} so far",
+                t.key,
+                t.text,
+                show(t.metric.metric.kind(), o)
+            )
+        })
+    })
 }
 
 #[cfg(test)]
@@ -573,6 +657,36 @@ mod tests {
         for c in [Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge] {
             assert!(!c.holds(f64::NAN, 1.0), "{c:?} held for NaN");
         }
+    }
+
+    #[test]
+    fn live_judgement_reads_the_recorder_and_skips_what_only_the_end_can_tell() {
+        use crate::metrics::{Label, Recorder};
+        let rec = Recorder::new();
+        let op = |op| Label { op, sub: None };
+        for _ in 0..99 {
+            rec.record(op(0), 1_000, 1);
+        }
+        rec.record_error(1, "timeout", "slow", 50_000);
+        let totals = rec.totals();
+        let live = |key: &str, expr: &str| failing_live(&[p(key, expr).unwrap()], &totals, OPS);
+        assert_eq!(live("appointments_today.p99", "< 2ms"), None);
+        let f = live("appointments_today.max", "< 1ms").expect("max 1ms fails < 1ms");
+        assert!(
+            f.starts_with("appointments_today.max_all < 1ms: observed 1.000ms"),
+            "{f}"
+        );
+        assert!(
+            live("overall.error_rate", "< 1%").is_some(),
+            "1 of 100 is not < 1%"
+        );
+        assert_eq!(live("overall.error_rate", "<= 1%"), None);
+        assert!(live("book_appointment.timed_out", "< 1").is_some());
+        // No data yet is not a failure while running; counts and throughput wait for the end.
+        assert_eq!(live("book_appointment.p99_ok", "< 1us"), None);
+        assert_eq!(live("overall.count", "> 1000"), None);
+        assert_eq!(live("run.achieved_ratio", ">= 0.99"), None);
+        assert!(!judged_live(&p("overall.failed", "> 3").unwrap()));
     }
 
     #[test]
