@@ -76,6 +76,11 @@ Ctrl-C ends the run early; the report is still written. The scenario file format
         /// (writes past a used-up pool are counted as no-ops)
         #[arg(long)]
         allow_short_pools: bool,
+        /// A threshold in addition to the scenario's [thresholds] (replacing one with the same
+        /// key), e.g. --threshold 'appointments_today.p99 < 15ms'; repeatable. A failed
+        /// threshold exits with code 4
+        #[arg(long, value_name = "KEY EXPR")]
+        threshold: Vec<String>,
     },
     /// Fill both stores with synthetic clinics (PostgreSQL tables, MongoDB notes, GridFS audio)
     #[command(after_help = "Examples:\n  \

@@ -17,7 +17,8 @@ pub const USAGE: u8 = 2;
 /// The run completed and its report is written, but more than the scenario's
 /// `max_error_rate` of the measured arrivals failed, timed out, were missed or abandoned.
 pub const OPERATIONS_FAILED: u8 = 3;
-/// Reserved: a threshold (SLO) of the scenario was not met.
+/// A threshold (SLO) of the scenario (`[thresholds]`, `--threshold`) was not met; the
+/// report is written.
 pub const THRESHOLDS_FAILED: u8 = 4;
 /// Reserved: a regression against a baseline.
 pub const REGRESSION: u8 = 5;

@@ -17,6 +17,7 @@ pub mod restore;
 pub mod scenario;
 pub mod schema;
 pub mod seed;
+pub mod thresholds;
 
 /// mimalloc instead of the system allocator, for the binary, the benches and the tests alike:
 /// generating a clinic is allocation-heavy (many small strings and vectors), and glibc malloc

@@ -38,12 +38,14 @@ async fn main() -> ExitCode {
             quiet,
             keep_writes,
             allow_short_pools,
+            threshold,
         } => {
             let opts = clinicload::scenario::RunOptions {
                 overrides: clinicload::scenario::spec::Overrides {
                     duration,
                     warmup,
                     rate,
+                    thresholds: threshold,
                 },
                 out,
                 quiet,

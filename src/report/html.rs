@@ -195,6 +195,33 @@ fn table_row(out: &mut String, r: &OpReport) {
     out.push_str("</tr>");
 }
 
+/// The thresholds' verdicts, at the top: failed ones in red.
+fn thresholds(out: &mut String, s: &Summary) {
+    if s.thresholds.is_empty() {
+        return;
+    }
+    let failed = s.thresholds.iter().filter(|v| !v.pass).count();
+    let _ = write!(
+        out,
+        "<h2>Thresholds: {} of {} passed</h2><table><tr><th>threshold</th><th>expected</th><th>observed</th><th>result</th><th>from</th></tr>",
+        s.thresholds.len() - failed,
+        s.thresholds.len()
+    );
+    for v in &s.thresholds {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td style=\"color:{}\">{}</td><td>{}</td></tr>",
+            esc(&v.threshold.key),
+            esc(&v.threshold.text),
+            esc(&v.observed_text),
+            if v.pass { "#2ca02c" } else { "#d62728" },
+            if v.pass { "passed" } else { "FAILED" },
+            esc(&v.threshold.source)
+        );
+    }
+    out.push_str("</table>");
+}
+
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
     let _ = write!(
@@ -220,6 +247,7 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
         .trim()
         .to_string();
     let _ = write!(out, "<pre>{}</pre>", esc(&facts));
+    thresholds(&mut out, s);
 
     // Every figure says which model measured it and from when.
     let model = format!(

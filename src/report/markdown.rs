@@ -16,6 +16,35 @@ fn row(out: &mut String, r: &OpReport) {
     let _ = writeln!(out, "| {} |", r.table_cells().join(" | "));
 }
 
+/// The thresholds' verdicts, failed or passed, before the latency table.
+fn thresholds(out: &mut String, s: &Summary) {
+    if s.thresholds.is_empty() {
+        return;
+    }
+    let failed = s.thresholds.iter().filter(|v| !v.pass).count();
+    let _ = writeln!(
+        out,
+        "Thresholds: {} of {} passed{}\n",
+        s.thresholds.len() - failed,
+        s.thresholds.len(),
+        if failed > 0 { ", **FAILED**" } else { "" }
+    );
+    let _ = writeln!(out, "| threshold | expected | observed | result | from |");
+    let _ = writeln!(out, "|---|---|---:|---|---|");
+    for v in &s.thresholds {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            v.threshold.key,
+            v.threshold.text,
+            v.observed_text,
+            if v.pass { "passed" } else { "**FAILED**" },
+            v.threshold.source
+        );
+    }
+    let _ = writeln!(out);
+}
+
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
     let sc = &s.scenario;
@@ -64,9 +93,11 @@ pub fn render(s: &Summary) -> String {
         s.run.measured_s,
         sc.warmup.as_secs_f64(),
         if s.run.interrupted {
-            ", interrupted by a signal (Ctrl-C or SIGTERM)"
+            ", interrupted by a signal (Ctrl-C or SIGTERM)".to_string()
+        } else if let Some(a) = &s.run.aborted_by_threshold {
+            format!(", ended early by abort_on_fail: {a}")
         } else {
-            ""
+            String::new()
         }
     );
     let a = &s.run.arrivals;
@@ -149,6 +180,7 @@ pub fn render(s: &Summary) -> String {
         s.machine.cpu
     );
     let _ = writeln!(out, "```\n");
+    thresholds(&mut out, s);
     let _ = writeln!(
         out,
         "Latency in milliseconds, {} model, from each operation's {}: mean to max of successful operations; `p99 all` of every arrival (ok, no-op, failed, timed out, missed, abandoned), what users waited.\n",

@@ -252,6 +252,9 @@ pub struct RunFacts {
     pub latency_from: &'static str,
     pub measured_s: f64,
     pub interrupted: bool,
+    /// Set when `abort_on_fail` ended the run early: the threshold that failed on the run so
+    /// far ("appointments_today.p99_all < 15ms: observed 40.1ms so far"). Exit code 4.
+    pub aborted_by_threshold: Option<String>,
     pub target_rate: Option<f64>,
     /// Intended arrivals per second of the measured window (below `target_rate` in a ramp).
     pub intended_rate: f64,
@@ -303,6 +306,9 @@ pub struct Summary {
     /// wrote nothing or kept its writes (`--keep-writes`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restore: Option<crate::restore::RestoreReport>,
+    /// Each threshold of the scenario (`[thresholds]`, `--threshold`) judged on this run, in
+    /// order: key, expression, normalised value, observed value, pass.
+    pub thresholds: Vec<crate::thresholds::Verdict>,
 }
 
 /// Percentiles for the latency-by-percentile chart: 0 .. 99.999 on a 1/(1-p) scale.
@@ -552,6 +558,7 @@ pub fn summarize(
         },
         measured_s: outcome.measured.as_secs_f64(),
         interrupted: outcome.interrupted,
+        aborted_by_threshold: outcome.aborted_by_threshold.clone(),
         target_rate: outcome.target_rate,
         intended_rate: outcome.intended as f64 / secs,
         achieved_rate: handled as f64 / secs,
@@ -589,7 +596,7 @@ pub fn summarize(
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    Summary {
+    let mut summary = Summary {
         schema: SCHEMA,
         run_id: run_id.to_string(),
         clinicload_version: env!("CARGO_PKG_VERSION"),
@@ -608,7 +615,10 @@ pub fn summarize(
         files,
         cache: None,
         restore: None,
-    }
+        thresholds: Vec::new(),
+    };
+    summary.thresholds = crate::thresholds::evaluate(&scenario.thresholds, &summary);
+    summary
 }
 
 /// `20261125T101500Z-smoke`: UTC start time and scenario name; sorts by time.

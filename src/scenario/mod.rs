@@ -120,7 +120,7 @@ pub struct RunResult {
 
 impl RunResult {
     /// The exit code of the run (`crate::exit`): interrupted, or operations failed beyond
-    /// the scenario's `max_error_rate`, or 0; a report that could not be written is FAILURE.
+    /// the scenario's `max_error_rate`, or a threshold failed, or 0; a report that could not be written is FAILURE.
     pub fn exit_code(&self) -> u8 {
         let mut code = crate::exit::OK;
         if self.write_error.is_some() {
@@ -133,6 +133,9 @@ impl RunResult {
             }
             if s.run.error_rate > s.run.max_error_rate {
                 code = crate::exit::worst(code, crate::exit::OPERATIONS_FAILED);
+            }
+            if s.thresholds.iter().any(|v| !v.pass) || s.run.aborted_by_threshold.is_some() {
+                code = crate::exit::worst(code, crate::exit::THRESHOLDS_FAILED);
             }
         }
         code
@@ -318,6 +321,9 @@ async fn run_in_dir(
     }
     if let Some(r) = opts.overrides.rate {
         overrides.insert("rate".into(), r.to_string());
+    }
+    if !opts.overrides.thresholds.is_empty() {
+        overrides.insert("threshold".into(), opts.overrides.thresholds.join("; "));
     }
     let mut summary = report::summarize(
         run_id, scenario, overrides, &outcome, &totals, dataset, servers, warnings,
@@ -533,6 +539,25 @@ pub async fn run_command(targets: &Targets, file: &Path, opts: &RunOptions) -> R
         );
     } else {
         println!("report: {}", result.dir.join("report.html").display());
+    }
+    // Every failed threshold, whichever code wins (`result.summary` is the first variant's).
+    let summaries: Vec<&report::Summary> = if result.variants.is_empty() {
+        vec![&result.summary]
+    } else {
+        result.variants.iter().map(|(_, s)| s).collect()
+    };
+    for s in summaries {
+        if let Some(line) = &s.run.aborted_by_threshold {
+            eprintln!("error: abort_on_fail ended run {} early: {line}", s.run_id);
+        }
+        for v in s.thresholds.iter().filter(|v| !v.pass) {
+            eprintln!(
+                "error: threshold failed ({}, run {}): {}",
+                v.threshold.source,
+                s.run_id,
+                v.line()
+            );
+        }
     }
     if code == crate::exit::OPERATIONS_FAILED {
         let s = &result.summary;

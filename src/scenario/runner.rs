@@ -67,6 +67,8 @@ pub struct RunOutcome {
     pub measured: Duration,
     /// Ended early by SIGINT (Ctrl-C) or SIGTERM.
     pub interrupted: bool,
+    /// Ended early by `abort_on_fail`: the threshold that failed, as its report line.
+    pub aborted_by_threshold: Option<String>,
     /// Open model: the configured rate; None for the closed model.
     pub target_rate: Option<f64>,
     /// Arrivals intended in the measured window. Open model: from the rate and ramp over the
@@ -394,6 +396,8 @@ pub async fn run(
     let mut intervals: Vec<IntervalPoint> = Vec::new();
     let mut last_tick = warmup_end;
     let mut k: u32 = 1;
+    let mut aborted: Option<String> = None;
+    let op_names: Vec<&str> = sh.scenario.ops.iter().map(|o| o.name()).collect();
     loop {
         let now = Instant::now();
         let next = if now < warmup_end {
@@ -406,7 +410,23 @@ pub async fn run(
             _ = stop_notify.notified() => {}
         }
         let now = Instant::now();
-        let stopping = sh.stop.load(Ordering::SeqCst) || now >= end;
+        let mut stopping = sh.stop.load(Ordering::SeqCst) || now >= end;
+        // abort_on_fail: once per tick after its grace, the thresholds that can be judged
+        // on the run so far; a failure ends the window here, like a signal.
+        if let Some(after) = sh.scenario.abort_on_fail {
+            if !stopping && aborted.is_none() && now >= warmup_end + after {
+                if let Some(line) = crate::thresholds::failing_live(
+                    &sh.scenario.thresholds,
+                    &recorder.totals(),
+                    &op_names,
+                ) {
+                    sh.stop.store(true, Ordering::SeqCst);
+                    let _ = sh.stop_at.set(Instant::now());
+                    aborted = Some(line);
+                    stopping = true;
+                }
+            }
+        }
         if now < warmup_end && !stopping {
             if !quiet {
                 let line = format!(
@@ -503,11 +523,14 @@ pub async fn run(
     let interrupted = interrupted.load(Ordering::SeqCst);
     // Operations still running get the timeout (at most 10 s; 2 s after a signal, which
     // asks for a quick stop) to finish; then they, and arrivals still queued, are abandoned.
-    let grace = sh.scenario.timeout.min(if interrupted {
-        Duration::from_secs(2)
-    } else {
-        Duration::from_secs(10)
-    });
+    let grace = sh
+        .scenario
+        .timeout
+        .min(if interrupted || aborted.is_some() {
+            Duration::from_secs(2)
+        } else {
+            Duration::from_secs(10)
+        });
     // A set that drops each worker as it ends: a finished JoinHandle is never polled again
     // (joining `&mut` handles twice, once within the grace and once after aborting, panics
     // with "JoinHandle polled after completion" when some ended within the grace).
@@ -606,6 +629,7 @@ pub async fn run(
         measured_from,
         measured,
         interrupted,
+        aborted_by_threshold: aborted,
         target_rate,
         intended,
         intended_per_op,

@@ -232,6 +232,19 @@ pub struct Scenario {
     /// empty when the scenario neither configures a cache nor uses a cache operation; more
     /// than one runs the scenario once per variant into one report.
     pub cache: Vec<crate::cache::variants::CacheVariant>,
+    /// `[thresholds]` and `--threshold`, judged on the finished run (`crate::thresholds`).
+    pub thresholds: Vec<crate::thresholds::Threshold>,
+    /// `abort_on_fail = true` in `[thresholds]`: after this grace period (`abort_grace`,
+    /// default 10 s) of the measured window, a threshold that fails on the run so far ends it.
+    #[serde(serialize_with = "opt_secs", rename = "abort_on_fail_after_s")]
+    pub abort_on_fail: Option<Duration>,
+}
+
+fn opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
 }
 
 impl Scenario {
@@ -284,6 +297,7 @@ struct RawScenario {
     cache: Option<Spanned<toml::Table>>,
     #[serde(default)]
     variant: Vec<Spanned<toml::Table>>,
+    thresholds: Option<Spanned<toml::Table>>,
 }
 
 #[derive(Deserialize)]
@@ -313,6 +327,8 @@ pub struct Overrides {
     pub duration: Option<Duration>,
     pub warmup: Option<Duration>,
     pub rate: Option<f64>,
+    /// `--threshold 'KEY EXPR'`, as given; a key also in the file replaces the file's.
+    pub thresholds: Vec<String>,
 }
 
 /// The longest duration any scenario key or flag takes (`duration`, `warmup`, `ramp`,
@@ -792,6 +808,7 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
     };
 
     let cache = cache_variants(&cx, &raw, &ops)?;
+    let (thresholds, abort_on_fail) = thresholds(&cx, &raw, &ops, overrides)?;
 
     Ok(Scenario {
         name,
@@ -806,7 +823,115 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
         connections,
         ops,
         cache,
+        thresholds,
+        abort_on_fail,
     })
+}
+
+const THRESHOLD_HINT: &str = "see the Thresholds section of docs/scenarios.md";
+
+/// `[thresholds]` ("KEY" = "EXPR", or `op = { p99 = "< 15ms" }`) then `--threshold`, each
+/// checked against the scenario's operations; and `abort_on_fail` with its `abort_grace`.
+#[allow(clippy::type_complexity)]
+fn thresholds(
+    cx: &Ctx,
+    raw: &RawScenario,
+    ops: &[OpSpec],
+    overrides: &Overrides,
+) -> Result<(Vec<crate::thresholds::Threshold>, Option<Duration>), SpecError> {
+    use crate::thresholds::{parse, parse_flag, Threshold};
+    let names: Vec<&str> = ops.iter().map(|o| o.name()).collect();
+    let mut out: Vec<Threshold> = Vec::new();
+    let mut abort = false;
+    let mut grace = Duration::from_secs(10);
+    let mut grace_given = None;
+    if let Some(table) = &raw.thresholds {
+        let span = table.span();
+        let mut entries: Vec<(String, String, &toml::Value)> = Vec::new();
+        for (k, v) in table.get_ref() {
+            let at = threshold_offset(cx, span.clone(), k);
+            match (k.as_str(), v) {
+                ("abort_on_fail", toml::Value::Boolean(b)) => {
+                    abort = *b;
+                    continue;
+                }
+                ("abort_on_fail", _) => {
+                    return Err(cx.err(at, "abort_on_fail is not true or false", THRESHOLD_HINT))
+                }
+                ("abort_grace", toml::Value::String(g)) => {
+                    grace = parse_duration(g)
+                        .map_err(|e| cx.err(at, format!("abort_grace: {e}"), DURATION_HINT))?;
+                    grace_given = Some(at);
+                    continue;
+                }
+                ("abort_grace", _) => {
+                    return Err(cx.err(at, "abort_grace is not a duration", DURATION_HINT))
+                }
+                _ => {}
+            }
+            match v {
+                toml::Value::Table(inner) => {
+                    for (m, e) in inner {
+                        entries.push((format!("{k}.{m}"), k.clone(), e));
+                    }
+                }
+                _ => entries.push((k.clone(), k.clone(), v)),
+            }
+        }
+        for (key, outer, value) in entries {
+            let at = threshold_offset(cx, span.clone(), &outer);
+            let source = format!("{}:{}", cx.file, cx.line_of(at));
+            let toml::Value::String(expr) = value else {
+                return Err(cx.err(
+                    at,
+                    format!("threshold {key:?} is not a string"),
+                    "write the expression as a string: \"appointments_today.p99\" = \"< 15ms\"",
+                ));
+            };
+            let t = parse(&key, expr, &names, &source)
+                .map_err(|e| cx.err(at, e.message, format!("{}; {THRESHOLD_HINT}", e.hint)))?;
+            out.push(t);
+        }
+    }
+    for arg in &overrides.thresholds {
+        let t = parse_flag(arg, &names).map_err(|e| SpecError {
+            file: cx.file.clone(),
+            line: 0,
+            message: format!("--threshold {}: {}", shorten(arg), e.message),
+            hint: format!("{}; {THRESHOLD_HINT}", e.hint),
+        })?;
+        out.retain(|o| !(o.key == t.key && o.source != "--threshold"));
+        out.push(t);
+    }
+    if let (Some(at), false) = (grace_given, abort) {
+        return Err(cx.err(
+            at,
+            "abort_grace is set but abort_on_fail is not",
+            "add abort_on_fail = true to [thresholds], or remove abort_grace",
+        ));
+    }
+    Ok((out, abort.then_some(grace)))
+}
+
+/// Offset of the line defining threshold key `key` (quoted or bare) inside `[thresholds]`
+/// (for `op = { ... }`, the line of `op`).
+fn threshold_offset(cx: &Ctx, span: std::ops::Range<usize>, key: &str) -> usize {
+    let quoted = format!("\"{key}\"");
+    let start = span.start.min(cx.src.len());
+    let end = span.end.min(cx.src.len());
+    let mut off = start;
+    for line in cx.src[start..end].split_inclusive('\n') {
+        let t = line.trim_start();
+        for k in [quoted.as_str(), key] {
+            if let Some(rest) = t.strip_prefix(k) {
+                if rest.trim_start().starts_with('=') {
+                    return off + (line.len() - t.len());
+                }
+            }
+        }
+        off += line.len();
+    }
+    start
 }
 
 /// The cache variants, when the scenario has a `[cache]`, `[[variant]]`s or cache operations.
