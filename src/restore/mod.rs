@@ -160,6 +160,13 @@ pub async fn record(
     if let Some(db) = mongo {
         let undo = db.collection::<Document>(UNDO_COLLECTION);
         for (coll, ids) in &plan.mongo_pre_images {
+            // Each pre-image keeps its position in the pool (`i`): the pool is taken in
+            // order, so after the run only the first `taken` can have changed.
+            let position: std::collections::HashMap<String, usize> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| (id.to_string(), i))
+                .collect();
             // In batches of `$in`: one collection scan each on FerretDB (see restore_documents).
             for chunk in ids.chunks(1000) {
                 let mut cursor = db
@@ -173,7 +180,11 @@ pub async fn record(
                     .await
                     .with_context(|| format!("reading the pre-images of {coll}"))?
                 {
-                    batch.push(doc! { "run": &plan.run_id, "coll": *coll, "doc": d });
+                    let i = d
+                        .get("_id")
+                        .and_then(|id| position.get(&id.to_string()))
+                        .map_or(0, |i| *i as i64);
+                    batch.push(doc! { "run": &plan.run_id, "coll": *coll, "i": i, "doc": d });
                 }
                 if !batch.is_empty() {
                     undo.insert_many(batch)
@@ -246,10 +257,15 @@ pub async fn pending(pool: &PgPool) -> Result<Vec<String>> {
 /// Undoes every pending run, newest first (so when two runs saved the same row, the oldest
 /// pre-image is the one that stays), then vacuums and analyzes what was touched. `None` when
 /// nothing was pending.
+///
+/// `taken` (collection -> documents of its pool the run took), when the process that ran
+/// knows it, limits the MongoDB documents put back to those: the rest were never written. A
+/// restore after a killed run passes `None` and puts back every saved document.
 pub async fn restore_all(
     pool: &PgPool,
     mongo: Option<&mongodb::Database>,
     redis: Option<&mut redis::aio::ConnectionManager>,
+    taken: Option<&std::collections::BTreeMap<&str, u64>>,
 ) -> Result<Option<RestoreReport>> {
     let runs = pending(pool).await?;
     if runs.is_empty() {
@@ -283,7 +299,7 @@ pub async fn restore_all(
                 );
             };
             let t = Instant::now();
-            report.documents_restored += restore_documents(db, run_id).await?;
+            report.documents_restored += restore_documents(db, run_id, taken).await?;
             tracing::debug!("restore {run_id}: MongoDB documents in {:?}", t.elapsed());
         }
         if !patterns.is_empty() {
@@ -425,7 +441,11 @@ async fn restore_rows(
 
 /// Puts back the documents saved for `run_id` that differ from their saved state (writes to
 /// a MongoDB-compatible server cost more than reads); returns how many.
-async fn restore_documents(db: &mongodb::Database, run_id: &str) -> Result<u64> {
+async fn restore_documents(
+    db: &mongodb::Database,
+    run_id: &str,
+    taken: Option<&std::collections::BTreeMap<&str, u64>>,
+) -> Result<u64> {
     let mut cursor = db
         .collection::<Document>(UNDO_COLLECTION)
         .find(doc! { "run": run_id })
@@ -438,6 +458,12 @@ async fn restore_documents(db: &mongodb::Database, run_id: &str) -> Result<u64> 
         .context("reading the MongoDB pre-images")?
     {
         if let (Ok(coll), Ok(original)) = (d.get_str("coll"), d.get_document("doc")) {
+            let position = d.get_i64("i").unwrap_or(0).max(0) as u64;
+            if let Some(limit) = taken.and_then(|t| t.get(coll)) {
+                if position >= *limit {
+                    continue;
+                }
+            }
             saved.push((coll.to_string(), original.clone()));
         }
     }
@@ -528,7 +554,7 @@ pub async fn restore_pending(targets: &Targets, pool: &PgPool) -> Result<Option<
     } else {
         None
     };
-    let report = restore_all(pool, mongo.as_ref(), redis.as_mut()).await?;
+    let report = restore_all(pool, mongo.as_ref(), redis.as_mut(), None).await?;
     if let Some(r) = &report {
         eprintln!("{}", r.describe());
     }

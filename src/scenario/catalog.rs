@@ -112,7 +112,19 @@ pub struct Catalog {
     pub warnings: Vec<String>,
     /// Consumed entities: how many the run plans to take (open model), for the pool check.
     pub planned: BTreeMap<Entity, u64>,
-    cursors: [AtomicUsize; 12],
+    cursors: Taken,
+}
+
+/// How many rows of each consumed entity the run has taken so far, shared with whoever
+/// holds a clone (the restore reads it after the run: rows past it were never written).
+#[derive(Debug, Clone, Default)]
+pub struct Taken(std::sync::Arc<[AtomicUsize; 12]>);
+
+impl Taken {
+    /// Rows of `e` taken (at most the pool's size is meaningful: later draws found none).
+    pub fn get(&self, e: Entity) -> usize {
+        self.0[e as usize].load(Ordering::Relaxed)
+    }
 }
 
 /// Rows a run's writes may update: table and ids.
@@ -168,7 +180,7 @@ impl Catalog {
     /// The next row of a consumed entity: each row once, in sampled order; `None` once the
     /// pool is used up (the write is then a no-op: rows are never taken twice).
     pub fn next(&self, e: Entity) -> Option<usize> {
-        let i = self.cursors[e as usize].fetch_add(1, Ordering::Relaxed);
+        let i = self.cursors.0[e as usize].fetch_add(1, Ordering::Relaxed);
         (i < self.len(e)).then_some(i)
     }
 
@@ -192,11 +204,16 @@ impl Catalog {
             let mut slots = self.free_slots[d].lock().unwrap_or_else(|p| p.into_inner());
             if let Some(i) = slots.iter().position(|s| days.contains(&s.date())) {
                 let start = slots.remove(i);
-                self.cursors[Entity::FreeSlot as usize].fetch_add(1, Ordering::Relaxed);
+                self.cursors.0[Entity::FreeSlot as usize].fetch_add(1, Ordering::Relaxed);
                 return Some((self.doctors[d], start));
             }
         }
         None
+    }
+
+    /// The shared count of rows taken per consumed entity.
+    pub fn taken(&self) -> Taken {
+        self.cursors.clone()
     }
 
     /// Consumed entities whose pool is smaller than the run's planned writes: (entity, pool,

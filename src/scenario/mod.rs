@@ -266,6 +266,7 @@ async fn run_in_dir(
         }
     };
     let restore_stores = stores.clone();
+    let taken = catalog.taken();
     let dataset = catalog.dataset.clone();
     let mut hlog = HlogWriter::create(
         &dir.join("latency.hlog"),
@@ -303,7 +304,7 @@ async fn run_in_dir(
             hlog.discard();
             // Whatever happened to the run, its writes are in the dataset.
             if restoring {
-                let (_, failed) = restore_dataset(targets, &restore_stores).await;
+                let (_, failed) = restore_dataset(targets, &restore_stores, &taken).await;
                 if let Some(msg) = failed {
                     return Err(e.context(msg));
                 }
@@ -335,7 +336,7 @@ async fn run_in_dir(
         None => None,
     };
     let (restore_report, restore_failed) = if restoring {
-        restore_dataset(targets, &restore_stores).await
+        restore_dataset(targets, &restore_stores, &taken).await
     } else {
         (None, None)
     };
@@ -453,8 +454,9 @@ fn undo_plan(
 async fn restore_dataset(
     targets: &Targets,
     stores: &Stores,
+    taken: &catalog::Taken,
 ) -> (Option<crate::restore::RestoreReport>, Option<String>) {
-    match restore_after(targets, stores).await {
+    match restore_after(targets, stores, taken).await {
         Ok(r) => {
             if let Some(r) = &r {
                 eprintln!("{}", r.describe());
@@ -474,6 +476,7 @@ async fn restore_dataset(
 async fn restore_after(
     targets: &Targets,
     stores: &Stores,
+    taken: &catalog::Taken,
 ) -> Result<Option<crate::restore::RestoreReport>> {
     let Some(pool) = &stores.pg else {
         return Ok(None);
@@ -482,7 +485,18 @@ async fn restore_after(
         true => Some(connect::redis(targets).await?),
         false => None,
     };
-    crate::restore::restore_all(pool, stores.mongo.as_ref(), redis.as_mut()).await
+    // Draft notes are the one MongoDB pool; only those the run took can have changed.
+    let documents_taken = std::collections::BTreeMap::from([(
+        crate::schema::mongo::CLINICAL_NOTES,
+        taken.get(catalog::Entity::DraftNote) as u64,
+    )]);
+    crate::restore::restore_all(
+        pool,
+        stores.mongo.as_ref(),
+        redis.as_mut(),
+        Some(&documents_taken),
+    )
+    .await
 }
 
 fn describe_load(load: &Load) -> String {
