@@ -218,18 +218,7 @@ pub async fn reset(
             .context("emptying clinicload_meta")?;
     }
     tx.commit().await?;
-    // delete_many rather than drop keeps the collections' indexes and validator.
-    for c in [
-        CLINICAL_NOTES,
-        VOICE_RECORDINGS,
-        GRIDFS_FILES,
-        GRIDFS_CHUNKS,
-    ] {
-        db.collection::<Document>(c)
-            .delete_many(doc! {})
-            .await
-            .with_context(|| format!("emptying MongoDB {c}"))?;
-    }
+    empty_collections(db).await?;
     Ok(())
 }
 
@@ -285,9 +274,9 @@ pub async fn seeded_clinics(pool: &PgPool, fingerprint: &str) -> Result<Vec<u32>
     Ok(rows.into_iter().map(|(i, _)| i as u32).collect())
 }
 
-/// Removes an abandoned dataset (see [`Start::Replace`]): its documents first, then its
-/// record, so an error on the way leaves it recorded and the step is simply redone.
-pub async fn clear_abandoned(pool: &PgPool, db: &Database) -> Result<()> {
+/// Empties the dataset's MongoDB collections; delete_many rather than drop keeps their
+/// indexes and validator.
+async fn empty_collections(db: &Database) -> Result<()> {
     for c in [
         CLINICAL_NOTES,
         VOICE_RECORDINGS,
@@ -299,6 +288,13 @@ pub async fn clear_abandoned(pool: &PgPool, db: &Database) -> Result<()> {
             .await
             .with_context(|| format!("emptying MongoDB {c}"))?;
     }
+    Ok(())
+}
+
+/// Removes an abandoned dataset (see [`Start::Replace`]): its documents first, then its
+/// record, so an error on the way leaves it recorded and the step is simply redone.
+pub async fn clear_abandoned(pool: &PgPool, db: &Database) -> Result<()> {
+    empty_collections(db).await?;
     sqlx::query(
         "DELETE FROM clinicload_meta.dataset \
          WHERE NOT EXISTS (SELECT 1 FROM clinicload_meta.seeded_clinics)",
