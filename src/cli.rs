@@ -104,6 +104,215 @@ parameters print identical lines, whatever the thread count or shard split."
 restored by the next `clinicload run` or `checksum` on the same dataset, or by this command."
     )]
     Restore,
+    /// Compare two sets of runs (run directories, directories of runs, or saved baselines):
+    /// per gated metric better / worse / no significant change / inconclusive
+    #[command(after_help = "Examples:\n  \
+clinicload compare reports/20261130T101500Z-smoke-gate/baseline reports/20261130T101500Z-smoke-gate/candidate\n  \
+clinicload compare main-2026-11 reports/latest --metrics 'appointments_today.p99,tasks_pending.p50'\n\n\
+Each side's samples are its repeated runs (a single run is one sample). A change counts when a \
+Mann-Whitney U test, Holm-corrected across the gated metrics, is significant at --alpha AND the \
+medians differ by more than --noise. Exits 5 when a gated metric is significantly worse.")]
+    Compare(CompareArgs),
+    /// Save or show a baseline (a set of runs kept under reports/baselines/NAME/ to compare with)
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
+    /// The CI gate: run a scenario against a baseline and a candidate, interleaved, compare,
+    /// judge the thresholds on the candidate; writes compare.json, summary.md, junit.xml, report.html
+    #[command(after_help = "Examples:\n  \
+clinicload gate scenarios/smoke.toml --candidate-migrations migrations/pending --time-budget 10m\n  \
+clinicload gate scenarios/clinic-day.toml --baseline-database-url postgres://user@db-main/app --repeats 8\n\n\
+Exit codes: 0 pass, 4 a threshold failed on the candidate, 5 a significant regression, 1 other \
+failure, 2 usage, 130 interrupted. Reports go to <out>/<gate-id>/ and <out>/latest.")]
+    Gate(GateArgs),
+}
+
+/// Statistics options shared by `compare` and `gate`.
+#[derive(Args, Debug, Clone)]
+pub struct StatsArgs {
+    /// Smallest change of a median that counts, as a fraction or percentage (5% = 0.05)
+    #[arg(long, default_value = "5%", value_parser = parse_fraction)]
+    pub noise: f64,
+    /// Significance level for all gated metrics together (Holm-corrected)
+    #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
+    pub alpha: f64,
+    /// Gated metrics, comma-separated SCOPE.METRIC keys as in thresholds (default: the
+    /// scenario's thresholds' metrics, else p50 and p99 of each operation)
+    #[arg(long, value_delimiter = ',')]
+    pub metrics: Vec<String>,
+    /// Compare even when the scenario, dataset, server versions or machine differ
+    #[arg(long)]
+    pub allow_mismatch: bool,
+}
+
+impl StatsArgs {
+    pub fn options(&self) -> crate::compare::CompareOptions {
+        crate::compare::CompareOptions {
+            noise: self.noise,
+            alpha: self.alpha,
+            metrics: self
+                .metrics
+                .iter()
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty())
+                .collect(),
+            allow_mismatch: self.allow_mismatch,
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// The baseline: a run directory, a directory of runs, a gate directory, or a baseline name
+    pub baseline: String,
+    /// The candidate, in the same forms
+    pub candidate: String,
+    #[command(flatten)]
+    pub stats: StatsArgs,
+    /// Also write compare.json, summary.md, junit.xml and report.html to <out>/compare-<time>/
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Where named baselines are kept
+    #[arg(long, default_value = "reports/baselines")]
+    pub baselines: PathBuf,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum BaselineCommand {
+    /// Save runs as a named baseline: a run directory, a directory of runs, or a gate
+    /// directory (its candidate's runs)
+    #[command(after_help = "Example:\n  clinicload baseline save main-2026-11-30 reports/latest")]
+    Save {
+        name: String,
+        from: String,
+        /// Replace an existing baseline of that name
+        #[arg(long)]
+        force: bool,
+        #[arg(long, default_value = "reports/baselines")]
+        baselines: PathBuf,
+    },
+    /// Show a saved baseline: where it came from and its medians
+    #[command(after_help = "Example:\n  clinicload baseline show main-2026-11-30")]
+    Show {
+        name: String,
+        #[arg(long, default_value = "reports/baselines")]
+        baselines: PathBuf,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GateArgs {
+    /// Scenario file, e.g. scenarios/smoke.toml
+    pub scenario: PathBuf,
+    /// The baseline database; the candidate is --database-url
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "candidate_migrations",
+        required_unless_present = "candidate_migrations"
+    )]
+    pub baseline_database_url: Option<String>,
+    /// The candidate's extra migrations (*.sql, applied in name order to a clone of the
+    /// --database-url database, which is the baseline; the clone is dropped afterwards)
+    #[arg(long, value_name = "DIR")]
+    pub candidate_migrations: Option<PathBuf>,
+    /// Runs per side [default: the fewest that let the Holm correction fire over the gated
+    /// metrics, e.g. 6 for 10 to 23 metrics]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=200))]
+    pub repeats: Option<u32>,
+    /// Size each run's measured duration so the whole gate fits, e.g. 10m
+    #[arg(long, value_parser = parse_duration)]
+    pub time_budget: Option<std::time::Duration>,
+    /// Measured duration of each run, overriding the file's
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Warm-up of each run, overriding the file's
+    #[arg(long, value_parser = parse_duration)]
+    pub warmup: Option<std::time::Duration>,
+    /// Arrival rate, overriding the file's (open model)
+    #[arg(long, value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// A threshold in addition to the scenario's, judged on the candidate
+    #[arg(long, value_name = "KEY EXPR")]
+    pub threshold: Vec<String>,
+    #[command(flatten)]
+    pub stats: StatsArgs,
+    /// Directory for reports: <out>/<gate-id>/ and <out>/latest
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    /// No live progress lines
+    #[arg(long)]
+    pub quiet: bool,
+    /// Run even when the dataset cannot supply the write targets the runs plan
+    #[arg(long)]
+    pub allow_short_pools: bool,
+    /// Calibration only: delay every successful OP of the candidate by DURATION, e.g.
+    /// tasks_pending=200us (to measure the smallest slowdown the gate detects)
+    #[arg(long, value_name = "OP=DURATION", value_parser = parse_delay)]
+    pub inject_delay: Option<(String, std::time::Duration)>,
+}
+
+impl GateArgs {
+    pub fn options(&self) -> crate::gate::GateOptions {
+        crate::gate::GateOptions {
+            scenario: self.scenario.clone(),
+            overrides: crate::scenario::spec::Overrides {
+                duration: self.duration,
+                warmup: self.warmup,
+                rate: self.rate,
+                thresholds: self.threshold.clone(),
+            },
+            against: match (&self.baseline_database_url, &self.candidate_migrations) {
+                (Some(url), _) => crate::gate::Against::BaselineDatabase(url.clone()),
+                (None, Some(dir)) => crate::gate::Against::CandidateMigrations(dir.clone()),
+                (None, None) => unreachable!("clap requires one of them"),
+            },
+            repeats: self.repeats.map(|r| r as usize),
+            time_budget: self.time_budget,
+            compare: self.stats.options(),
+            out: self.out.clone(),
+            quiet: self.quiet,
+            allow_short_pools: self.allow_short_pools,
+            inject_delay: self.inject_delay.clone(),
+        }
+    }
+}
+
+/// `--noise`: `5%` or `0.05`.
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let v = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => t.parse::<f64>(),
+    }
+    .map_err(|_| format!("{s:?} is not a fraction or percentage (e.g. 5% or 0.05)"))?;
+    if !(0.0..10.0).contains(&v) {
+        return Err(format!("{s:?} is out of range (0% to 1000%)"));
+    }
+    Ok(v)
+}
+
+/// `--alpha`: strictly between 0 and 1.
+fn parse_alpha(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number (e.g. 0.05)"))?;
+    if !(v > 0.0 && v < 1.0) {
+        return Err(format!("{s:?} is not between 0 and 1 (e.g. 0.05)"));
+    }
+    Ok(v)
+}
+
+/// `--inject-delay OP=DURATION`.
+fn parse_delay(s: &str) -> Result<(String, std::time::Duration), String> {
+    let (op, d) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: write OP=DURATION, e.g. tasks_pending=200us"))?;
+    let d = crate::scenario::spec::parse_duration(d.trim())?;
+    if d > std::time::Duration::from_secs(10) {
+        return Err(format!("{s:?}: at most 10s"));
+    }
+    Ok((op.trim().to_string(), d))
 }
 
 /// `--shard i/n`: this process writes the clinics whose index % n == i.

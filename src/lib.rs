@@ -5,10 +5,12 @@
 
 pub mod cache;
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod connect;
 pub mod doctor;
 pub mod exit;
+pub mod gate;
 pub mod generate;
 pub mod metrics;
 pub mod model;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use clinicload::cli::{Cli, Command};
+use clinicload::cli::{BaselineCommand, Cli, Command};
 use clinicload::config::redact_in;
 
 #[tokio::main]
@@ -29,6 +29,25 @@ async fn main() -> ExitCode {
         Command::Seed(args) => clinicload::seed::seed_command(&targets, &args).await,
         Command::Checksum => clinicload::seed::checksum::checksum_command(&targets).await,
         Command::Restore => clinicload::restore::restore_command(&targets).await,
+        Command::Compare(args) => {
+            clinicload::compare::compare_command(&clinicload::compare::CompareCommand {
+                baseline: args.baseline.clone(),
+                candidate: args.candidate.clone(),
+                options: args.stats.options(),
+                out: args.out.clone(),
+                baselines_dir: args.baselines.clone(),
+            })
+        }
+        Command::Baseline(BaselineCommand::Save {
+            name,
+            from,
+            force,
+            baselines,
+        }) => clinicload::compare::baseline_save(&name, &from, &baselines, force),
+        Command::Baseline(BaselineCommand::Show { name, baselines }) => {
+            clinicload::compare::baseline_show(&name, &baselines)
+        }
+        Command::Gate(args) => clinicload::gate::gate_command(&targets, &args.options()).await,
         Command::Run {
             scenario,
             duration,
@@ -51,6 +70,7 @@ async fn main() -> ExitCode {
                 quiet,
                 keep_writes,
                 allow_short_pools,
+                inject_delay: None,
             };
             clinicload::scenario::run_command(&targets, &scenario, &opts).await
         }

@@ -187,6 +187,36 @@ fn pct_x(p: f64) -> f64 {
     (1.0 / (1.0 - p)).log10()
 }
 
+/// A latency-by-percentile chart (log scale) of several series, e.g. a baseline and a
+/// candidate overlaid: `(name, [(percentile, µs)])`.
+pub fn percentile_chart(title: &str, series: &[(&str, &[(f64, u64)])]) -> String {
+    let ticks: Vec<(f64, String)> = [0.0, 90.0, 99.0, 99.9, 99.99, 99.999]
+        .iter()
+        .map(|p| (pct_x(*p), format!("{p}%")))
+        .collect();
+    let series: Vec<Series> = series
+        .iter()
+        .enumerate()
+        .map(|(i, (name, pts))| Series {
+            name,
+            color: COLORS[i % COLORS.len()],
+            points: pts
+                .iter()
+                .filter(|(p, _)| *p < 100.0)
+                .map(|(p, us)| (pct_x(*p), *us as f64 / 1000.0))
+                .collect(),
+        })
+        .collect();
+    chart(
+        title,
+        "percentile",
+        "latency (ms, log scale)",
+        &series,
+        &ticks,
+        true,
+    )
+}
+
 fn table_row(out: &mut String, r: &OpReport) {
     out.push_str("<tr>");
     for cell in r.table_cells() {

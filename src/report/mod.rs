@@ -6,11 +6,13 @@
 //! fingerprint, server versions, clinicload version and the machine. [`Summary`] is that
 //! record; the three renderers only format it.
 
-pub mod compare;
 pub mod hlog;
 pub mod html;
 pub mod json;
+pub mod junit;
 pub mod markdown;
+pub mod page;
+pub mod variants;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

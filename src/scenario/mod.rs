@@ -40,6 +40,10 @@ pub struct RunOptions {
     /// Run even when the dataset cannot supply the write targets the run plans (writes past
     /// a used-up pool are no-ops).
     pub allow_short_pools: bool,
+    /// Calibration only (`gate --inject-delay`): every successful operation of this name is
+    /// held for this long more before it counts as done, a known slowdown to measure what
+    /// the gate detects. Stated in the run's warnings.
+    pub inject_delay: Option<(String, Duration)>,
 }
 
 /// Opens the stores the scenario uses, with its pool sizes, and reads their versions.
@@ -194,7 +198,7 @@ async fn run_into(
             }
         }
         if write_error.is_none() {
-            write_error = report::compare::write_all(dir, run_id, scenario, &variants)
+            write_error = report::variants::write_all(dir, run_id, scenario, &variants)
                 .and_then(|_| report::point_latest(&opts.out, run_id))
                 .err();
         }
@@ -247,6 +251,14 @@ async fn run_in_dir(
         None => None,
     };
     let mut warnings = catalog.warnings.clone();
+    let delay = opts.inject_delay.as_ref().and_then(|(name, d)| {
+        let i = scenario.ops.iter().position(|o| o.name() == name)?;
+        warnings.push(format!(
+            "calibration: every successful {name} operation was delayed by {} on purpose (--inject-delay)",
+            fmt_us(d.as_micros() as u64)
+        ));
+        Some((i, *d))
+    });
     for w in &warnings {
         eprintln!("warning: {w}");
     }
@@ -296,6 +308,7 @@ async fn run_in_dir(
         recorder.clone(),
         Some(&mut hlog),
         opts.quiet,
+        delay,
     )
     .await;
     let outcome = match outcome {
@@ -522,7 +535,7 @@ pub async fn run_command(targets: &Targets, file: &Path, opts: &RunOptions) -> R
     let result = run_scenario(targets, file, opts).await?;
     if !result.variants.is_empty() {
         // The side-by-side comparison of the cache variants.
-        let md = report::compare::markdown(
+        let md = report::variants::markdown(
             &result.summary.run_id,
             &result.summary.scenario,
             &result.variants,

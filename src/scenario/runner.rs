@@ -111,6 +111,21 @@ struct Shared {
     /// one still running when the workers are aborted is counted as abandoned.
     running: Vec<Mutex<Option<(usize, Instant)>>>,
     start_delay: Mutex<Histogram<u64>>,
+    /// Calibration: (op index, extra time) added to each successful operation of that op.
+    delay: Option<(usize, Duration)>,
+}
+
+/// Holds the caller for `d`: spinning below 2 ms (the timer's granularity is 1 ms, too
+/// coarse for the sub-millisecond delays a calibration injects), sleeping above.
+async fn injected_delay(d: Duration) {
+    if d >= Duration::from_millis(2) {
+        tokio::time::sleep(d).await;
+    } else {
+        let until = Instant::now() + d;
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -139,10 +154,15 @@ async fn run_one(sh: &Shared, worker: usize, rng: &mut SmallRng, intended: Insta
     if measured {
         *lock(&sh.running[worker]) = Some((op_index, intended));
     }
-    let result = tokio::time::timeout(
-        sh.scenario.timeout,
-        ops::execute(spec, &sh.stores, &sh.catalog, worker, rng),
-    )
+    let result = tokio::time::timeout(sh.scenario.timeout, async {
+        let r = ops::execute(spec, &sh.stores, &sh.catalog, worker, rng).await;
+        if let (Some((i, d)), Ok(_)) = (sh.delay, &r) {
+            if i == op_index {
+                injected_delay(d).await;
+            }
+        }
+        r
+    })
     .await;
     let done = Instant::now();
     let latency = micros(done.saturating_duration_since(intended));
@@ -239,6 +259,7 @@ pub async fn run(
     recorder: Arc<Recorder>,
     mut hlog: Option<&mut HlogWriter>,
     quiet: bool,
+    delay: Option<(usize, Duration)>,
 ) -> anyhow::Result<RunOutcome> {
     let weights: Vec<u32> = scenario.ops.iter().map(|o| o.weight).collect();
     let mix = mix_cycle(&weights);
@@ -251,6 +272,7 @@ pub async fn run(
         Load::Closed { users, .. } => *users,
     };
     let sh = Arc::new(Shared {
+        delay,
         mix,
         unsupported: (0..n_ops).map(|_| OnceLock::new()).collect(),
         stop_at: OnceLock::new(),

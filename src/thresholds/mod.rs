@@ -134,6 +134,15 @@ impl Metric {
         }
     }
 
+    /// Whether a larger value is an improvement (throughput, successful operations, the
+    /// achieved rate) rather than a degradation (latencies, failures, error rates).
+    pub fn higher_is_better(self) -> bool {
+        matches!(
+            self,
+            Metric::Count | Metric::Throughput | Metric::AchievedRatio | Metric::AchievedRate
+        )
+    }
+
     /// A metric of an operation or `overall` by any accepted spelling: `p99` and `p99_all`
     /// (every arrival), `p99_ok`, `p99.9` for `p999`.
     fn of_op(name: &str) -> Option<Metric> {
@@ -240,14 +249,14 @@ fn metric_list() -> String {
     )
 }
 
-/// Parses `key` (`SCOPE.METRIC`) and `expr` (`< 15ms`). `ops` are the scenario's operation
-/// names (the valid scopes besides `overall` and `run`).
-pub fn parse(key: &str, expr: &str, ops: &[&str], source: &str) -> Result<Threshold, ParseError> {
+/// Parses a metric key (`SCOPE.METRIC`, any accepted spelling of the metric). `ops` are the
+/// scenario's operation names (the valid scopes besides `overall` and `run`).
+pub fn parse_key(key: &str, ops: &[&str]) -> Result<MetricRef, ParseError> {
     let key = key.trim();
     let bad = |message: String, hint: String| ParseError { message, hint };
     let Some((scope, metric)) = key.split_once('.') else {
         return Err(bad(
-            format!("threshold {key:?} has no metric"),
+            format!("metric {key:?} has no scope"),
             "write SCOPE.METRIC, e.g. \"appointments_today.p99\", \"overall.error_rate\" or \"run.achieved_ratio\"".into(),
         ));
     };
@@ -257,9 +266,7 @@ pub fn parse(key: &str, expr: &str, ops: &[&str], source: &str) -> Result<Thresh
         op if ops.contains(&op) => Scope::Op(op.to_string()),
         other => {
             return Err(bad(
-                format!(
-                    "threshold {key:?} names {other:?}, which is not an operation of this scenario"
-                ),
+                format!("{key:?} names {other:?}, which is not an operation of this scenario"),
                 format!(
                     "use one of the scenario's operations ({}), overall or run",
                     ops.join(", ")
@@ -286,11 +293,28 @@ pub fn parse(key: &str, expr: &str, ops: &[&str], source: &str) -> Result<Thresh
             ),
             _ => format!("metrics: {}", metric_list()),
         };
-        return Err(bad(
-            format!("threshold {key:?}: unknown metric {metric:?}"),
-            valid,
-        ));
+        return Err(bad(format!("{key:?}: unknown metric {metric:?}"), valid));
     };
+    Ok(MetricRef { scope, metric })
+}
+
+impl MetricRef {
+    /// `SCOPE.METRIC` with the canonical metric name.
+    pub fn key(&self) -> String {
+        format!("{}.{}", self.scope.name(), self.metric.name())
+    }
+}
+
+/// Parses `key` (`SCOPE.METRIC`) and `expr` (`< 15ms`). `ops` are the scenario's operation
+/// names (the valid scopes besides `overall` and `run`).
+pub fn parse(key: &str, expr: &str, ops: &[&str], source: &str) -> Result<Threshold, ParseError> {
+    let key = key.trim();
+    let bad = |message: String, hint: String| ParseError { message, hint };
+    let metric_ref = parse_key(key, ops).map_err(|e| ParseError {
+        message: format!("threshold {}", e.message),
+        hint: e.hint,
+    })?;
+    let metric = metric_ref.metric;
     let kind = metric.kind();
     let (op, value) = parse_expr(expr, kind).map_err(|m| {
         bad(
@@ -305,8 +329,8 @@ pub fn parse(key: &str, expr: &str, ops: &[&str], source: &str) -> Result<Thresh
         )
     })?;
     Ok(Threshold {
-        key: format!("{}.{}", scope.name(), metric.name()),
-        metric: MetricRef { scope, metric },
+        key: metric_ref.key(),
+        metric: metric_ref,
         op,
         value,
         unit: kind.unit(),

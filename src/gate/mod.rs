@@ -1,0 +1,650 @@
+//! `clinicload gate`: the one command a CI job runs for a database change. It runs the
+//! scenario against a baseline and a candidate, interleaved (A B B A A B ...), so that drifts
+//! of a shared machine hit both alike; each run restores the dataset (`crate::restore`), so
+//! every repeat starts from the same data. Then it compares the two sets of repeats
+//! (`crate::compare`), judges the scenario's thresholds on the candidate, and writes what CI
+//! reads (compare.json, summary.md, junit.xml, report.html).
+//!
+//! The candidate is the database under change (`--database-url`) against a baseline database
+//! (`--baseline-database-url`), or a clone of the seeded database (`CREATE DATABASE ...
+//! TEMPLATE`) with the extra migrations of `--candidate-migrations DIR` applied, which the
+//! gate drops afterwards, whatever happens, and the original left untouched.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use sqlx::{Connection, PgConnection};
+
+use crate::compare::{self, CompareOptions, ThresholdOutcome};
+use crate::config::{redact, Targets};
+use crate::scenario::spec::{self, Overrides};
+use crate::scenario::{run_scenario, RunOptions};
+
+/// What the candidate is compared with.
+#[derive(Debug, Clone)]
+pub enum Against {
+    /// Two databases: the baseline at this URL, the candidate at `--database-url`.
+    BaselineDatabase(String),
+    /// One database: the baseline is `--database-url`, the candidate a clone of it with the
+    /// `*.sql` files of this directory applied in name order.
+    CandidateMigrations(PathBuf),
+}
+
+/// Options of `clinicload gate`.
+#[derive(Debug, Clone)]
+pub struct GateOptions {
+    pub scenario: PathBuf,
+    pub overrides: Overrides,
+    pub against: Against,
+    /// Repeats per side; None: the fewest that let Holm's correction fire over the gated
+    /// metrics (`compare::stats::repeats_for`).
+    pub repeats: Option<usize>,
+    /// Sizes the measured duration of each run so the whole gate fits.
+    pub time_budget: Option<Duration>,
+    pub compare: CompareOptions,
+    pub out: PathBuf,
+    pub quiet: bool,
+    pub allow_short_pools: bool,
+    /// Calibration: delay one operation of the candidate by a known amount.
+    pub inject_delay: Option<(String, Duration)>,
+}
+
+/// Time a run takes besides its warm-up and measured window (connecting, sampling the
+/// catalog, recording the undo log, restoring and VACUUM ANALYZE), as measured on the
+/// development machine for the small shipped scenarios; a budget is planned with it.
+pub const RUN_OVERHEAD: Duration = Duration::from_secs(3);
+
+/// The shortest measured window a budget may size a run to.
+pub const MIN_WINDOW: Duration = Duration::from_secs(3);
+
+/// Arrivals per run below which a p99 rests on too few values to be steady from run to run.
+const P99_MIN_ARRIVALS: f64 = 1000.0;
+
+/// The interleaving of `repeats` pairs: A B, B A, A B, ... (true = baseline).
+pub fn order(repeats: usize) -> Vec<bool> {
+    (0..repeats)
+        .flat_map(|i| {
+            if i % 2 == 0 {
+                [true, false]
+            } else {
+                [false, true]
+            }
+        })
+        .collect()
+}
+
+/// How many gated metrics a scenario has under these options (to size the repeats).
+fn gated_count(scenario: &spec::Scenario, opts: &CompareOptions) -> usize {
+    if !opts.metrics.is_empty() {
+        opts.metrics.len()
+    } else if !scenario.thresholds.is_empty() {
+        scenario.thresholds.len()
+    } else {
+        2 * scenario.ops.len()
+    }
+}
+
+/// The plan of a gate: repeats and measured duration, sized to the budget if one is given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub repeats: usize,
+    pub duration: Duration,
+    pub warmup: Duration,
+    /// Estimated wall-clock time of the whole gate.
+    pub estimate: Duration,
+    pub warnings: Vec<String>,
+}
+
+/// Plans the gate. Errors when the budget cannot hold the repeats the correction needs
+/// with windows of at least [`MIN_WINDOW`].
+pub fn plan(scenario: &spec::Scenario, opts: &GateOptions, duration_given: bool) -> Result<Plan> {
+    let tests = gated_count(scenario, &opts.compare);
+    let needed = compare::stats::repeats_for(tests, opts.compare.alpha);
+    let repeats = opts.repeats.unwrap_or(needed);
+    let mut warnings = Vec::new();
+    if repeats < 2 {
+        bail!("--repeats {repeats}: a comparison needs at least 2 runs per side (the default here is {needed})");
+    }
+    if repeats < needed {
+        warnings.push(format!(
+            "--repeats {repeats}: with {tests} gated metrics Holm's correction cannot call any change significant below {needed} repeats per side; the verdict will be inconclusive"
+        ));
+    }
+    let runs = 2 * repeats as u32;
+    let warmup = scenario.warmup;
+    let mut duration = scenario.duration;
+    if let Some(budget) = opts.time_budget {
+        let per_run = budget / runs;
+        let room = per_run
+            .checked_sub(warmup + RUN_OVERHEAD)
+            .unwrap_or_default();
+        if room < MIN_WINDOW {
+            let min_budget = (MIN_WINDOW + warmup + RUN_OVERHEAD) * runs;
+            bail!(
+                "--time-budget {}s is too small to detect a {:.0}% change: the {tests} gated metrics need {repeats} repeats per side ({runs} runs), each of at least {}s measured + {}s warm-up + about {}s of setup and restore; give --time-budget {}s or more, fewer gated metrics (--metrics), or a shorter warm-up",
+                budget.as_secs(),
+                opts.compare.noise * 100.0,
+                MIN_WINDOW.as_secs(),
+                warmup.as_secs_f64(),
+                RUN_OVERHEAD.as_secs(),
+                min_budget.as_secs() + 1
+            );
+        }
+        if duration_given && duration > room {
+            bail!(
+                "--duration {}s does not fit --time-budget {}s with {runs} runs (at most {}s each); drop one of them",
+                duration.as_secs_f64(),
+                budget.as_secs(),
+                room.as_secs()
+            );
+        }
+        if !duration_given {
+            duration = Duration::from_secs(room.as_secs());
+        }
+    }
+    if let spec::Load::Open { rate, .. } = scenario.load {
+        let total: u32 = scenario.ops.iter().map(|o| o.weight).sum();
+        for op in &scenario.ops {
+            let p99_gated = (opts.compare.metrics.is_empty() && scenario.thresholds.is_empty())
+                || opts
+                    .compare
+                    .metrics
+                    .iter()
+                    .chain(scenario.thresholds.iter().map(|t| &t.key))
+                    .any(|k| k.starts_with(&format!("{}.p99", op.name())));
+            let arrivals = rate * duration.as_secs_f64() * op.weight as f64 / total.max(1) as f64;
+            if p99_gated && arrivals < P99_MIN_ARRIVALS {
+                warnings.push(format!(
+                    "{}: about {arrivals:.0} arrivals per run; a p99 of fewer than {P99_MIN_ARRIVALS:.0} values varies so much from run to run that a {:.0}% change may go undetected (give a longer duration or budget, or a higher rate)",
+                    op.name(),
+                    opts.compare.noise * 100.0
+                ));
+            }
+        }
+    }
+    let estimate = (duration + warmup + RUN_OVERHEAD) * runs;
+    Ok(Plan {
+        repeats,
+        duration,
+        warmup,
+        estimate,
+        warnings,
+    })
+}
+
+/// The database name and an admin URL (same server, database `postgres`) of a PostgreSQL URL.
+fn admin_of(database_url: &str) -> Result<(String, url::Url)> {
+    let url = url::Url::parse(database_url)
+        .with_context(|| format!("--database-url {} is not a URL", redact(database_url)))?;
+    let name = url.path().trim_start_matches('/').to_string();
+    if name.is_empty() {
+        bail!(
+            "--database-url {} names no database; --candidate-migrations clones the database it names",
+            redact(database_url)
+        );
+    }
+    let mut admin = url.clone();
+    admin.set_path("/postgres");
+    Ok((name, admin))
+}
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// The comment that marks a clone as the gate's own (so only such databases are dropped).
+fn clone_comment(source: &str) -> String {
+    format!(
+        "clinicload gate clone of {source} (pid {}), dropped when the gate ends",
+        std::process::id()
+    )
+}
+
+/// The migration files of a directory, in name order, with their text.
+pub fn read_migrations(dir: &Path) -> Result<Vec<(String, String)>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| {
+            format!(
+                "--candidate-migrations {}: cannot read the directory",
+                dir.display()
+            )
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!(
+            "--candidate-migrations {}: no .sql files there (the candidate's extra migrations, applied in name order)",
+            dir.display()
+        );
+    }
+    files
+        .into_iter()
+        .map(|p| {
+            let text =
+                std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+            Ok((p.display().to_string(), text))
+        })
+        .collect()
+}
+
+/// A clone of the seeded database, dropped by [`Clone::drop_now`] (and on a best-effort basis
+/// when the gate ends any other way).
+pub struct DbClone {
+    pub name: String,
+    pub url: String,
+    admin: url::Url,
+    dropped: bool,
+}
+
+impl DbClone {
+    /// `CREATE DATABASE clone TEMPLATE source`, then the migrations in one transaction each.
+    pub async fn create(database_url: &str, migrations: &[(String, String)]) -> Result<DbClone> {
+        let (source, admin) = admin_of(database_url)?;
+        let mut conn = PgConnection::connect(admin.as_str())
+            .await
+            .with_context(|| {
+                format!(
+                    "connecting to the server's postgres database at {} to clone {source}",
+                    redact(admin.as_str())
+                )
+            })?;
+        drop_stale_clones(&mut conn, &source).await;
+        let mut name = format!("{source}_gate_{}", std::process::id());
+        name.truncate(63);
+        sqlx::query(&format!(
+            "CREATE DATABASE {} TEMPLATE {}",
+            quote_ident(&name),
+            quote_ident(&source)
+        ))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| {
+            let msg = e.to_string();
+            if msg.contains("being accessed by other users") {
+                anyhow::anyhow!(
+                    "cannot clone {source}: other sessions are connected to it ({msg}); CREATE DATABASE ... TEMPLATE needs the database idle, so close them (psql, applications) or gate two databases with --baseline-database-url"
+                )
+            } else {
+                anyhow::anyhow!("cloning {source} with CREATE DATABASE ... TEMPLATE: {msg}")
+            }
+        })?;
+        sqlx::query(&format!(
+            "COMMENT ON DATABASE {} IS '{}'",
+            quote_ident(&name),
+            clone_comment(&source).replace('\'', "''")
+        ))
+        .execute(&mut conn)
+        .await
+        .ok();
+        let mut url = url::Url::parse(database_url)?;
+        url.set_path(&format!("/{name}"));
+        let mut clone = DbClone {
+            name,
+            url: url.to_string(),
+            admin,
+            dropped: false,
+        };
+        if let Err(e) = clone.migrate(migrations).await {
+            clone.drop_now().await;
+            return Err(e);
+        }
+        Ok(clone)
+    }
+
+    async fn migrate(&self, migrations: &[(String, String)]) -> Result<()> {
+        let mut conn = PgConnection::connect(&self.url)
+            .await
+            .with_context(|| format!("connecting to the clone {}", self.name))?;
+        for (file, sql) in migrations {
+            let mut tx = conn.begin().await?;
+            sqlx::raw_sql(sql)
+                .execute(&mut *tx)
+                .await
+                .with_context(|| format!("applying {file} to the candidate clone"))?;
+            tx.commit().await?;
+        }
+        conn.close().await.ok();
+        Ok(())
+    }
+
+    /// Drops the clone (forcing off any session left on it).
+    pub async fn drop_now(&mut self) {
+        if self.dropped {
+            return;
+        }
+        match PgConnection::connect(self.admin.as_str()).await {
+            Ok(mut conn) => {
+                match sqlx::query(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    quote_ident(&self.name)
+                ))
+                .execute(&mut conn)
+                .await
+                {
+                    Ok(_) => self.dropped = true,
+                    Err(e) => eprintln!(
+                        "warning: could not drop the candidate clone {}: {e}; drop it with DROP DATABASE {}",
+                        self.name, self.name
+                    ),
+                }
+            }
+            Err(e) => eprintln!(
+                "warning: could not connect to drop the candidate clone {}: {}",
+                self.name,
+                redact(&e.to_string())
+            ),
+        }
+    }
+}
+
+/// Drops clones an earlier gate on this source left behind when it was killed (their
+/// comment names a process that no longer runs).
+async fn drop_stale_clones(conn: &mut PgConnection, source: &str) {
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT d.datname, shobj_description(d.oid, 'pg_database') FROM pg_database d WHERE d.datname LIKE $1",
+    )
+    .bind(format!("{}_gate_%", source.replace('_', "\\_")))
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap_or_default();
+    for (name, comment) in rows {
+        let Some(comment) = comment else { continue };
+        let prefix = format!("clinicload gate clone of {source} (pid ");
+        let Some(rest) = comment.strip_prefix(&prefix) else {
+            continue;
+        };
+        let pid: u32 = rest.split(')').next().unwrap_or("").parse().unwrap_or(0);
+        if pid == 0 || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        if sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(&name)
+        ))
+        .execute(&mut *conn)
+        .await
+        .is_ok()
+        {
+            eprintln!("dropped {name}, a candidate clone left by a gate that was killed");
+        }
+    }
+}
+
+/// The gate's result, besides the files it wrote.
+pub struct GateResult {
+    pub dir: PathBuf,
+    pub comparison: compare::Comparison,
+    pub interrupted: bool,
+}
+
+/// Judges each threshold of the scenario on the candidate's repeats: the median of the
+/// observed values, so that one noisy repeat does not fail a gate (and one lucky one does not
+/// pass it).
+fn thresholds_on(candidates: &[crate::report::Summary]) -> Vec<ThresholdOutcome> {
+    let Some(first) = candidates.first() else {
+        return Vec::new();
+    };
+    first
+        .thresholds
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let t = &v.threshold;
+            let observed: Vec<f64> = candidates
+                .iter()
+                .filter_map(|s| s.thresholds.get(i).and_then(|v| v.observed))
+                .collect();
+            let failed_in = candidates
+                .iter()
+                .filter(|s| s.thresholds.get(i).is_some_and(|v| !v.pass))
+                .count();
+            let median = (!observed.is_empty()).then(|| compare::stats::median(&observed));
+            ThresholdOutcome {
+                key: t.key.clone(),
+                text: t.text.clone(),
+                source: t.source.clone(),
+                observed: median,
+                observed_text: median
+                    .map(|m| crate::thresholds::show(t.metric.metric.kind(), m))
+                    .unwrap_or_else(|| "no data".into()),
+                pass: median.is_some_and(|m| t.op.holds(m, t.value)),
+                failed_in,
+                repeats: candidates.len(),
+            }
+        })
+        .collect()
+}
+
+/// Runs the gate.
+pub async fn gate(targets: &Targets, opts: &GateOptions) -> Result<GateResult> {
+    let scenario = spec::load(&opts.scenario, &opts.overrides)?;
+    if scenario.cache.len() > 1 {
+        bail!(
+            "{} runs {} cache variants; a gate compares one configuration: keep one [[variant]] in a copy of the scenario",
+            opts.scenario.display(),
+            scenario.cache.len()
+        );
+    }
+    if let Some((name, _)) = &opts.inject_delay {
+        if !scenario.ops.iter().any(|o| o.name() == name) {
+            bail!(
+                "--inject-delay names {name:?}, which is not an operation of {}",
+                opts.scenario.display()
+            );
+        }
+    }
+    let plan = plan(&scenario, opts, opts.overrides.duration.is_some())?;
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
+    let migrations = match &opts.against {
+        Against::CandidateMigrations(dir) => Some(read_migrations(dir)?),
+        Against::BaselineDatabase(_) => None,
+    };
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("creating the reports directory {}", opts.out.display()))?;
+    let per_run = crate::report::space_needed(&scenario);
+    crate::report::check_writable(&opts.out, per_run * 2 * plan.repeats as u64 + (1 << 20))?;
+    let now = chrono::Utc::now();
+    let (gate_id, dir) = crate::report::create_run_dir(
+        &opts.out,
+        &format!("{}-gate", crate::report::run_id(&scenario.name, now)),
+    )?;
+
+    let mut clone = None;
+    let (base_targets, cand_targets, base_label, cand_label) = match &opts.against {
+        Against::BaselineDatabase(url) => (
+            Targets {
+                database_url: url.clone(),
+                ..targets.clone()
+            },
+            targets.clone(),
+            format!("baseline database {}", redact(url)),
+            format!("candidate database {}", redact(&targets.database_url)),
+        ),
+        Against::CandidateMigrations(mdir) => {
+            let c = DbClone::create(&targets.database_url, migrations.as_deref().unwrap_or(&[]))
+                .await?;
+            eprintln!(
+                "gate: candidate = clone {} of the seeded database with {} migration file(s) of {}",
+                c.name,
+                migrations.as_ref().map_or(0, Vec::len),
+                mdir.display()
+            );
+            let cand = Targets {
+                database_url: c.url.clone(),
+                ..targets.clone()
+            };
+            let label = format!("{} + {}", redact(&targets.database_url), mdir.display());
+            clone = Some(c);
+            (
+                targets.clone(),
+                cand,
+                format!("baseline {}", redact(&targets.database_url)),
+                format!("candidate {label}"),
+            )
+        }
+    };
+    eprintln!(
+        "gate {gate_id}: {} repeats per side, interleaved, {:.0}s measured + {:.0}s warm-up each; about {:.0} min in all",
+        plan.repeats,
+        plan.duration.as_secs_f64(),
+        plan.warmup.as_secs_f64(),
+        plan.estimate.as_secs_f64() / 60.0
+    );
+    let result = run_pairs(
+        &scenario,
+        opts,
+        &plan,
+        &dir,
+        &base_targets,
+        &cand_targets,
+        &base_label,
+        &cand_label,
+    )
+    .await;
+    if let Some(c) = clone.as_mut() {
+        c.drop_now().await;
+    }
+    let (base_dirs, cand_dirs, cand_summaries, interrupted) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_dir(&dir);
+            return Err(e);
+        }
+    };
+    let base = compare::side::from_runs(&base_label, &base_dirs)?;
+    let cand = compare::side::from_runs(&cand_label, &cand_dirs)?;
+    let mut comparison = compare::compare(&base, &cand, &opts.compare)?;
+    comparison.set_thresholds(thresholds_on(&cand_summaries));
+    // (the repeats warning is the comparison's own)
+    comparison.warnings.extend(
+        plan.warnings
+            .iter()
+            .filter(|w| !w.starts_with("--repeats"))
+            .cloned(),
+    );
+    if interrupted {
+        comparison
+            .warnings
+            .push("interrupted: the comparison covers the repeats that completed".into());
+    }
+    compare::write_outputs(
+        &dir,
+        &comparison,
+        &base,
+        &cand,
+        &format!("clinicload gate: {}", scenario.name),
+    )?;
+    crate::report::point_latest(&opts.out, &gate_id)?;
+    Ok(GateResult {
+        dir,
+        comparison,
+        interrupted,
+    })
+}
+
+type Pairs = (
+    Vec<PathBuf>,
+    Vec<PathBuf>,
+    Vec<crate::report::Summary>,
+    bool,
+);
+
+#[allow(clippy::too_many_arguments)]
+async fn run_pairs(
+    scenario: &spec::Scenario,
+    opts: &GateOptions,
+    plan: &Plan,
+    dir: &Path,
+    base_targets: &Targets,
+    cand_targets: &Targets,
+    base_label: &str,
+    cand_label: &str,
+) -> Result<Pairs> {
+    let mut base_dirs = Vec::new();
+    let mut cand_dirs = Vec::new();
+    let mut cand_summaries = Vec::new();
+    let overrides = Overrides {
+        duration: Some(plan.duration),
+        ..opts.overrides.clone()
+    };
+    let started = Instant::now();
+    let sequence = order(plan.repeats);
+    for (i, is_base) in sequence.iter().enumerate() {
+        let (targets, side_dir, label) = if *is_base {
+            (base_targets, dir.join("baseline"), base_label)
+        } else {
+            (cand_targets, dir.join("candidate"), cand_label)
+        };
+        eprintln!(
+            "gate: run {}/{} ({label}), {:.0}s elapsed",
+            i + 1,
+            sequence.len(),
+            started.elapsed().as_secs_f64()
+        );
+        let run_opts = RunOptions {
+            overrides: overrides.clone(),
+            out: side_dir,
+            quiet: opts.quiet,
+            keep_writes: false,
+            allow_short_pools: opts.allow_short_pools,
+            inject_delay: if *is_base {
+                None
+            } else {
+                opts.inject_delay.clone()
+            },
+        };
+        let r = run_scenario(targets, &scenario.file, &run_opts)
+            .await
+            .with_context(|| format!("gate run {} ({label})", i + 1))?;
+        if let Some(e) = r.write_error {
+            return Err(e.context(format!("writing the report of gate run {}", i + 1)));
+        }
+        let interrupted = r.summary.run.interrupted;
+        if *is_base {
+            base_dirs.push(r.dir);
+        } else {
+            cand_dirs.push(r.dir);
+            cand_summaries.push(r.summary);
+        }
+        if interrupted {
+            return Ok((base_dirs, cand_dirs, cand_summaries, true));
+        }
+    }
+    Ok((base_dirs, cand_dirs, cand_summaries, false))
+}
+
+/// `clinicload gate`: runs, prints the verdicts and where the report is, exits with the
+/// comparison's code (4 thresholds, 5 regression; 130 when interrupted).
+pub async fn gate_command(targets: &Targets, opts: &GateOptions) -> Result<ExitCode> {
+    let r = gate(targets, opts).await?;
+    compare::print(&r.comparison);
+    println!("report: {}", r.dir.join("report.html").display());
+    println!(
+        "summary for the pull request: {}",
+        r.dir.join("summary.md").display()
+    );
+    if r.interrupted {
+        eprintln!("interrupted: the verdicts cover the repeats that completed");
+        return Ok(crate::exit::code(crate::exit::worst(
+            r.comparison.exit_code,
+            crate::exit::INTERRUPTED,
+        )));
+    }
+    Ok(crate::exit::code(r.comparison.exit_code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_interleaves_abba() {
+        assert_eq!(order(3), vec![true, false, false, true, true, false]);
+    }
+}

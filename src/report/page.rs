@@ -1,0 +1,270 @@
+//! A report page as plain data (a headline, notes, tables, percentile charts) rendered to a
+//! self-contained HTML page or to Markdown within a size limit. Features that have verdicts
+//! to show (`compare`, `gate`) build a [`Page`]; this module only renders what it is handed,
+//! so `report/` does not depend on them.
+
+use std::fmt::Write;
+
+use super::html::{esc, percentile_chart};
+
+/// How a headline or cell reads: colour in HTML, emphasis in Markdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tone {
+    #[default]
+    Neutral,
+    Good,
+    Bad,
+    Warn,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Cell {
+    pub text: String,
+    pub tone: Tone,
+}
+
+impl Cell {
+    pub fn new(text: impl Into<String>) -> Cell {
+        Cell {
+            text: text.into(),
+            tone: Tone::Neutral,
+        }
+    }
+    pub fn toned(text: impl Into<String>, tone: Tone) -> Cell {
+        Cell {
+            text: text.into(),
+            tone,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub title: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// Latency by percentile, one line per series (e.g. baseline and candidate).
+#[derive(Debug, Clone, Default)]
+pub struct Chart {
+    pub title: String,
+    pub series: Vec<(String, Vec<(f64, u64)>)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub title: String,
+    /// The verdict, first thing on the page.
+    pub headline: String,
+    pub tone: Tone,
+    /// Lines right under the headline (the reasons for the verdict).
+    pub notes: Vec<String>,
+    pub tables: Vec<Table>,
+    pub charts: Vec<Chart>,
+    /// Where the figures come from; last on the page.
+    pub footer: Vec<String>,
+}
+
+fn color(t: Tone) -> &'static str {
+    match t {
+        Tone::Neutral => "inherit",
+        Tone::Good => "#1a7f37",
+        Tone::Bad => "#c62828",
+        Tone::Warn => "#9a6700",
+    }
+}
+
+/// The page as one self-contained HTML document (inline CSS and SVG, no scripts).
+pub fn html(page: &Page) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title>\
+         <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}\
+         table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}\
+         th{{background:#f4f4f4}}.charts{{display:flex;flex-wrap:wrap;gap:1em}}</style></head><body>",
+        esc(&page.title)
+    );
+    let _ = write!(out, "<h1>{}</h1>", esc(&page.title));
+    let _ = write!(
+        out,
+        "<p style=\"font-size:1.3em;font-weight:bold;color:{}\">{}</p>",
+        color(page.tone),
+        esc(&page.headline)
+    );
+    if !page.notes.is_empty() {
+        out.push_str("<ul>");
+        for n in &page.notes {
+            let _ = write!(out, "<li>{}</li>", esc(n));
+        }
+        out.push_str("</ul>");
+    }
+    for t in &page.tables {
+        let _ = write!(out, "<h2>{}</h2><table><tr>", esc(&t.title));
+        for c in &t.columns {
+            let _ = write!(out, "<th>{}</th>", esc(c));
+        }
+        out.push_str("</tr>");
+        for r in &t.rows {
+            out.push_str("<tr>");
+            for c in r {
+                if c.tone == Tone::Neutral {
+                    let _ = write!(out, "<td>{}</td>", esc(&c.text));
+                } else {
+                    let _ = write!(
+                        out,
+                        "<td style=\"color:{};font-weight:bold\">{}</td>",
+                        color(c.tone),
+                        esc(&c.text)
+                    );
+                }
+            }
+            out.push_str("</tr>");
+        }
+        out.push_str("</table>");
+    }
+    if !page.charts.is_empty() {
+        out.push_str("<h2>Latency by percentile</h2><div class=\"charts\">");
+        for c in &page.charts {
+            let series: Vec<(&str, &[(f64, u64)])> = c
+                .series
+                .iter()
+                .map(|(n, p)| (n.as_str(), p.as_slice()))
+                .collect();
+            out.push_str(&percentile_chart(&c.title, &series));
+        }
+        out.push_str("</div>");
+    }
+    if !page.footer.is_empty() {
+        out.push_str("<h2>Provenance</h2><ul>");
+        for f in &page.footer {
+            let _ = write!(out, "<li>{}</li>", esc(f));
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+fn md_cell(c: &Cell) -> String {
+    let text = c.text.replace('|', "\\|").replace('\n', " ");
+    match c.tone {
+        Tone::Bad | Tone::Warn if !text.is_empty() => format!("**{text}**"),
+        _ => text,
+    }
+}
+
+/// The page as Markdown of at most `limit` bytes (a pull-request comment holds 65,536
+/// characters): the headline and notes always, then table rows while they fit; what did not
+/// fit is counted in a last line pointing to report.html. Charts are left to the HTML page.
+pub fn markdown(page: &Page, limit: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## {}\n", page.title);
+    let mark = match page.tone {
+        Tone::Bad => "❌ ",
+        Tone::Good => "✅ ",
+        Tone::Warn => "⚠️ ",
+        Tone::Neutral => "",
+    };
+    let _ = writeln!(out, "**{mark}{}**\n", page.headline);
+    for n in &page.notes {
+        let _ = writeln!(out, "- {n}");
+    }
+    if !page.notes.is_empty() {
+        out.push('\n');
+    }
+    // Room kept for the footer and the omission line.
+    let footer: String = page.footer.iter().map(|f| format!("- {f}\n")).collect();
+    let reserve = footer.len() + 200;
+    let mut omitted = 0usize;
+    for t in &page.tables {
+        let mut head = String::new();
+        let _ = writeln!(head, "### {}\n", t.title);
+        let _ = writeln!(head, "| {} |", t.columns.join(" | "));
+        let _ = writeln!(head, "|{}", "---|".repeat(t.columns.len()));
+        if out.len() + head.len() + reserve > limit {
+            omitted += t.rows.len();
+            continue;
+        }
+        out.push_str(&head);
+        for r in &t.rows {
+            let line = format!(
+                "| {} |\n",
+                r.iter().map(md_cell).collect::<Vec<_>>().join(" | ")
+            );
+            if out.len() + line.len() + reserve > limit {
+                omitted += 1;
+                continue;
+            }
+            out.push_str(&line);
+        }
+        out.push('\n');
+    }
+    if omitted > 0 {
+        let _ = writeln!(
+            out,
+            "_{omitted} table rows left out to stay under {} KiB; all of them are in report.html and compare.json._\n",
+            limit / 1024
+        );
+    }
+    if !footer.is_empty() {
+        out.push_str(&footer);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(rows: usize) -> Page {
+        Page {
+            title: "t".into(),
+            headline: "REGRESSION <x>".into(),
+            tone: Tone::Bad,
+            notes: vec!["one".into()],
+            tables: vec![Table {
+                title: "metrics".into(),
+                columns: vec!["a".into(), "b".into()],
+                rows: (0..rows)
+                    .map(|i| {
+                        vec![
+                            Cell::new(format!("row{i}|x")),
+                            Cell::toned("worse", Tone::Bad),
+                        ]
+                    })
+                    .collect(),
+            }],
+            charts: vec![Chart {
+                title: "op".into(),
+                series: vec![("baseline".into(), vec![(50.0, 10), (99.0, 20)])],
+            }],
+            footer: vec!["from here".into()],
+        }
+    }
+
+    #[test]
+    fn markdown_leads_with_the_headline_and_stays_under_the_limit() {
+        let md = markdown(&page(3), 65536);
+        assert!(md.starts_with("## t\n\n**❌ REGRESSION <x>**"), "{md}");
+        assert!(md.contains("| row0\\|x | **worse** |"), "{md}");
+        assert!(md.ends_with("- from here\n"));
+        let big = markdown(&page(5000), 65536);
+        assert!(big.len() <= 65536, "{}", big.len());
+        assert!(
+            big.contains("table rows left out"),
+            "{}",
+            &big[big.len() - 300..]
+        );
+        assert!(big.ends_with("- from here\n"));
+    }
+
+    #[test]
+    fn html_escapes_and_draws() {
+        let h = html(&page(2));
+        assert!(h.contains("REGRESSION &lt;x&gt;"));
+        assert!(h.contains("<svg"));
+        assert!(!h.contains("<x>"));
+    }
+}
