@@ -28,6 +28,27 @@ pub const EXPECTATION_FAILED: u8 = 6;
 /// what shells report for a command ended by Ctrl-C.
 pub const INTERRUPTED: u8 = 130;
 
+/// An error that is the user's to fix in the command line (exit [`USAGE`]), e.g. a time
+/// budget too small for the runs it must hold.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Fails with a [`UsageError`].
+#[macro_export]
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        return Err(anyhow::Error::new($crate::exit::UsageError(format!($($arg)*))))
+    };
+}
+
 /// `code` as a process exit code.
 pub fn code(code: u8) -> ExitCode {
     ExitCode::from(code)

@@ -83,6 +83,7 @@ async fn main() -> ExitCode {
             if err
                 .downcast_ref::<clinicload::scenario::spec::SpecError>()
                 .is_some()
+                || err.downcast_ref::<clinicload::exit::UsageError>().is_some()
             {
                 clinicload::exit::code(clinicload::exit::USAGE)
             } else {

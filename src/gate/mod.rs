@@ -105,7 +105,7 @@ pub fn plan(scenario: &spec::Scenario, opts: &GateOptions, duration_given: bool)
     let repeats = opts.repeats.unwrap_or(needed);
     let mut warnings = Vec::new();
     if repeats < 2 {
-        bail!("--repeats {repeats}: a comparison needs at least 2 runs per side (the default here is {needed})");
+        crate::usage!("--repeats {repeats}: a comparison needs at least 2 runs per side (the default here is {needed})");
     }
     if repeats < needed {
         warnings.push(format!(
@@ -122,7 +122,7 @@ pub fn plan(scenario: &spec::Scenario, opts: &GateOptions, duration_given: bool)
             .unwrap_or_default();
         if room < MIN_WINDOW {
             let min_budget = (MIN_WINDOW + warmup + RUN_OVERHEAD) * runs;
-            bail!(
+            crate::usage!(
                 "--time-budget {}s is too small to detect a {:.0}% change: the {tests} gated metrics need {repeats} repeats per side ({runs} runs), each of at least {}s measured + {}s warm-up + about {}s of setup and restore; give --time-budget {}s or more, fewer gated metrics (--metrics), or a shorter warm-up",
                 budget.as_secs(),
                 opts.compare.noise * 100.0,
@@ -133,7 +133,7 @@ pub fn plan(scenario: &spec::Scenario, opts: &GateOptions, duration_given: bool)
             );
         }
         if duration_given && duration > room {
-            bail!(
+            crate::usage!(
                 "--duration {}s does not fit --time-budget {}s with {runs} runs (at most {}s each); drop one of them",
                 duration.as_secs_f64(),
                 budget.as_secs(),
@@ -216,7 +216,7 @@ pub fn read_migrations(dir: &Path) -> Result<Vec<(String, String)>> {
         .collect();
     files.sort();
     if files.is_empty() {
-        bail!(
+        crate::usage!(
             "--candidate-migrations {}: no .sql files there (the candidate's extra migrations, applied in name order)",
             dir.display()
         );
@@ -423,7 +423,7 @@ fn thresholds_on(candidates: &[crate::report::Summary]) -> Vec<ThresholdOutcome>
 pub async fn gate(targets: &Targets, opts: &GateOptions) -> Result<GateResult> {
     let scenario = spec::load(&opts.scenario, &opts.overrides)?;
     if scenario.cache.len() > 1 {
-        bail!(
+        crate::usage!(
             "{} runs {} cache variants; a gate compares one configuration: keep one [[variant]] in a copy of the scenario",
             opts.scenario.display(),
             scenario.cache.len()
@@ -431,7 +431,7 @@ pub async fn gate(targets: &Targets, opts: &GateOptions) -> Result<GateResult> {
     }
     if let Some((name, _)) = &opts.inject_delay {
         if !scenario.ops.iter().any(|o| o.name() == name) {
-            bail!(
+            crate::usage!(
                 "--inject-delay names {name:?}, which is not an operation of {}",
                 opts.scenario.display()
             );

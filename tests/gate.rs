@@ -1,0 +1,415 @@
+//! The CI gate and `compare` end to end against the real servers: a candidate that lost the
+//! index one operation needs is a regression (exit 5) on that operation, the clone it ran on
+//! is dropped and the original untouched; the same runs compared the other way are better
+//! (exit 0); an A/A gate on two identical databases finds no regression, and a threshold the
+//! candidate misses exits 4; runs of different loads are refused; a budget too small is a
+//! usage error; junit.xml validates against the Jenkins and Ant JUnit schemas.
+//!
+//! This is the short version of the calibration (`scripts/calibrate-gate`, docs/ci.md).
+mod common;
+mod fixture;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::TestEnv;
+use serde_json::Value;
+
+fn scratch(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("clinicload-gate-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Two PostgreSQL reads at 200/s: pending tasks and a patient's encounters.
+fn scenario(dir: &Path, name: &str, rate: u32) -> PathBuf {
+    let text = format!(
+        "name = \"gate\"\nduration = \"3s\"\nwarmup = \"1s\"\n\n[load]\nmodel = \"open\"\nrate = {rate}\n\
+connections = {{ postgres = 4, mongo = 2, redis = 2 }}\n\n\
+[[op]]\nname = \"pending_tasks\"\nweight = 1\n\n[[op]]\nname = \"patient_encounters\"\nweight = 1\n"
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A database with one clinic of 8,000 patients and a year of history (about 8,000
+/// encounters: large enough that losing the encounters index slows that query several
+/// times), PostgreSQL only.
+async fn seeded(label: &str) -> TestEnv {
+    let env = TestEnv::migrated(label).await;
+    let out = env
+        .command()
+        .args([
+            "seed",
+            "--profile",
+            "tiny",
+            "--clinics",
+            "1",
+            "--patients",
+            "8000",
+            "--history-days",
+            "365",
+            "--future-days",
+            "7",
+            "--seed",
+            "7",
+            "--as-of",
+            "2026-03-02",
+            "--postgres-only",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "seed: {}", text(&out));
+    env
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
+}
+
+fn gated<'a>(c: &'a Value, key: &str) -> &'a Value {
+    c["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["key"] == key && m["gated"] == true)
+        .unwrap_or_else(|| panic!("no gated {key} in {}", c["metrics"]))
+}
+
+fn validate_junit(path: &Path) {
+    let out = std::process::Command::new(repo("scripts/validate-junit"))
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{} is not valid JUnit XML: {}",
+        path.display(),
+        text(&out)
+    );
+}
+
+async fn databases_like(env: &TestEnv, pattern: &str) -> Vec<String> {
+    let pool = env.pool().await;
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE $1")
+            .bind(pattern)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    names
+}
+
+/// The dataset's checksums (without the first line, which names the database).
+fn checksum(env: &TestEnv) -> String {
+    let out = env.command().arg("checksum").output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let all = String::from_utf8_lossy(&out.stdout).into_owned();
+    all.lines().skip(1).collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test]
+async fn a_dropped_index_is_a_regression_of_its_operation_and_the_clone_goes_away() {
+    let env = seeded("gate_drop").await;
+    let dir = scratch("drop");
+    let file = scenario(&dir, "gate.toml", 200);
+    let migrations = dir.join("pending");
+    std::fs::create_dir_all(&migrations).unwrap();
+    std::fs::write(
+        migrations.join("0100_drop_encounters_index.sql"),
+        "DROP INDEX idx_encounters_patient_time;\n",
+    )
+    .unwrap();
+    let before = checksum(&env);
+    let out = env
+        .command()
+        .arg("gate")
+        .arg(&file)
+        .arg("--candidate-migrations")
+        .arg(&migrations)
+        .arg("--out")
+        .arg(dir.join("reports"))
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(5), "{all}");
+    assert!(all.contains("REGRESSION"), "{all}");
+    let gate = std::fs::canonicalize(dir.join("reports/latest")).unwrap();
+    let c = read_json(&gate.join("compare.json"));
+    assert_eq!(c["schema"], "clinicload.compare/1");
+    assert_eq!(c["outcome"], "regression");
+    assert_eq!(c["exit_code"], 5);
+    // default repeats: 4 gated metrics need 5 per side for Holm to be able to fire
+    assert_eq!(c["settings"]["tests"], 4);
+    assert_eq!(c["settings"]["repeats_needed"], 5);
+    assert_eq!(c["baseline"]["runs"].as_array().unwrap().len(), 5);
+    assert_eq!(c["candidate"]["runs"].as_array().unwrap().len(), 5);
+    let enc = gated(&c, "patient_encounters.p50_all");
+    assert_eq!(enc["verdict"], "worse", "{enc}");
+    assert!(enc["change"].as_f64().unwrap() > 0.3, "{enc}");
+    // The other operation's table kept its index: its median is not called worse.
+    assert_ne!(
+        gated(&c, "pending_tasks.p50_all")["verdict"],
+        "worse",
+        "{c}"
+    );
+
+    // What CI reads: a PR summary leading with the verdict, JUnit naming the figures.
+    let md = std::fs::read_to_string(gate.join("summary.md")).unwrap();
+    assert!(md.len() < 64 * 1024);
+    assert!(
+        md.lines().nth(2).unwrap().contains("REGRESSION"),
+        "the verdict leads: {md}"
+    );
+    assert!(md.contains("patient_encounters.p50_all"));
+    let junit_path = gate.join("junit.xml");
+    validate_junit(&junit_path);
+    let junit = std::fs::read_to_string(&junit_path).unwrap();
+    assert!(
+        junit.contains("failures=\"1\"") || junit.contains("failures=\"2\""),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("patient_encounters.p50_all regressed +"),
+        "{junit}"
+    );
+    let html = std::fs::read_to_string(gate.join("report.html")).unwrap();
+    assert!(html.contains("REGRESSION") && html.contains("<svg"));
+
+    // The clone is gone; the original kept its index and its data.
+    assert!(
+        databases_like(&env, &format!("{}_gate_%", env.pg_name))
+            .await
+            .is_empty(),
+        "the candidate clone was dropped"
+    );
+    let pool = env.pool().await;
+    let idx: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('idx_encounters_patient_time')::text")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(idx.as_deref(), Some("idx_encounters_patient_time"));
+    pool.close().await;
+    assert_eq!(checksum(&env), before, "the original database is untouched");
+
+    // The same runs the other way round: better, exit 0.
+    let back = env
+        .command()
+        .arg("compare")
+        .arg(gate.join("candidate"))
+        .arg(gate.join("baseline"))
+        .arg("--out")
+        .arg(dir.join("cmp"))
+        .output()
+        .unwrap();
+    assert_eq!(back.status.code(), Some(0), "{}", text(&back));
+    let stdout = String::from_utf8_lossy(&back.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("patient_encounters.p50_all"))
+        .unwrap();
+    assert!(line.trim_end().ends_with("better"), "{stdout}");
+
+    // A baseline saved from the gate's baseline runs compares like the runs themselves.
+    let baselines = dir.join("baselines");
+    let save = env
+        .command()
+        .args(["baseline", "save", "before-drop"])
+        .arg(gate.join("baseline"))
+        .arg("--baselines")
+        .arg(&baselines)
+        .output()
+        .unwrap();
+    assert!(save.status.success(), "{}", text(&save));
+    let b = read_json(&baselines.join("before-drop/baseline.json"));
+    assert_eq!(b["schema"], "clinicload.baseline/1");
+    assert_eq!(b["repeats"].as_array().unwrap().len(), 5);
+    let show = env
+        .command()
+        .args(["baseline", "show", "before-drop", "--baselines"])
+        .arg(&baselines)
+        .output()
+        .unwrap();
+    assert!(show.status.success(), "{}", text(&show));
+    assert!(String::from_utf8_lossy(&show.stdout).contains("runs: 5"));
+    let vs = env
+        .command()
+        .args(["compare", "before-drop"])
+        .arg(gate.join("candidate"))
+        .arg("--baselines")
+        .arg(&baselines)
+        .output()
+        .unwrap();
+    assert_eq!(vs.status.code(), Some(5), "{}", text(&vs));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn an_a_a_gate_on_two_identical_databases_finds_no_regression_and_judges_thresholds() {
+    let (a, b) = tokio::join!(seeded("gate_aa_base"), seeded("gate_aa_cand"));
+    assert_eq!(
+        checksum(&a),
+        checksum(&b),
+        "same seed parameters, same data"
+    );
+    let dir = scratch("aa");
+    let file = scenario(&dir, "gate.toml", 200);
+    // No query answers in a microsecond: this threshold fails on the candidate.
+    let out = b
+        .command()
+        .arg("gate")
+        .arg(&file)
+        .arg("--baseline-database-url")
+        .arg(&a.targets.database_url)
+        .args(["--threshold", "patient_encounters.p50 < 1us"])
+        .args(["--threshold", "pending_tasks.p99 < 30s"])
+        .arg("--out")
+        .arg(dir.join("reports"))
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{all}");
+    let gate = std::fs::canonicalize(dir.join("reports/latest")).unwrap();
+    let c = read_json(&gate.join("compare.json"));
+    // Gated metrics are the thresholds' metrics.
+    assert_eq!(c["settings"]["metrics_from"], "thresholds");
+    assert_eq!(c["settings"]["tests"], 2);
+    for m in c["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["gated"] == true)
+    {
+        assert_ne!(m["verdict"], "worse", "A/A: {m}");
+        assert_ne!(m["verdict"], "inconclusive", "enough repeats: {m}");
+    }
+    assert_eq!(c["outcome"], "threshold failed");
+    let t: Vec<&Value> = c["thresholds"].as_array().unwrap().iter().collect();
+    assert_eq!(t.len(), 2);
+    assert_eq!(t[0]["key"], "patient_encounters.p50_all");
+    assert_eq!(t[0]["pass"], false);
+    assert_eq!(t[0]["failed_in"], t[0]["repeats"]);
+    assert_eq!(t[1]["pass"], true);
+    validate_junit(&gate.join("junit.xml"));
+    let junit = std::fs::read_to_string(gate.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("patient_encounters.p50_all &lt; 1us not met"),
+        "{junit}"
+    );
+    assert!(
+        all.contains("threshold patient_encounters.p50_all < 1us"),
+        "{all}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn runs_of_different_loads_are_refused_and_budgets_too_small_are_usage_errors() {
+    let env = TestEnv::migrated("gate_mismatch").await;
+    fixture::insert(&env).await;
+    let dir = scratch("mismatch");
+    let mut dirs = Vec::new();
+    for rate in [20, 40] {
+        let file = scenario(&dir, &format!("r{rate}.toml"), rate);
+        let out = env
+            .command()
+            .arg("run")
+            .arg(&file)
+            .args(["--duration", "1s", "--warmup", "0s", "--quiet", "--out"])
+            .arg(dir.join(format!("reports{rate}")))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        dirs.push(std::fs::canonicalize(dir.join(format!("reports{rate}/latest"))).unwrap());
+    }
+    let refused = env.command().arg("compare").args(&dirs).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let msg = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        msg.contains("refusing to compare") && msg.contains("scenario"),
+        "{msg}"
+    );
+    assert!(msg.contains("--allow-mismatch"), "{msg}");
+    let allowed = env
+        .command()
+        .arg("compare")
+        .args(&dirs)
+        .arg("--allow-mismatch")
+        .output()
+        .unwrap();
+    assert_eq!(allowed.status.code(), Some(0), "{}", text(&allowed));
+    // one run per side decides nothing
+    assert!(String::from_utf8_lossy(&allowed.stdout).contains("INCONCLUSIVE"));
+
+    let small = env
+        .command()
+        .arg("gate")
+        .arg(dir.join("r20.toml"))
+        .arg("--candidate-migrations")
+        .arg(&dir)
+        .args(["--time-budget", "20s"])
+        .output()
+        .unwrap();
+    assert_eq!(small.status.code(), Some(2), "{}", text(&small));
+    let msg = String::from_utf8_lossy(&small.stderr);
+    assert!(
+        msg.contains("too small to detect") && msg.contains("--time-budget"),
+        "{msg}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_junit_validator_rejects_what_the_schemas_reject() {
+    validate_junit(&repo("tests/fixtures/junit/valid-example.xml"));
+    let out = std::process::Command::new(repo("scripts/validate-junit"))
+        .arg(repo("tests/fixtures/junit/invalid-example.xml"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn the_github_actions_recipe_passes_actionlint_and_a_broken_copy_does_not() {
+    let out = std::process::Command::new(repo("scripts/lint-ci"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let dir = scratch("lint");
+    let good = std::fs::read_to_string(repo("docs/ci/github-actions.yml")).unwrap();
+    let broken = good.replacen("runs-on:", "runs-onn:", 1);
+    assert_ne!(good, broken);
+    let path = dir.join("broken.yml");
+    std::fs::write(&path, broken).unwrap();
+    let out = std::process::Command::new(repo("scripts/lint-ci"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a broken workflow passed: {}",
+        text(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
