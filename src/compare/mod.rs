@@ -237,7 +237,7 @@ fn describe(key: &str, base: &Side, cand: &Side, ops: &[&str], gated: bool) -> M
     let cm = (!c.is_empty()).then(|| stats::median(&c));
     let change = match (bm, cm) {
         (Some(b), Some(c)) if b != 0.0 => Some(c / b - 1.0),
-        (Some(_), Some(c)) if c == 0.0 => Some(0.0),
+        (Some(_), Some(0.0)) => Some(0.0),
         _ => None,
     };
     let change_ci = stats::ratio_interval(&b, &c, 10_000).map(|(lo, hi)| (lo - 1.0, hi - 1.0));
