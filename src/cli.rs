@@ -111,7 +111,8 @@ clinicload compare reports/20261130T101500Z-smoke-gate/baseline reports/20261130
 clinicload compare main-2026-11 reports/latest --metrics 'appointments_today.p99,tasks_pending.p50'\n\n\
 Each side's samples are its repeated runs (a single run is one sample). A change counts when a \
 Mann-Whitney U test, Holm-corrected across the gated metrics, is significant at --alpha AND the \
-medians differ by more than --noise. Exits 5 when a gated metric is significantly worse.")]
+medians differ by more than --noise. Exits 5 when a gated metric is significantly worse, 7 when \
+one could not be decided, 3 when a candidate run failed beyond its max_error_rate.")]
     Compare(CompareArgs),
     /// Save or show a baseline (a set of runs kept under reports/baselines/NAME/ to compare with)
     #[command(subcommand)]
@@ -121,8 +122,9 @@ medians differ by more than --noise. Exits 5 when a gated metric is significantl
     #[command(after_help = "Examples:\n  \
 clinicload gate scenarios/smoke.toml --candidate-migrations migrations/pending --time-budget 10m\n  \
 clinicload gate scenarios/clinic-day.toml --baseline-database-url postgres://user@db-main/app --repeats 8\n\n\
-Exit codes: 0 pass, 4 a threshold failed on the candidate, 5 a significant regression, 1 other \
-failure, 2 usage, 130 interrupted. Reports go to <out>/<gate-id>/ and <out>/latest.")]
+Exit codes: 0 pass, 3 candidate runs failed beyond max_error_rate, 4 a threshold failed on the \
+candidate, 5 a significant regression, 7 inconclusive (too few repeats), 1 other failure, 2 usage, \
+130 interrupted. Reports go to <out>/<gate-id>/ and <out>/latest.")]
     Gate(GateArgs),
 }
 
@@ -246,7 +248,7 @@ pub struct GateArgs {
     #[arg(long)]
     pub allow_short_pools: bool,
     /// Calibration only: delay every successful OP of the candidate by DURATION, e.g.
-    /// tasks_pending=200us (to measure the smallest slowdown the gate detects)
+    /// pending_tasks=200us (to measure the smallest slowdown the gate detects)
     #[arg(long, value_name = "OP=DURATION", value_parser = parse_delay)]
     pub inject_delay: Option<(String, std::time::Duration)>,
 }
@@ -307,8 +309,16 @@ fn parse_alpha(s: &str) -> Result<f64, String> {
 fn parse_delay(s: &str) -> Result<(String, std::time::Duration), String> {
     let (op, d) = s
         .split_once('=')
-        .ok_or_else(|| format!("{s:?}: write OP=DURATION, e.g. tasks_pending=200us"))?;
-    let d = crate::scenario::spec::parse_duration(d.trim())?;
+        .ok_or_else(|| format!("{s:?}: write OP=DURATION, e.g. pending_tasks=200us"))?;
+    let d = d.trim();
+    let d = match d.strip_suffix("us") {
+        Some(n) => n
+            .trim()
+            .parse::<u64>()
+            .map(std::time::Duration::from_micros)
+            .map_err(|_| format!("{s:?}: write the delay as e.g. 200us, 2ms or 1s"))?,
+        None => crate::scenario::spec::parse_duration(d)?,
+    };
     if d > std::time::Duration::from_secs(10) {
         return Err(format!("{s:?}: at most 10s"));
     }

@@ -3,7 +3,8 @@
 //! `reports/README.md`; later gates take the reserved codes, never a new meaning for an old one.
 //!
 //! Precedence when several apply (first wins): [`USAGE`], [`FAILURE`], [`INTERRUPTED`],
-//! [`OPERATIONS_FAILED`], then the reserved gates in numeric order.
+//! [`OPERATIONS_FAILED`], then the verdicts in numeric order ([`THRESHOLDS_FAILED`],
+//! [`REGRESSION`], [`EXPECTATION_FAILED`], [`INCONCLUSIVE`]).
 
 use std::process::ExitCode;
 
@@ -20,10 +21,14 @@ pub const OPERATIONS_FAILED: u8 = 3;
 /// A threshold (SLO) of the scenario (`[thresholds]`, `--threshold`) was not met; the
 /// report is written.
 pub const THRESHOLDS_FAILED: u8 = 4;
-/// Reserved: a regression against a baseline.
+/// `gate` or `compare`: a gated metric of the candidate is significantly worse than the
+/// baseline (`crate::compare`).
 pub const REGRESSION: u8 = 5;
 /// Reserved: an expectation about the data or the run failed.
 pub const EXPECTATION_FAILED: u8 = 6;
+/// `gate` or `compare` could not decide: too few repeats (or values) for a gated metric to
+/// be judged at all. Not a pass: the gate did not do its job.
+pub const INCONCLUSIVE: u8 = 7;
 /// The run was ended early by SIGINT (Ctrl-C) or SIGTERM; its report is written. 130 is
 /// what shells report for a command ended by Ctrl-C.
 pub const INTERRUPTED: u8 = 130;
@@ -64,6 +69,7 @@ fn rank(code: u8) -> u8 {
         THRESHOLDS_FAILED => 4,
         REGRESSION => 5,
         EXPECTATION_FAILED => 6,
+        INCONCLUSIVE => 7,
         OK => 255,
         _ => 1,
     }

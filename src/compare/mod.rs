@@ -146,11 +146,14 @@ pub struct Settings {
 pub enum Outcome {
     #[serde(rename = "pass")]
     Pass,
+    /// A candidate run failed beyond the scenario's max_error_rate.
+    #[serde(rename = "operations failed")]
+    OperationsFailed,
     #[serde(rename = "regression")]
     Regression,
     #[serde(rename = "threshold failed")]
     ThresholdFailed,
-    /// Nothing could be decided (too few repeats).
+    /// A gated metric could not be decided (too few repeats or values).
     #[serde(rename = "inconclusive")]
     Inconclusive,
 }
@@ -171,6 +174,9 @@ pub struct Comparison {
     /// Gated metrics first (worst first), then the shown ones.
     pub metrics: Vec<MetricComparison>,
     pub thresholds: Vec<ThresholdOutcome>,
+    /// A candidate repeat failed beyond the scenario's max_error_rate: whatever its
+    /// latencies say (failures are often fast), the candidate is broken (exit 3).
+    pub candidate_operations_failed: bool,
     pub warnings: Vec<String>,
 }
 
@@ -196,16 +202,15 @@ fn gated_keys(opts: &CompareOptions, cand: &Side) -> Result<(Vec<String>, String
         for m in &opts.metrics {
             let r = thresholds::parse_key(m, &ops)
                 .map_err(|e| anyhow::anyhow!("--metrics {}; {}", e.message, e.hint))?;
-            if !keys.contains(&r.key()) {
-                keys.push(r.key());
-            }
+            keys.push(r.key());
         }
-        return Ok((keys, "--metrics".into()));
+        return Ok((unique(keys), "--metrics".into()));
     }
     if !cand.provenance.thresholds.is_empty() {
-        let mut keys = cand.provenance.thresholds.clone();
-        keys.dedup();
-        return Ok((keys, "thresholds".into()));
+        return Ok((
+            unique(cand.provenance.thresholds.clone()),
+            "thresholds".into(),
+        ));
     }
     let keys = ops
         .iter()
@@ -214,9 +219,20 @@ fn gated_keys(opts: &CompareOptions, cand: &Side) -> Result<(Vec<String>, String
     Ok((keys, "default (p50 and p99 of each operation)".into()))
 }
 
+/// `keys` without repeats, in their first order (two thresholds on one metric, a range, are
+/// one gated metric).
+pub fn unique(keys: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    keys.into_iter()
+        .filter(|k| seen.insert(k.clone()))
+        .collect()
+}
+
+/// A side's values of a metric, one per repeat; interrupted repeats are left out.
 fn values(side: &Side, key: &str) -> Vec<f64> {
     side.repeats
         .iter()
+        .filter(|r| !r.interrupted)
         .filter_map(|r| r.values.get(key).copied())
         .filter(|v| v.is_finite())
         .collect()
@@ -240,7 +256,11 @@ fn describe(key: &str, base: &Side, cand: &Side, ops: &[&str], gated: bool) -> M
         (Some(_), Some(0.0)) => Some(0.0),
         _ => None,
     };
-    let change_ci = stats::ratio_interval(&b, &c, 10_000).map(|(lo, hi)| (lo - 1.0, hi - 1.0));
+    // A bootstrap of 1 or 2 values is a point, not an interval.
+    let change_ci = (b.len() >= 3 && c.len() >= 3)
+        .then(|| stats::ratio_interval(&b, &c, 10_000))
+        .flatten()
+        .map(|(lo, hi)| (lo - 1.0, hi - 1.0));
     MetricComparison {
         key: key.to_string(),
         unit,
@@ -297,23 +317,47 @@ pub fn compare(base: &Side, cand: &Side, opts: &CompareOptions) -> Result<Compar
         .filter(|&i| gated[i].baseline.len() >= 2 && gated[i].candidate.len() >= 2)
         .collect();
     let tests = testable.len();
-    let n = base.repeats.len().min(cand.repeats.len());
-    let repeats_needed = stats::repeats_for(tests.max(1), opts.alpha);
-    let ps: Vec<f64> = testable
+    let n = base
+        .repeats
         .iter()
-        .map(|&i| stats::mann_whitney(&gated[i].baseline, &gated[i].candidate).p)
+        .filter(|r| !r.interrupted)
+        .count()
+        .min(cand.repeats.iter().filter(|r| !r.interrupted).count());
+    let repeats_needed = stats::repeats_for(tests.max(1), opts.alpha);
+    let rank_tests: Vec<stats::RankTest> = testable
+        .iter()
+        .map(|&i| stats::mann_whitney(&gated[i].baseline, &gated[i].candidate))
         .collect();
+    let ps: Vec<f64> = rank_tests.iter().map(|t| t.p).collect();
     let adjusted = stats::holm(&ps);
     for (j, &i) in testable.iter().enumerate() {
         let m = &mut gated[i];
+        let t = rank_tests[j];
         m.p = Some(ps[j]);
         m.p_holm = Some(adjusted[j]);
-        let reachable =
-            tests as f64 * stats::min_p_value(m.baseline.len(), m.candidate.len()) < opts.alpha;
+        // Whether any arrangement of these values (ties included) could have been significant.
+        let reachable = tests as f64 * t.p_min < opts.alpha;
         let significant = adjusted[j] < opts.alpha;
         let size = m.change.map(f64::abs).unwrap_or(f64::INFINITY);
-        let up = m.candidate_median > m.baseline_median;
-        let (verdict, reason) = if significant && size >= opts.noise {
+        // The direction of the shift, from the ranks (U of the baseline below nm/2: the
+        // candidate's values rank higher), the medians when the ranks are even.
+        let half = (m.baseline.len() * m.candidate.len()) as f64 / 2.0;
+        let up = if t.u != half {
+            t.u < half
+        } else {
+            m.candidate_median > m.baseline_median
+        };
+        let identical = m
+            .baseline
+            .iter()
+            .chain(&m.candidate)
+            .all(|v| *v == m.baseline[0]);
+        let (verdict, reason) = if identical {
+            (
+                Verdict::NoChange,
+                "every repeat of both sides has the same value".to_string(),
+            )
+        } else if significant && size >= opts.noise {
             let worse = up != m.higher_is_better;
             (
                 if worse {
@@ -341,10 +385,10 @@ pub fn compare(base: &Side, cand: &Side, opts: &CompareOptions) -> Result<Compar
             (
                 Verdict::Inconclusive,
                 format!(
-                    "{} and {} repeats cannot reach significance across {tests} gated metrics (the smallest possible p is {}); {repeats_needed} repeats per side can",
+                    "{} and {} repeats with these ties cannot reach significance across {tests} gated metrics (the smallest possible p after Holm is {}); {repeats_needed} repeats per side can",
                     m.baseline.len(),
                     m.candidate.len(),
-                    fmt_p(stats::min_p_value(m.baseline.len(), m.candidate.len()) * tests as f64)
+                    fmt_p((t.p_min * tests as f64).min(1.0))
                 ),
             )
         } else {
@@ -396,20 +440,6 @@ pub fn compare(base: &Side, cand: &Side, opts: &CompareOptions) -> Result<Compar
             "{n} repeats per side: with {tests} gated metrics Holm's correction needs {repeats_needed} per side before any difference can be called significant"
         ));
     }
-    let regressions = gated
-        .iter()
-        .filter(|m| m.verdict == Some(Verdict::Worse))
-        .count();
-    let decided = gated
-        .iter()
-        .any(|m| m.verdict != Some(Verdict::Inconclusive));
-    let outcome = if regressions > 0 {
-        Outcome::Regression
-    } else if !decided {
-        Outcome::Inconclusive
-    } else {
-        Outcome::Pass
-    };
     let info = |s: &Side| SideInfo {
         source: s.source.clone(),
         provenance: s.provenance.clone(),
@@ -419,7 +449,7 @@ pub fn compare(base: &Side, cand: &Side, opts: &CompareOptions) -> Result<Compar
     let mut c = Comparison {
         schema: SCHEMA,
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        outcome,
+        outcome: Outcome::Pass,
         exit_code: crate::exit::OK,
         baseline: info(base),
         candidate: info(cand),
@@ -433,9 +463,10 @@ pub fn compare(base: &Side, cand: &Side, opts: &CompareOptions) -> Result<Compar
         mismatches,
         metrics: gated.into_iter().chain(shown).collect(),
         thresholds: Vec::new(),
+        candidate_operations_failed: cand.repeats.iter().any(|r| r.operations_failed),
         warnings,
     };
-    c.exit_code = c.code();
+    c.refresh();
     Ok(c)
 }
 
@@ -443,6 +474,16 @@ impl Comparison {
     /// The exit code: THRESHOLDS_FAILED before REGRESSION (`crate::exit` precedence).
     pub fn code(&self) -> u8 {
         let mut code = crate::exit::OK;
+        if self.candidate_operations_failed {
+            code = crate::exit::worst(code, crate::exit::OPERATIONS_FAILED);
+        }
+        if self
+            .metrics
+            .iter()
+            .any(|m| m.verdict == Some(Verdict::Inconclusive))
+        {
+            code = crate::exit::worst(code, crate::exit::INCONCLUSIVE);
+        }
         if self
             .metrics
             .iter()
@@ -456,13 +497,23 @@ impl Comparison {
         code
     }
 
+    /// The exit code and the outcome, which follows it (the first that applies of: operations
+    /// failed, threshold failed, regression, inconclusive, pass).
+    fn refresh(&mut self) {
+        self.exit_code = self.code();
+        self.outcome = match self.exit_code {
+            crate::exit::OPERATIONS_FAILED => Outcome::OperationsFailed,
+            crate::exit::THRESHOLDS_FAILED => Outcome::ThresholdFailed,
+            crate::exit::REGRESSION => Outcome::Regression,
+            crate::exit::INCONCLUSIVE => Outcome::Inconclusive,
+            _ => Outcome::Pass,
+        };
+    }
+
     /// Adds the gate's threshold outcomes and recomputes the outcome and exit code.
     pub fn set_thresholds(&mut self, outcomes: Vec<ThresholdOutcome>) {
         self.thresholds = outcomes;
-        self.exit_code = self.code();
-        if self.thresholds.iter().any(|t| !t.pass) && self.outcome != Outcome::Regression {
-            self.outcome = Outcome::ThresholdFailed;
-        }
+        self.refresh();
     }
 
     pub fn gated(&self) -> impl Iterator<Item = &MetricComparison> {
@@ -475,9 +526,13 @@ impl Comparison {
         let count = |v: Verdict| gated.iter().filter(|m| m.verdict == Some(v)).count();
         let worse = count(Verdict::Worse);
         let better = count(Verdict::Better);
+        let undecided = count(Verdict::Inconclusive);
         let failed_thresholds = self.thresholds.iter().filter(|t| !t.pass).count();
         let mut parts = Vec::new();
         match self.outcome {
+            Outcome::OperationsFailed => parts.push(
+                "OPERATIONS FAILED: candidate runs failed beyond the scenario's max_error_rate (their latencies are no measure of the change)".to_string(),
+            ),
             Outcome::Regression => parts.push(format!(
                 "REGRESSION: {worse} of {} gated metrics significantly worse",
                 gated.len()
@@ -487,7 +542,7 @@ impl Comparison {
                 self.thresholds.len()
             )),
             Outcome::Inconclusive => parts.push(format!(
-                "INCONCLUSIVE: too few repeats to decide any of {} gated metrics",
+                "INCONCLUSIVE: {undecided} of {} gated metrics could not be decided (too few repeats or values)",
                 gated.len()
             )),
             Outcome::Pass => parts.push(format!(
@@ -495,8 +550,14 @@ impl Comparison {
                 gated.len()
             )),
         }
-        if self.outcome == Outcome::Regression && failed_thresholds > 0 {
+        if self.outcome != Outcome::Regression && worse > 0 {
+            parts.push(format!("{worse} gated metrics significantly worse"));
+        }
+        if self.outcome != Outcome::ThresholdFailed && failed_thresholds > 0 {
             parts.push(format!("{failed_thresholds} thresholds not met"));
+        }
+        if self.outcome != Outcome::Inconclusive && undecided > 0 {
+            parts.push(format!("{undecided} undecided"));
         }
         if better > 0 {
             parts.push(format!("{better} better"));
@@ -743,11 +804,14 @@ pub fn junit_suites(c: &Comparison, suite_name: &str) -> Vec<junit::Suite> {
                 ),
             )
         });
+        let error = (m.verdict == Some(Verdict::Inconclusive))
+            .then(|| (format!("{} could not be decided", m.key), m.reason.clone()));
         cases.push(junit::Case {
             classname: classname.to_string(),
             name: format!("{metric} not worse than baseline"),
             seconds: 0.0,
             failure,
+            error,
         });
     }
     for t in &c.thresholds {
@@ -768,6 +832,7 @@ pub fn junit_suites(c: &Comparison, suite_name: &str) -> Vec<junit::Suite> {
                     ),
                 )
             }),
+            error: None,
         });
     }
     vec![junit::Suite {
@@ -992,12 +1057,14 @@ mod tests {
                         ("a.p50_all".to_string(), *p50),
                         ("a.p99_all".to_string(), *p99),
                         ("b.p50_all".to_string(), 100.0 + i as f64),
-                        ("b.p99_all".to_string(), 200.0 + (i % 3) as f64),
+                        ("b.p99_all".to_string(), 200.0 + (i * 7 % 11) as f64),
                         ("a.throughput".to_string(), 50.0),
                     ]
                     .into_iter()
                     .collect(),
                     warning: None,
+                    interrupted: false,
+                    operations_failed: false,
                 })
                 .collect(),
             curves: BTreeMap::new(),
@@ -1055,6 +1122,11 @@ mod tests {
         let c = compare(&base, &cand, &CompareOptions::default()).unwrap();
         assert_eq!(verdict(&c, "a.p50_all"), Verdict::Inconclusive);
         assert_eq!(c.outcome, Outcome::Inconclusive);
+        assert_eq!(
+            c.exit_code,
+            crate::exit::INCONCLUSIVE,
+            "no verdict is not a pass"
+        );
         assert!(
             c.warnings.iter().any(|w| w.contains("needs 5 per side")),
             "{:?}",
@@ -1070,6 +1142,30 @@ mod tests {
         let c = compare(&base, &cand, &one).unwrap();
         assert_eq!(c.settings.metrics_from, "--metrics");
         assert_eq!(verdict(&c, "a.p50_all"), Verdict::Worse);
+    }
+
+    #[test]
+    fn a_candidate_whose_operations_failed_exits_3_even_when_faster() {
+        let base = side("b", &[100., 101., 99., 100., 102., 98.], &[500.; 6]);
+        // failures are fast: the candidate looks better
+        let mut cand = side("c", &[50., 51., 49., 50., 52., 48.], &[500.; 6]);
+        cand.repeats[2].operations_failed = true;
+        let c = compare(&base, &cand, &CompareOptions::default()).unwrap();
+        assert_eq!(verdict(&c, "a.p50_all"), Verdict::Better);
+        assert_eq!(c.outcome, Outcome::OperationsFailed);
+        assert_eq!(c.exit_code, crate::exit::OPERATIONS_FAILED);
+        assert!(c.headline().starts_with("OPERATIONS FAILED"));
+    }
+
+    #[test]
+    fn interrupted_repeats_are_left_out_of_the_samples() {
+        let base = side("b", &[100., 101., 99., 100., 102., 98.], &[500.; 6]);
+        let mut cand = side("c", &[100., 101., 99., 100., 102., 9000.], &[500.; 6]);
+        cand.repeats[5].interrupted = true;
+        let c = compare(&base, &cand, &CompareOptions::default()).unwrap();
+        let m = c.metrics.iter().find(|m| m.key == "a.p50_all").unwrap();
+        assert_eq!(m.candidate.len(), 5);
+        assert_eq!(m.verdict, Some(Verdict::NoChange));
     }
 
     #[test]

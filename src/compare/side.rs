@@ -44,10 +44,17 @@ pub struct Provenance {
 pub struct Repeat {
     pub run_id: String,
     pub values: BTreeMap<String, f64>,
-    /// The run was interrupted, or failed beyond its max_error_rate: its figures still count,
-    /// and the comparison warns.
+    /// The run was interrupted, or failed beyond its max_error_rate: the comparison warns.
     #[serde(default)]
     pub warning: Option<String>,
+    /// Interrupted: its window is partial, so its figures are not a repeat of the others and
+    /// are left out of the samples.
+    #[serde(default)]
+    pub interrupted: bool,
+    /// More than the scenario's max_error_rate of its arrivals failed, timed out, were missed
+    /// or abandoned (a candidate like that exits 3, whatever its latencies).
+    #[serde(default)]
+    pub operations_failed: bool,
 }
 
 /// A side: its repeats and where they came from.
@@ -195,9 +202,12 @@ pub fn provenance(summary: &Value) -> Provenance {
 /// The repeat of a `summary.json`.
 pub fn repeat(summary: &Value) -> Repeat {
     let run = &summary["run"];
-    let warning = if run["interrupted"].as_bool() == Some(true) {
-        Some("interrupted".to_string())
-    } else if num(&run["error_rate"]).unwrap_or(0.0) > num(&run["max_error_rate"]).unwrap_or(0.0) {
+    let interrupted = run["interrupted"].as_bool() == Some(true);
+    let operations_failed =
+        num(&run["error_rate"]).unwrap_or(0.0) > num(&run["max_error_rate"]).unwrap_or(0.0);
+    let warning = if interrupted {
+        Some("interrupted (a partial window: left out of the samples)".to_string())
+    } else if operations_failed {
         Some(format!(
             "{:.2}% of its arrivals failed, timed out, were missed or abandoned",
             100.0 * num(&run["error_rate"]).unwrap_or(0.0)
@@ -209,6 +219,8 @@ pub fn repeat(summary: &Value) -> Repeat {
         run_id: summary["run_id"].as_str().unwrap_or_default().to_string(),
         values: flatten(summary),
         warning,
+        interrupted,
+        operations_failed,
     }
 }
 

@@ -57,31 +57,6 @@ pub fn repeats_for(tests: usize, alpha: f64) -> usize {
         .unwrap_or(60)
 }
 
-/// Counts of the U statistic's values 0..=n*m over all C(n+m, n) arrangements without ties:
-/// the coefficients of the Gaussian binomial [n+m choose n]_q. Exact (integers) while they
-/// fit; None when n+m is too large (the normal approximation is then excellent anyway).
-fn u_distribution(n: usize, m: usize) -> Option<Vec<i128>> {
-    if n + m > 100 {
-        return None;
-    }
-    let len = n * m + n + 1;
-    let mut poly = vec![0i128; len];
-    poly[0] = 1;
-    for i in 1..=n {
-        // multiply by (1 - q^(m+i))
-        let s = m + i;
-        for k in (s..len).rev() {
-            poly[k] -= poly[k - s];
-        }
-        // divide by (1 - q^i): the division is exact
-        for k in i..len {
-            poly[k] += poly[k - i];
-        }
-    }
-    poly.truncate(n * m + 1);
-    Some(poly)
-}
-
 /// The standard normal's upper tail P(Z > z).
 fn normal_upper_tail(z: f64) -> f64 {
     0.5 * erfc(z / std::f64::consts::SQRT_2)
@@ -116,19 +91,48 @@ pub struct RankTest {
     pub u: f64,
     /// Two-sided p-value.
     pub p: f64,
-    /// Whether `p` is exact (no ties, small samples) or the normal approximation.
+    /// The smallest p-value any arrangement of these values (with their ties) into the two
+    /// samples could give: when it is not below the significance level, no difference could
+    /// have been detected.
+    pub p_min: f64,
+    /// Whether `p` is exact (the permutation distribution) or the normal approximation.
     pub exact: bool,
 }
 
-/// Two-sided Mann-Whitney U test. Exact for samples without ties of up to 100 values in
-/// all; otherwise the normal approximation with the tie correction and a continuity
-/// correction. p = 1 when either sample is empty or every value is equal.
+/// Largest sample (both sides together) tested with the exact permutation distribution.
+const EXACT_UP_TO: usize = 80;
+
+/// The exact permutation distribution of the sum of the first sample's doubled midranks
+/// (integers, so ties are exact): `ways[s]` = number of ways to choose `n` of the values with
+/// doubled-rank sum `s`. Counts as f64 (C(80, 40) is about 1e23: relative error 1e-16).
+fn rank_sum_distribution(doubled: &[usize], n: usize) -> Vec<f64> {
+    let total: usize = doubled.iter().sum();
+    let mut ways = vec![vec![0.0f64; total + 1]; n + 1];
+    ways[0][0] = 1.0;
+    for (seen, &r) in doubled.iter().enumerate() {
+        for k in (1..=n.min(seen + 1)).rev() {
+            let (lower, upper) = ways.split_at_mut(k);
+            let (from, to) = (&lower[k - 1], &mut upper[0]);
+            for s in (r..=total).rev() {
+                if from[s - r] != 0.0 {
+                    to[s] += from[s - r];
+                }
+            }
+        }
+    }
+    ways.swap_remove(n)
+}
+
+/// Two-sided Mann-Whitney U test. Exact (the permutation distribution of the rank sum,
+/// ties included) for up to 80 values in all; otherwise the normal approximation with the
+/// tie correction and a continuity correction. p = 1 when either sample is empty.
 pub fn mann_whitney(a: &[f64], b: &[f64]) -> RankTest {
     let (n, m) = (a.len(), b.len());
     if n == 0 || m == 0 {
         return RankTest {
             u: 0.0,
             p: 1.0,
+            p_min: 1.0,
             exact: false,
         };
     }
@@ -139,7 +143,8 @@ pub fn mann_whitney(a: &[f64], b: &[f64]) -> RankTest {
         .collect();
     all.sort_by(|x, y| x.0.total_cmp(&y.0));
     let total = all.len();
-    let mut rank_sum_a = 0.0;
+    // doubled midranks: ranks i+1 ..= j+1 of a tie group average to (i + j + 2) / 2
+    let mut doubled = vec![0usize; total];
     let mut tie_term = 0.0;
     let mut i = 0;
     while i < total {
@@ -147,32 +152,46 @@ pub fn mann_whitney(a: &[f64], b: &[f64]) -> RankTest {
         while j + 1 < total && all[j + 1].0 == all[i].0 {
             j += 1;
         }
-        // ranks i+1 ..= j+1, averaged over the tie group
-        let rank = (i + j + 2) as f64 / 2.0;
         let t = (j - i + 1) as f64;
         tie_term += t * t * t - t;
-        for item in &all[i..=j] {
-            if item.1 {
-                rank_sum_a += rank;
-            }
+        for d in &mut doubled[i..=j] {
+            *d = i + j + 2;
         }
         i = j + 1;
     }
-    let (nf, mf) = (n as f64, m as f64);
-    let u = rank_sum_a - nf * (nf + 1.0) / 2.0;
-    let nm = nf * mf;
-    if tie_term == 0.0 {
-        if let Some(dist) = u_distribution(n, m) {
-            let total: i128 = dist.iter().sum();
-            let u_low = u.min(nm - u).round() as usize;
-            let tail: i128 = dist[..=u_low].iter().sum();
-            let p = (2.0 * tail as f64 / total as f64).min(1.0);
-            return RankTest { u, p, exact: true };
-        }
+    let w: usize = (0..total).filter(|&k| all[k].1).map(|k| doubled[k]).sum();
+    let nf = n as f64;
+    let u = w as f64 / 2.0 - nf * (nf + 1.0) / 2.0;
+    if total <= EXACT_UP_TO {
+        let ways = rank_sum_distribution(&doubled, n);
+        let all_ways: f64 = ways.iter().sum();
+        // E[W] = n (N + 1) in doubled ranks; "as extreme" = at least as far from it
+        let mean = n * (total + 1);
+        let dev = |s: usize| s.abs_diff(mean);
+        let tail = |d: usize| -> f64 {
+            ways.iter()
+                .enumerate()
+                .filter(|(s, c)| **c != 0.0 && dev(*s) >= d)
+                .map(|(_, c)| c)
+                .sum::<f64>()
+                / all_ways
+        };
+        let mut sorted = doubled.clone();
+        sorted.sort_unstable();
+        let w_min: usize = sorted[..n].iter().sum();
+        let w_max: usize = sorted[total - n..].iter().sum();
+        return RankTest {
+            u,
+            p: tail(dev(w)).min(1.0),
+            p_min: tail(dev(w_min).max(dev(w_max))).min(1.0),
+            exact: true,
+        };
     }
+    // Large samples: the approximation; the smallest p is that of complete separation.
     RankTest {
         u,
         p: normal_p(u, n, m, tie_term),
+        p_min: normal_p(0.0, n, m, tie_term),
         exact: false,
     }
 }
@@ -286,16 +305,73 @@ mod tests {
         }
     }
 
-    #[test]
-    fn exact_distribution_sums_to_the_arrangements() {
-        let d = u_distribution(5, 7).unwrap();
-        assert_eq!(d.iter().sum::<i128>(), binomial(12, 5).unwrap() as i128);
-        assert_eq!(d.len(), 36);
-        // symmetric
-        for u in 0..d.len() {
-            assert_eq!(d[u], d[d.len() - 1 - u]);
+    /// Brute force over every split, for checking the distribution.
+    fn brute_p(a: &[f64], b: &[f64]) -> f64 {
+        let all: Vec<f64> = a.iter().chain(b).copied().collect();
+        let total = all.len();
+        let rank = |x: f64| {
+            let below = all.iter().filter(|&&y| y < x).count() as f64;
+            let equal = all.iter().filter(|&&y| y == x).count() as f64;
+            below + (equal + 1.0) / 2.0
+        };
+        let ranks: Vec<f64> = all.iter().map(|&x| rank(x)).collect();
+        let n = a.len();
+        let mean = n as f64 * (total as f64 + 1.0) / 2.0;
+        let obs: f64 = ranks[..n].iter().sum::<f64>();
+        let (mut hits, mut count) = (0u64, 0u64);
+        for mask in 0u32..(1 << total) {
+            if mask.count_ones() as usize != n {
+                continue;
+            }
+            let w: f64 = (0..total)
+                .filter(|k| mask & (1 << k) != 0)
+                .map(|k| ranks[k])
+                .sum();
+            count += 1;
+            if (w - mean).abs() >= (obs - mean).abs() - 1e-9 {
+                hits += 1;
+            }
         }
-        assert!(d.iter().all(|&c| c > 0));
+        hits as f64 / count as f64
+    }
+
+    #[test]
+    fn exact_p_matches_brute_force_with_and_without_ties() {
+        let cases: &[(&[f64], &[f64])] = &[
+            (&[1.0, 3.0, 5.0], &[2.0, 4.0, 6.0, 7.0]),
+            (&[1.0, 1.0, 2.0, 2.0], &[3.0, 3.0, 4.0, 4.0]),
+            (&[5.0, 5.0, 5.0, 6.0, 2.0], &[5.0, 7.0, 7.0, 1.0, 5.0, 9.0]),
+            (&[10.0, 11.0], &[9.0, 12.0, 13.0, 14.0, 15.0, 16.0, 17.0]),
+            (
+                &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+                &[7.0, 8.0, 9.0, 10.0, 11.0, 12.0],
+            ),
+        ];
+        for (a, b) in cases {
+            let t = mann_whitney(a, b);
+            assert!(t.exact);
+            assert!(
+                (t.p - brute_p(a, b)).abs() < 1e-12,
+                "{a:?} {b:?}: {} vs {}",
+                t.p,
+                brute_p(a, b)
+            );
+        }
+    }
+
+    #[test]
+    fn ties_within_one_side_keep_the_smallest_p_reachable() {
+        // integer microseconds tie often; a tie inside one side does not weaken separation
+        let a = [400.0, 400.0, 401.0, 402.0, 402.0];
+        let b = [500.0, 500.0, 503.0, 510.0, 510.0];
+        let t = mann_whitney(&a, &b);
+        assert!((t.p - 2.0 / 252.0).abs() < 1e-12, "{}", t.p);
+        assert!((t.p_min - 2.0 / 252.0).abs() < 1e-12);
+        // a tie straddling the sides raises the smallest reachable p
+        let t = mann_whitney(&[1.0, 2.0, 3.0, 4.0, 5.0], &[5.0, 6.0, 7.0, 8.0, 9.0]);
+        assert!(t.p_min > 2.0 / 252.0 && t.p >= t.p_min, "{t:?}");
+        // every value equal: nothing can be told apart
+        assert_eq!(mann_whitney(&[3.0; 5], &[3.0; 5]).p_min, 1.0);
     }
 
     #[test]
@@ -323,8 +399,9 @@ mod tests {
         let t = mann_whitney(&[5.0; 6], &[5.0; 6]);
         assert_eq!(t.p, 1.0);
         let t = mann_whitney(&[1.0, 1.0, 2.0, 2.0], &[3.0, 3.0, 4.0, 4.0]);
-        assert!(!t.exact);
-        assert!(t.p < 0.05 && t.p > 0.01, "{}", t.p);
+        assert!(t.exact);
+        // the two tie groups on each side move together: 2 of C(8, 4) = 70 splits as extreme
+        assert!((t.p - 2.0 / 70.0).abs() < 1e-12, "{}", t.p);
         assert_eq!(mann_whitney(&[], &[1.0]).p, 1.0);
     }
 
@@ -336,13 +413,13 @@ mod tests {
         assert!(exact.exact);
         let approx = normal_p(exact.u, 30, 30, 0.0);
         assert!(
-            (approx / exact.p - 1.0).abs() < 0.05,
+            (approx / exact.p - 1.0).abs() < 0.1,
             "{approx} vs {}",
             exact.p
         );
-        // the tie example by hand: U = 0, var = 16/12 * (9 - 24/56), z = 7.5 / 3.381
-        let t = mann_whitney(&[1.0, 1.0, 2.0, 2.0], &[3.0, 3.0, 4.0, 4.0]);
-        assert!((t.p - 0.02654).abs() < 2e-4, "{}", t.p);
+        // {1,1,2,2} vs {3,3,4,4} by hand: U = 0, var = 16/12 * (9 - 24/56), z = 7.5 / 3.381
+        let p = normal_p(0.0, 4, 4, 24.0);
+        assert!((p - 0.02654).abs() < 2e-4, "{p}");
     }
 
     #[test]

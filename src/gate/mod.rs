@@ -12,6 +12,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -78,9 +80,9 @@ pub fn order(repeats: usize) -> Vec<bool> {
 /// How many gated metrics a scenario has under these options (to size the repeats).
 fn gated_count(scenario: &spec::Scenario, opts: &CompareOptions) -> usize {
     if !opts.metrics.is_empty() {
-        opts.metrics.len()
+        compare::unique(opts.metrics.clone()).len()
     } else if !scenario.thresholds.is_empty() {
-        scenario.thresholds.len()
+        compare::unique(scenario.thresholds.iter().map(|t| t.key.clone()).collect()).len()
     } else {
         2 * scenario.ops.len()
     }
@@ -123,9 +125,8 @@ pub fn plan(scenario: &spec::Scenario, opts: &GateOptions, duration_given: bool)
         if room < MIN_WINDOW {
             let min_budget = (MIN_WINDOW + warmup + RUN_OVERHEAD) * runs;
             crate::usage!(
-                "--time-budget {}s is too small to detect a {:.0}% change: the {tests} gated metrics need {repeats} repeats per side ({runs} runs), each of at least {}s measured + {}s warm-up + about {}s of setup and restore; give --time-budget {}s or more, fewer gated metrics (--metrics), or a shorter warm-up",
+                "--time-budget {}s is too small for a verdict: Holm's correction over the {tests} gated metrics needs {repeats} repeats per side ({runs} runs), each of at least {}s measured + {}s warm-up + about {}s of setup and restore; give --time-budget {}s or more, fewer gated metrics (--metrics), or a shorter warm-up (how small a change a budget detects depends on the run-to-run noise: see the calibration in docs/ci.md)",
                 budget.as_secs(),
-                opts.compare.noise * 100.0,
                 MIN_WINDOW.as_secs(),
                 warmup.as_secs_f64(),
                 RUN_OVERHEAD.as_secs(),
@@ -194,12 +195,28 @@ fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-/// The comment that marks a clone as the gate's own (so only such databases are dropped).
+/// The comment that marks a clone as a gate's own: only such databases are ever dropped,
+/// and a stale one only by a gate on the same host whose process is gone.
 fn clone_comment(source: &str) -> String {
     format!(
-        "clinicload gate clone of {source} (pid {}), dropped when the gate ends",
+        "clinicload gate clone of {source} (host {} pid {}), dropped when the gate ends",
+        crate::report::junit::hostname(),
         std::process::id()
     )
+}
+
+/// `<source>_gate_<pid>_<nonce>`, within PostgreSQL's 63 bytes: the source part is shortened
+/// at a character boundary, the suffix always kept.
+fn clone_name(source: &str) -> String {
+    let nonce: u16 = rand::random();
+    let suffix = format!("_gate_{}_{nonce:04x}", std::process::id());
+    let mut prefix = source.to_string();
+    let mut cut = 63usize.saturating_sub(suffix.len()).min(prefix.len());
+    while !prefix.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    prefix.truncate(cut);
+    format!("{prefix}{suffix}")
 }
 
 /// The migration files of a directory, in name order, with their text.
@@ -253,8 +270,7 @@ impl DbClone {
                 )
             })?;
         drop_stale_clones(&mut conn, &source).await;
-        let mut name = format!("{source}_gate_{}", std::process::id());
-        name.truncate(63);
+        let name = clone_name(&source);
         sqlx::query(&format!(
             "CREATE DATABASE {} TEMPLATE {}",
             quote_ident(&name),
@@ -300,6 +316,15 @@ impl DbClone {
             .await
             .with_context(|| format!("connecting to the clone {}", self.name))?;
         for (file, sql) in migrations {
+            // CREATE/DROP INDEX CONCURRENTLY cannot run in a transaction: such a file runs
+            // as it is (one statement per file, as for any migration tool).
+            if sql.to_ascii_uppercase().contains("CONCURRENTLY") {
+                sqlx::raw_sql(sql)
+                    .execute(&mut conn)
+                    .await
+                    .with_context(|| format!("applying {file} to the candidate clone"))?;
+                continue;
+            }
             let mut tx = conn.begin().await?;
             sqlx::raw_sql(sql)
                 .execute(&mut *tx)
@@ -353,12 +378,24 @@ async fn drop_stale_clones(conn: &mut PgConnection, source: &str) {
     .unwrap_or_default();
     for (name, comment) in rows {
         let Some(comment) = comment else { continue };
-        let prefix = format!("clinicload gate clone of {source} (pid ");
+        let prefix = format!(
+            "clinicload gate clone of {source} (host {} pid ",
+            crate::report::junit::hostname()
+        );
         let Some(rest) = comment.strip_prefix(&prefix) else {
             continue;
         };
         let pid: u32 = rest.split(')').next().unwrap_or("").parse().unwrap_or(0);
         if pid == 0 || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let sessions: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1")
+                .bind(&name)
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap_or(1);
+        if sessions > 0 {
             continue;
         }
         if sqlx::query(&format!(
@@ -373,6 +410,61 @@ async fn drop_stale_clones(conn: &mut PgConnection, source: &str) {
         }
     }
 }
+
+/// Refuses, before any run, two databases that do not hold the same dataset or run on
+/// different PostgreSQL versions (the comparison would refuse them after all the runs).
+async fn same_dataset(baseline_url: &str, candidate_url: &str) -> Result<()> {
+    let mut facts = Vec::new();
+    for url in [baseline_url, candidate_url] {
+        let pool = crate::connect::postgres_for_load(
+            &Targets {
+                database_url: url.to_string(),
+                ..Targets::default()
+            },
+            1,
+        )
+        .await?;
+        let version = crate::schema::postgres::server_version(&pool).await?;
+        let dataset = crate::scenario::catalog::dataset_info(&pool)
+            .await
+            .map(|d| d.fingerprint);
+        pool.close().await;
+        facts.push((version, dataset));
+    }
+    let (b, c) = (&facts[0], &facts[1]);
+    let mut diffs = Vec::new();
+    if b.1 != c.1 {
+        diffs.push(format!(
+            "dataset fingerprint {} vs {}",
+            b.1.as_deref().unwrap_or("none"),
+            c.1.as_deref().unwrap_or("none")
+        ));
+    }
+    if b.0 != c.0 {
+        diffs.push(format!("server {} vs {}", b.0, c.0));
+    }
+    if !diffs.is_empty() {
+        bail!(
+            "the baseline database {} and the candidate {} differ before any change: {}; seed both with the same parameters on the same server version, or pass --allow-mismatch",
+            redact(baseline_url),
+            redact(candidate_url),
+            diffs.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// The gate was interrupted before both sides had a run: nothing to compare.
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted before both sides had a complete run; nothing to compare")
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 /// The gate's result, besides the files it wrote.
 pub struct GateResult {
@@ -455,6 +547,25 @@ pub async fn gate(targets: &Targets, opts: &GateOptions) -> Result<GateResult> {
         &format!("{}-gate", crate::report::run_id(&scenario.name, now)),
     )?;
 
+    // A signal between two runs (or while the clone is made) stops the gate after that step;
+    // a signal during a run ends the run itself (its runner listens too).
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            crate::scenario::runner::interrupt_signal().await;
+            stop.store(true, Ordering::SeqCst);
+        }
+    });
+    if let Against::BaselineDatabase(url) = &opts.against {
+        if !opts.compare.allow_mismatch {
+            if let Err(e) = same_dataset(url, &targets.database_url).await {
+                watcher.abort();
+                let _ = std::fs::remove_dir(&dir);
+                return Err(e);
+            }
+        }
+    }
     let mut clone = None;
     let (base_targets, cand_targets, base_label, cand_label) = match &opts.against {
         Against::BaselineDatabase(url) => (
@@ -467,8 +578,22 @@ pub async fn gate(targets: &Targets, opts: &GateOptions) -> Result<GateResult> {
             format!("candidate database {}", redact(&targets.database_url)),
         ),
         Against::CandidateMigrations(mdir) => {
-            let c = DbClone::create(&targets.database_url, migrations.as_deref().unwrap_or(&[]))
-                .await?;
+            let created =
+                DbClone::create(&targets.database_url, migrations.as_deref().unwrap_or(&[])).await;
+            let mut c = match created {
+                Ok(c) => c,
+                Err(e) => {
+                    watcher.abort();
+                    let _ = std::fs::remove_dir(&dir);
+                    return Err(e);
+                }
+            };
+            if stop.load(Ordering::SeqCst) {
+                c.drop_now().await;
+                watcher.abort();
+                let _ = std::fs::remove_dir(&dir);
+                return Err(anyhow::Error::new(Interrupted));
+            }
             eprintln!(
                 "gate: candidate = clone {} of the seeded database with {} migration file(s) of {}",
                 c.name,
@@ -501,12 +626,12 @@ pub async fn gate(targets: &Targets, opts: &GateOptions) -> Result<GateResult> {
         opts,
         &plan,
         &dir,
-        &base_targets,
-        &cand_targets,
-        &base_label,
-        &cand_label,
+        (&base_targets, &base_label),
+        (&cand_targets, &cand_label),
+        &stop,
     )
     .await;
+    watcher.abort();
     if let Some(c) = clone.as_mut() {
         c.drop_now().await;
     }
@@ -517,6 +642,9 @@ pub async fn gate(targets: &Targets, opts: &GateOptions) -> Result<GateResult> {
             return Err(e);
         }
     };
+    if interrupted && (base_dirs.is_empty() || cand_dirs.is_empty()) {
+        return Err(anyhow::Error::new(Interrupted));
+    }
     let base = compare::side::from_runs(&base_label, &base_dirs)?;
     let cand = compare::side::from_runs(&cand_label, &cand_dirs)?;
     let mut comparison = compare::compare(&base, &cand, &opts.compare)?;
@@ -555,16 +683,15 @@ type Pairs = (
     bool,
 );
 
-#[allow(clippy::too_many_arguments)]
+/// The runs, in the interleaved order; stops early (interrupted) when `stop` is set.
 async fn run_pairs(
     scenario: &spec::Scenario,
     opts: &GateOptions,
     plan: &Plan,
     dir: &Path,
-    base_targets: &Targets,
-    cand_targets: &Targets,
-    base_label: &str,
-    cand_label: &str,
+    (base_targets, base_label): (&Targets, &str),
+    (cand_targets, cand_label): (&Targets, &str),
+    stop: &AtomicBool,
 ) -> Result<Pairs> {
     let mut base_dirs = Vec::new();
     let mut cand_dirs = Vec::new();
@@ -576,6 +703,9 @@ async fn run_pairs(
     let started = Instant::now();
     let sequence = order(plan.repeats);
     for (i, is_base) in sequence.iter().enumerate() {
+        if stop.load(Ordering::SeqCst) {
+            return Ok((base_dirs, cand_dirs, cand_summaries, true));
+        }
         let (targets, side_dir, label) = if *is_base {
             (base_targets, dir.join("baseline"), base_label)
         } else {
@@ -605,7 +735,7 @@ async fn run_pairs(
         if let Some(e) = r.write_error {
             return Err(e.context(format!("writing the report of gate run {}", i + 1)));
         }
-        let interrupted = r.summary.run.interrupted;
+        let interrupted = r.summary.run.interrupted || stop.load(Ordering::SeqCst);
         if *is_base {
             base_dirs.push(r.dir);
         } else {
@@ -622,7 +752,14 @@ async fn run_pairs(
 /// `clinicload gate`: runs, prints the verdicts and where the report is, exits with the
 /// comparison's code (4 thresholds, 5 regression; 130 when interrupted).
 pub async fn gate_command(targets: &Targets, opts: &GateOptions) -> Result<ExitCode> {
-    let r = gate(targets, opts).await?;
+    let r = match gate(targets, opts).await {
+        Ok(r) => r,
+        Err(e) if e.is::<Interrupted>() => {
+            eprintln!("interrupted: {e}");
+            return Ok(crate::exit::code(crate::exit::INTERRUPTED));
+        }
+        Err(e) => return Err(e),
+    };
     compare::print(&r.comparison);
     println!("report: {}", r.dir.join("report.html").display());
     println!(

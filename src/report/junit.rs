@@ -7,14 +7,17 @@
 
 use std::fmt::Write;
 
-/// One test case: passed when `failure` is None.
-#[derive(Debug, Clone)]
+/// One test case: passed when `failure` and `error` are None.
+#[derive(Debug, Clone, Default)]
 pub struct Case {
     pub classname: String,
     pub name: String,
     pub seconds: f64,
-    /// (message, details) of a failure.
+    /// (message, details) of a failure: the check ran and did not hold.
     pub failure: Option<(String, String)>,
+    /// (message, details) of an error: the check could not be made (ignored when there is
+    /// a failure; the schemas allow one or the other).
+    pub error: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,9 +59,14 @@ pub fn xml(suites: &[Suite]) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
     for (id, s) in suites.iter().enumerate() {
         let failures = s.cases.iter().filter(|c| c.failure.is_some()).count();
+        let errors = s
+            .cases
+            .iter()
+            .filter(|c| c.failure.is_none() && c.error.is_some())
+            .count();
         let _ = writeln!(
             out,
-            "  <testsuite name=\"{}\" package=\"{}\" id=\"{id}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{:.3}\" timestamp=\"{}\" hostname=\"{}\">",
+            "  <testsuite name=\"{}\" package=\"{}\" id=\"{id}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\" timestamp=\"{}\" hostname=\"{}\">",
             attr(&s.name),
             attr(&s.package),
             s.cases.len(),
@@ -89,14 +97,19 @@ pub fn xml(suites: &[Suite]) -> String {
                 attr(&c.classname),
                 c.seconds.max(0.0)
             );
-            match &c.failure {
+            let (element, kind, problem) = match (&c.failure, &c.error) {
+                (Some(f), _) => ("failure", "clinicload", Some(f)),
+                (None, Some(e)) => ("error", "inconclusive", Some(e)),
+                (None, None) => ("", "", None),
+            };
+            match problem {
                 None => {
                     let _ = writeln!(out, "{head}/>");
                 }
                 Some((message, details)) => {
                     let _ = writeln!(
                         out,
-                        "{head}>\n      <failure type=\"clinicload\" message=\"{}\">{}</failure>\n    </testcase>",
+                        "{head}>\n      <{element} type=\"{kind}\" message=\"{}\">{}</{element}>\n    </testcase>",
                         attr(message),
                         text(details)
                     );
@@ -140,18 +153,27 @@ mod tests {
                 Case {
                     classname: "a".into(),
                     name: "p99".into(),
-                    seconds: 0.0,
-                    failure: None,
+                    ..Case::default()
                 },
                 Case {
                     classname: "a".into(),
                     name: "p50".into(),
-                    seconds: 0.0,
                     failure: Some(("worse \"+20%\"".into(), "1 < 2 & \u{7} bell".into())),
+                    ..Case::default()
+                },
+                Case {
+                    classname: "b".into(),
+                    name: "p50".into(),
+                    error: Some(("too few repeats".into(), String::new())),
+                    ..Case::default()
                 },
             ],
         }]);
-        assert!(x.contains("tests=\"2\" failures=\"1\" errors=\"0\""), "{x}");
+        assert!(x.contains("tests=\"3\" failures=\"1\" errors=\"1\""), "{x}");
+        assert!(
+            x.contains("<error type=\"inconclusive\" message=\"too few repeats\">"),
+            "{x}"
+        );
         assert!(x.contains("name=\"gate &lt;smoke&gt;\""));
         assert!(x.contains("hostname=\"localhost\""));
         assert!(

@@ -168,15 +168,27 @@ pub fn markdown(page: &Page, limit: usize) -> String {
         Tone::Neutral => "",
     };
     let _ = writeln!(out, "**{mark}{}**\n", page.headline);
+    // Room kept for the footer and the omission lines.
+    let footer: String = page.footer.iter().map(|f| format!("- {f}\n")).collect();
+    let reserve = footer.len() + 400;
+    let mut notes_left = 0usize;
     for n in &page.notes {
-        let _ = writeln!(out, "- {n}");
+        let line = format!("- {n}\n");
+        if out.len() + line.len() + reserve > limit {
+            notes_left += 1;
+            continue;
+        }
+        out.push_str(&line);
+    }
+    if notes_left > 0 {
+        let _ = writeln!(
+            out,
+            "- … and {notes_left} more (in report.html and compare.json)"
+        );
     }
     if !page.notes.is_empty() {
         out.push('\n');
     }
-    // Room kept for the footer and the omission line.
-    let footer: String = page.footer.iter().map(|f| format!("- {f}\n")).collect();
-    let reserve = footer.len() + 200;
     let mut omitted = 0usize;
     for t in &page.tables {
         let mut head = String::new();
@@ -199,7 +211,9 @@ pub fn markdown(page: &Page, limit: usize) -> String {
             }
             out.push_str(&line);
         }
-        out.push('\n');
+        if out.len() + 1 + reserve <= limit {
+            out.push('\n');
+        }
     }
     if omitted > 0 {
         let _ = writeln!(
@@ -208,8 +222,16 @@ pub fn markdown(page: &Page, limit: usize) -> String {
             limit / 1024
         );
     }
-    if !footer.is_empty() {
+    if !footer.is_empty() && out.len() + footer.len() <= limit {
         out.push_str(&footer);
+    }
+    // A last guard (a headline or footer alone past the limit): cut at a character boundary.
+    if out.len() > limit {
+        let mut cut = limit;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
     }
     out
 }
@@ -250,6 +272,20 @@ mod tests {
         assert!(md.starts_with("## t\n\n**❌ REGRESSION <x>**"), "{md}");
         assert!(md.contains("| row0\\|x | **worse** |"), "{md}");
         assert!(md.ends_with("- from here\n"));
+        let mut many = page(5000);
+        many.notes = (0..3000)
+            .map(|i| format!("note {i}: ünïcödé padding to make it long enough to matter"))
+            .collect();
+        let md = markdown(&many, 65536);
+        assert!(md.len() <= 65536, "{}", md.len());
+        assert!(
+            md.contains("more (in report.html"),
+            "{}",
+            &md[md.len() - 300..]
+        );
+        let mut huge = page(1);
+        huge.headline = "é".repeat(70_000);
+        assert!(markdown(&huge, 65536).len() <= 65536);
         let big = markdown(&page(5000), 65536);
         assert!(big.len() <= 65536, "{}", big.len());
         assert!(

@@ -217,7 +217,7 @@ async fn run_one(sh: &Shared, worker: usize, rng: &mut SmallRng, intended: Insta
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (what `timeout`, CI cancellation and service
 /// managers send).
-async fn interrupt_signal() {
+pub async fn interrupt_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
