@@ -104,6 +104,22 @@ parameters print identical lines, whatever the thread count or shard split."
 restored by the next `clinicload run` or `checksum` on the same dataset, or by this command."
     )]
     Restore,
+    /// Show the plan of every PostgreSQL read of a scenario, with keys drawn from the dataset
+    /// as the run draws them: access path per table, rows examined vs returned, buffers, and
+    /// whether the prepared statement's generic plan differs; writes plans.json, plans.html
+    #[command(
+        after_help = "Examples:\n  clinicload explain scenarios/smoke.toml\n  clinicload explain scenarios/clinic-day.toml --samples 5 --out reports"
+    )]
+    Explain {
+        /// Scenario file, e.g. scenarios/smoke.toml
+        scenario: PathBuf,
+        /// Keys drawn per operation (1 to 100)
+        #[arg(long, default_value_t = 3)]
+        samples: usize,
+        /// Directory for <out>/<time>-<scenario>-explain/
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+    },
     /// Compare two sets of runs (run directories, directories of runs, or saved baselines):
     /// per gated metric better / worse / no significant change / inconclusive
     #[command(after_help = "Examples:\n  \

@@ -10,6 +10,7 @@ pub mod config;
 pub mod connect;
 pub mod doctor;
 pub mod exit;
+pub mod explain;
 pub mod gate;
 pub mod generate;
 pub mod metrics;

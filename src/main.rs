@@ -29,6 +29,21 @@ async fn main() -> ExitCode {
         Command::Seed(args) => clinicload::seed::seed_command(&targets, &args).await,
         Command::Checksum => clinicload::seed::checksum::checksum_command(&targets).await,
         Command::Restore => clinicload::restore::restore_command(&targets).await,
+        Command::Explain {
+            scenario,
+            samples,
+            out,
+        } => {
+            clinicload::explain::explain_command(
+                &targets,
+                &clinicload::explain::ExplainOptions {
+                    scenario,
+                    samples,
+                    out,
+                },
+            )
+            .await
+        }
         Command::Compare(args) => {
             clinicload::compare::compare_command(&clinicload::compare::CompareCommand {
                 baseline: args.baseline.clone(),

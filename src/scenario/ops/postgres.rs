@@ -294,6 +294,28 @@ pub fn pg_error(e: sqlx::Error) -> OpError {
     }
 }
 
+/// The statement (positional parameters) and its one key of a read keyed by a doctor or a
+/// patient, drawn from the dataset as the run draws it: shared by the run and by `explain`,
+/// so both send the same query with the same kind of key. None for other operations.
+pub fn read_query(
+    kind: OpKind,
+    spec: &OpSpec,
+    catalog: &Catalog,
+    rng: &mut SmallRng,
+) -> Option<(&'static str, Uuid)> {
+    let doctor = |rng: &mut SmallRng| catalog.doctor(spec.dist("doctor"), rng);
+    let patient = |rng: &mut SmallRng| catalog.patient(spec.dist("patient"), rng).0;
+    Some(match kind {
+        OpKind::AppointmentsToday => (APPOINTMENTS_TODAY_SQL, doctor(rng)),
+        OpKind::PendingTasks => (PENDING_TASKS_SQL, doctor(rng)),
+        OpKind::UnreadAlerts => (UNREAD_ALERTS_SQL, doctor(rng)),
+        OpKind::PatientEncounters => (PATIENT_ENCOUNTERS_SQL, patient(rng)),
+        OpKind::PatientPrescriptions => (PATIENT_PRESCRIPTIONS_SQL, patient(rng)),
+        OpKind::PatientOrders => (PATIENT_ORDERS_SQL, patient(rng)),
+        _ => return None,
+    })
+}
+
 pub async fn execute(
     kind: OpKind,
     spec: &OpSpec,
@@ -303,55 +325,15 @@ pub async fn execute(
 ) -> Result<Outcome, OpError> {
     let rows = |v: Vec<sqlx::postgres::PgRow>| Outcome::rows(v.len() as u64);
     match kind {
-        OpKind::AppointmentsToday => {
-            let doctor = catalog.doctor(spec.dist("doctor"), rng);
-            sqlx::query(APPOINTMENTS_TODAY_SQL)
-                .bind(doctor)
-                .fetch_all(&mut *conn)
-                .await
-                .map(rows)
-                .map_err(pg_error)
-        }
-        OpKind::PendingTasks => {
-            let doctor = catalog.doctor(spec.dist("doctor"), rng);
-            sqlx::query(PENDING_TASKS_SQL)
-                .bind(doctor)
-                .fetch_all(&mut *conn)
-                .await
-                .map(rows)
-                .map_err(pg_error)
-        }
-        OpKind::UnreadAlerts => {
-            let doctor = catalog.doctor(spec.dist("doctor"), rng);
-            sqlx::query(UNREAD_ALERTS_SQL)
-                .bind(doctor)
-                .fetch_all(&mut *conn)
-                .await
-                .map(rows)
-                .map_err(pg_error)
-        }
-        OpKind::PatientEncounters => {
-            let p = catalog.patient(spec.dist("patient"), rng).0;
-            sqlx::query(PATIENT_ENCOUNTERS_SQL)
-                .bind(p)
-                .fetch_all(&mut *conn)
-                .await
-                .map(rows)
-                .map_err(pg_error)
-        }
-        OpKind::PatientPrescriptions => {
-            let p = catalog.patient(spec.dist("patient"), rng).0;
-            sqlx::query(PATIENT_PRESCRIPTIONS_SQL)
-                .bind(p)
-                .fetch_all(&mut *conn)
-                .await
-                .map(rows)
-                .map_err(pg_error)
-        }
-        OpKind::PatientOrders => {
-            let p = catalog.patient(spec.dist("patient"), rng).0;
-            sqlx::query(PATIENT_ORDERS_SQL)
-                .bind(p)
+        OpKind::AppointmentsToday
+        | OpKind::PendingTasks
+        | OpKind::UnreadAlerts
+        | OpKind::PatientEncounters
+        | OpKind::PatientPrescriptions
+        | OpKind::PatientOrders => {
+            let (sql, key) = read_query(kind, spec, catalog, rng).expect("a keyed read");
+            sqlx::query(sql)
+                .bind(key)
                 .fetch_all(&mut *conn)
                 .await
                 .map(rows)

@@ -1,0 +1,359 @@
+//! `clinicload explain SCENARIO`: the plan of every PostgreSQL read of a scenario, with keys
+//! drawn from the seeded dataset the way the run draws them, so an engineer sees which index
+//! each documented query uses before a release instead of running EXPLAIN by hand.
+//!
+//! Per operation and sample: `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)` of the exact statement
+//! the run sends, summarised by [`plan`] (access path per table, rows examined vs returned,
+//! buffers, time); and the plan the server uses for the prepared statement the load runs
+//! (PostgreSQL 15: `PREPARE` plus `plan_cache_mode = force_generic_plan` and
+//! `EXPLAIN EXECUTE`) against the custom plan for the same key, flagged when they differ.
+//! Output: a table on the terminal, `plans.json` and `plans.html`.
+
+pub mod plan;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use crate::config::{redact, Targets};
+use crate::report::page::{self, Cell, Page, Table, Tone};
+use crate::scenario::catalog::Catalog;
+use crate::scenario::ops::{postgres::read_query, Store};
+use crate::scenario::spec::{self, Overrides};
+use plan::PlanSummary;
+
+/// Schema of `plans.json`.
+pub const SCHEMA: &str = "clinicload.plans/1";
+
+/// Options of `clinicload explain`.
+#[derive(Debug, Clone)]
+pub struct ExplainOptions {
+    pub scenario: PathBuf,
+    /// Keys drawn per operation.
+    pub samples: usize,
+    /// Where `<time>-<scenario>-explain/` goes.
+    pub out: PathBuf,
+}
+
+/// One key's plans.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sample {
+    pub key: Uuid,
+    /// EXPLAIN ANALYZE of the statement with this key (the custom plan).
+    pub analyzed: PlanSummary,
+    /// The generic plan of the prepared statement (estimates only).
+    pub generic: PlanSummary,
+    /// Whether the generic plan reads the tables differently from the custom one.
+    pub generic_differs: bool,
+    /// The raw JSON plans, as PostgreSQL gave them.
+    pub raw_analyzed: Value,
+    pub raw_generic: Value,
+}
+
+/// One operation's plans.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpPlans {
+    pub op: String,
+    pub store: &'static str,
+    /// "postgresql EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)", or why it was not explained.
+    pub plan_source: String,
+    pub sql: Option<String>,
+    pub samples: Vec<Sample>,
+}
+
+/// `plans.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plans {
+    pub schema: &'static str,
+    pub created_at: String,
+    pub scenario: String,
+    pub server: String,
+    pub dataset: Option<String>,
+    /// Rows per table the plans ran against (`pg_class.reltuples`).
+    pub table_rows: Vec<(String, i64)>,
+    pub operations: Vec<OpPlans>,
+}
+
+/// Runs EXPLAIN for one statement and key; `analyze` executes it (inside a transaction
+/// that is rolled back, so explaining changes nothing even for a write).
+async fn explain_one(
+    conn: &mut PgConnection,
+    sql: &str,
+    key: Uuid,
+    analyze: bool,
+) -> Result<Value> {
+    let options = if analyze {
+        "ANALYZE, BUFFERS, FORMAT JSON"
+    } else {
+        "FORMAT JSON"
+    };
+    let mut tx = conn.begin().await?;
+    let v: Value = sqlx::query_scalar(&format!("EXPLAIN ({options}) {sql}"))
+        .bind(key)
+        .fetch_one(&mut *tx)
+        .await
+        .context("EXPLAIN")?;
+    tx.rollback().await?;
+    Ok(v)
+}
+
+/// The generic plan of `sql` prepared, for `key` (PostgreSQL 15 has no EXPLAIN
+/// (GENERIC_PLAN): a prepared statement with `plan_cache_mode = force_generic_plan`).
+async fn generic_plan(conn: &mut PgConnection, sql: &str, key: Uuid) -> Result<Value> {
+    let mut tx = conn.begin().await?;
+    sqlx::raw_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::raw_sql(&format!(
+        "PREPARE clinicload_explain AS {}",
+        sql.trim_end_matches(';')
+    ))
+    .execute(&mut *tx)
+    .await
+    .context("PREPARE")?;
+    let v: Value = sqlx::query_scalar(&format!(
+        "EXPLAIN (FORMAT JSON) EXECUTE clinicload_explain('{key}')"
+    ))
+    .fetch_one(&mut *tx)
+    .await
+    .context("EXPLAIN EXECUTE")?;
+    sqlx::raw_sql("DEALLOCATE clinicload_explain")
+        .execute(&mut *tx)
+        .await?;
+    tx.rollback().await?;
+    Ok(v)
+}
+
+/// Explains every PostgreSQL read of the scenario.
+pub async fn explain(targets: &Targets, opts: &ExplainOptions) -> Result<Plans> {
+    let scenario = spec::load(&opts.scenario, &Overrides::default())?;
+    if opts.samples == 0 || opts.samples > 100 {
+        crate::usage!("--samples {}: give 1 to 100", opts.samples);
+    }
+    let (stores, servers) = crate::scenario::open_stores(targets, &scenario).await?;
+    let catalog = Catalog::load(&scenario, &stores).await?;
+    let mut conn = PgConnection::connect(&targets.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "connecting to PostgreSQL at {}",
+                redact(&targets.database_url)
+            )
+        })?;
+    let mut rng = SmallRng::seed_from_u64(scenario.seed);
+    let mut operations = Vec::new();
+    for spec in &scenario.ops {
+        let store = match spec.def.store {
+            Store::Postgres => "postgres",
+            Store::Mongo => "mongo",
+            Store::Redis => "redis",
+        };
+        let mut op = OpPlans {
+            op: spec.name().to_string(),
+            store,
+            plan_source: String::new(),
+            sql: None,
+            samples: Vec::new(),
+        };
+        if read_query(spec.def.kind, spec, &catalog, &mut rng.clone()).is_none() {
+            op.plan_source = match spec.def.store {
+                Store::Postgres => "not explained: a write or a calibration operation (explain covers the keyed reads)".into(),
+                Store::Mongo => "not explained: MongoDB operations are not explained yet".into(),
+                Store::Redis => "not explained: Redis has no plans".into(),
+            };
+            operations.push(op);
+            continue;
+        }
+        op.plan_source = "PostgreSQL EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON); generic plan via PREPARE + plan_cache_mode".into();
+        for _ in 0..opts.samples {
+            let (sql, key) =
+                read_query(spec.def.kind, spec, &catalog, &mut rng).expect("a keyed read");
+            op.sql = Some(sql.to_string());
+            let raw_analyzed = explain_one(&mut conn, sql, key, true)
+                .await
+                .with_context(|| format!("explaining {}", spec.name()))?;
+            let raw_generic = generic_plan(&mut conn, sql, key)
+                .await
+                .with_context(|| format!("the generic plan of {}", spec.name()))?;
+            let analyzed = plan::summarize(&raw_analyzed).context("an EXPLAIN without a plan")?;
+            let generic = plan::summarize(&raw_generic).context("an EXPLAIN without a plan")?;
+            op.samples.push(Sample {
+                key,
+                generic_differs: analyzed.shape() != generic.shape(),
+                analyzed,
+                generic,
+                raw_analyzed,
+                raw_generic,
+            });
+        }
+        operations.push(op);
+    }
+    let table_rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT c.relname::text, c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY c.reltuples DESC",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap_or_default();
+    conn.close().await.ok();
+    Ok(Plans {
+        schema: SCHEMA,
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        scenario: scenario.name.clone(),
+        server: servers.get("postgres").cloned().unwrap_or_default(),
+        dataset: catalog.dataset.as_ref().map(|d| d.fingerprint.clone()),
+        table_rows,
+        operations,
+    })
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.3} ms"))
+        .unwrap_or_else(|| "–".into())
+}
+
+/// The plans as a report page: one row per sample, then each operation's plan tree.
+pub fn page(p: &Plans) -> Page {
+    let mut rows = Vec::new();
+    let mut differs = 0;
+    let mut seq = 0;
+    for op in &p.operations {
+        if op.samples.is_empty() {
+            rows.push(vec![
+                Cell::new(&op.op),
+                Cell::new("–"),
+                Cell::new(&op.plan_source),
+                Cell::new("–"),
+                Cell::new("–"),
+                Cell::new("–"),
+                Cell::new("–"),
+            ]);
+            continue;
+        }
+        for s in &op.samples {
+            let a = &s.analyzed;
+            let has_seq = a.accesses.iter().any(plan::Access::is_seq_scan);
+            seq += has_seq as usize;
+            differs += s.generic_differs as usize;
+            rows.push(vec![
+                Cell::new(&op.op),
+                Cell::new(s.key.to_string()),
+                Cell::toned(
+                    a.access_line(),
+                    if has_seq { Tone::Warn } else { Tone::Neutral },
+                ),
+                Cell::new(format!(
+                    "{:.0} / {:.0} ({:.1} per row)",
+                    a.examined,
+                    a.returned,
+                    a.examined_per_row()
+                )),
+                Cell::new(format!("{} hit, {} read", a.shared_hit, a.shared_read)),
+                Cell::new(ms(a.execution_ms)),
+                if s.generic_differs {
+                    Cell::toned(format!("differs: {}", s.generic.access_line()), Tone::Warn)
+                } else {
+                    Cell::new("same")
+                },
+            ]);
+        }
+    }
+    let mut tables = vec![Table {
+        title: "Plans per operation and key".into(),
+        columns: [
+            "operation",
+            "key",
+            "access path (custom plan, executed)",
+            "examined / returned rows",
+            "buffers",
+            "execution",
+            "generic plan (prepared)",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+    }];
+    tables.push(Table {
+        title: "Rows per table".into(),
+        columns: vec!["table".into(), "rows (estimate)".into()],
+        rows: p
+            .table_rows
+            .iter()
+            .map(|(t, n)| vec![Cell::new(t), Cell::new(n.to_string())])
+            .collect(),
+    });
+    let mut notes = vec![format!(
+        "Plans from {} on dataset {}; keys drawn the way the run draws them.",
+        p.server,
+        p.dataset.as_deref().unwrap_or("not seeded by clinicload")
+    )];
+    for op in &p.operations {
+        if let Some(s) = op.samples.first() {
+            notes.push(format!("{} plan:\n{}", op.op, s.analyzed.tree.trim_end()));
+        }
+    }
+    Page {
+        title: format!("clinicload explain: {}", p.scenario),
+        headline: format!(
+            "{} samples with a sequential scan; {} whose prepared (generic) plan differs from the custom one",
+            seq, differs
+        ),
+        tone: if seq + differs > 0 { Tone::Warn } else { Tone::Good },
+        notes,
+        tables,
+        charts: Vec::new(),
+        footer: Vec::new(),
+    }
+}
+
+/// Writes `plans.json` and `plans.html` into `dir`.
+pub fn write(dir: &Path, p: &Plans) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let json = serde_json::to_string_pretty(p)? + "\n";
+    crate::report::write_atomic(&dir.join("plans.json"), json.as_bytes())?;
+    crate::report::write_atomic(&dir.join("plans.html"), page::html(&page(p)).as_bytes())?;
+    Ok(())
+}
+
+/// `clinicload explain`.
+pub async fn explain_command(targets: &Targets, opts: &ExplainOptions) -> Result<ExitCode> {
+    let plans = explain(targets, opts).await?;
+    for op in &plans.operations {
+        if op.samples.is_empty() {
+            println!("{:<24} {}", op.op, op.plan_source);
+            continue;
+        }
+        for s in &op.samples {
+            let a = &s.analyzed;
+            println!(
+                "{:<24} {}  examined {:.0} / returned {:.0}  {} hit {} read  {}{}",
+                op.op,
+                a.access_line(),
+                a.examined,
+                a.returned,
+                a.shared_hit,
+                a.shared_read,
+                ms(a.execution_ms),
+                if s.generic_differs {
+                    format!("  GENERIC PLAN DIFFERS: {}", s.generic.access_line())
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+    let dir = opts.out.join(format!(
+        "{}-explain",
+        crate::report::run_id(&plans.scenario, chrono::Utc::now())
+    ));
+    write(&dir, &plans)?;
+    println!("plans: {}", dir.join("plans.html").display());
+    Ok(crate::exit::code(crate::exit::OK))
+}
