@@ -96,6 +96,12 @@ async fn main() -> ExitCode {
             eprintln!("error: {}", redact_in(&format!("{err:#}"), &targets));
             // A mistake in the scenario file is a usage error, like a bad flag (clap: 2).
             if err
+                .downcast_ref::<clinicload::explain::ExpectationFailed>()
+                .is_some()
+            {
+                return clinicload::exit::code(clinicload::exit::EXPECTATION_FAILED);
+            }
+            if err
                 .downcast_ref::<clinicload::scenario::spec::SpecError>()
                 .is_some()
                 || err.downcast_ref::<clinicload::exit::UsageError>().is_some()

@@ -9,6 +9,7 @@
 //! `EXPLAIN EXECUTE`) against the custom plan for the same key, flagged when they differ.
 //! Output: a table on the terminal, `plans.json` and `plans.html`.
 
+pub mod expect;
 pub mod plan;
 
 use std::path::{Path, PathBuf};
@@ -55,6 +56,9 @@ pub struct Sample {
     /// The raw JSON plans, as PostgreSQL gave them.
     pub raw_analyzed: Value,
     pub raw_generic: Value,
+    /// With `expect`: the executed plan with sequential scans disabled, which decides
+    /// whether an unmet expectation fails or is not judged at this scale.
+    pub forced: Option<PlanSummary>,
 }
 
 /// One operation's plans.
@@ -79,22 +83,34 @@ pub struct Plans {
     /// Rows per table the plans ran against (`pg_class.reltuples`).
     pub table_rows: Vec<(String, i64)>,
     pub operations: Vec<OpPlans>,
+    /// Each expectation of the scenario judged on each sample's plan.
+    pub expectations: Vec<expect::Verdict>,
 }
 
-/// Runs EXPLAIN for one statement and key; `analyze` executes it (inside a transaction
-/// that is rolled back, so explaining changes nothing even for a write).
+impl Plans {
+    pub fn failed(&self) -> impl Iterator<Item = &expect::Verdict> {
+        self.expectations
+            .iter()
+            .filter(|v| v.outcome == expect::Outcome::Fail)
+    }
+}
+
+/// Runs EXPLAIN (ANALYZE, BUFFERS) for one statement and key, inside a transaction that is
+/// rolled back (explaining changes nothing even for a write); `no_seq_scan` plans it with
+/// `enable_seqscan = off`, the plan an index would give.
 async fn explain_one(
     conn: &mut PgConnection,
     sql: &str,
     key: Uuid,
-    analyze: bool,
+    no_seq_scan: bool,
 ) -> Result<Value> {
-    let options = if analyze {
-        "ANALYZE, BUFFERS, FORMAT JSON"
-    } else {
-        "FORMAT JSON"
-    };
+    let options = "ANALYZE, BUFFERS, FORMAT JSON";
     let mut tx = conn.begin().await?;
+    if no_seq_scan {
+        sqlx::raw_sql("SET LOCAL enable_seqscan = off")
+            .execute(&mut *tx)
+            .await?;
+    }
     let v: Value = sqlx::query_scalar(&format!("EXPLAIN ({options}) {sql}"))
         .bind(key)
         .fetch_one(&mut *tx)
@@ -137,8 +153,34 @@ pub async fn explain(targets: &Targets, opts: &ExplainOptions) -> Result<Plans> 
     if opts.samples == 0 || opts.samples > 100 {
         crate::usage!("--samples {}: give 1 to 100", opts.samples);
     }
-    let (stores, servers) = crate::scenario::open_stores(targets, &scenario).await?;
-    let catalog = Catalog::load(&scenario, &stores).await?;
+    explain_scenario(targets, &scenario, opts.samples, false).await
+}
+
+/// The table sizes of the tables a plan reads, for messages ("tasks: 438 rows").
+fn sizes_of(plan: &PlanSummary, table_rows: &[(String, i64)]) -> String {
+    plan.accesses
+        .iter()
+        .map(|a| {
+            let n = table_rows
+                .iter()
+                .find(|(t, _)| *t == a.relation)
+                .map_or(0, |(_, n)| *n);
+            format!("{}: {n} rows", a.relation)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Explains the operations of a loaded scenario (`only_expected`: only those with an
+/// `expect`, as `run` checks them before its load).
+pub async fn explain_scenario(
+    targets: &Targets,
+    scenario: &spec::Scenario,
+    samples: usize,
+    only_expected: bool,
+) -> Result<Plans> {
+    let (stores, servers) = crate::scenario::open_stores(targets, scenario).await?;
+    let catalog = Catalog::load(scenario, &stores).await?;
     let mut conn = PgConnection::connect(&targets.database_url)
         .await
         .with_context(|| {
@@ -147,9 +189,21 @@ pub async fn explain(targets: &Targets, opts: &ExplainOptions) -> Result<Plans> 
                 redact(&targets.database_url)
             )
         })?;
+    let table_rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT c.relname::text, c.reltuples::bigint FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY c.reltuples DESC",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap_or_default();
     let mut rng = SmallRng::seed_from_u64(scenario.seed);
     let mut operations = Vec::new();
+    let mut expectations = Vec::new();
     for spec in &scenario.ops {
+        if only_expected && spec.expect.is_none() {
+            continue;
+        }
         let store = match spec.def.store {
             Store::Postgres => "postgres",
             Store::Mongo => "mongo",
@@ -172,11 +226,11 @@ pub async fn explain(targets: &Targets, opts: &ExplainOptions) -> Result<Plans> 
             continue;
         }
         op.plan_source = "PostgreSQL EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON); generic plan via PREPARE + plan_cache_mode".into();
-        for _ in 0..opts.samples {
+        for _ in 0..samples {
             let (sql, key) =
                 read_query(spec.def.kind, spec, &catalog, &mut rng).expect("a keyed read");
             op.sql = Some(sql.to_string());
-            let raw_analyzed = explain_one(&mut conn, sql, key, true)
+            let raw_analyzed = explain_one(&mut conn, sql, key, false)
                 .await
                 .with_context(|| format!("explaining {}", spec.name()))?;
             let raw_generic = generic_plan(&mut conn, sql, key)
@@ -184,6 +238,18 @@ pub async fn explain(targets: &Targets, opts: &ExplainOptions) -> Result<Plans> 
                 .with_context(|| format!("the generic plan of {}", spec.name()))?;
             let analyzed = plan::summarize(&raw_analyzed).context("an EXPLAIN without a plan")?;
             let generic = plan::summarize(&raw_generic).context("an EXPLAIN without a plan")?;
+            let mut forced = None;
+            if let Some(e) = &spec.expect {
+                let raw = explain_one(&mut conn, sql, key, true)
+                    .await
+                    .with_context(|| {
+                        format!("explaining {} with enable_seqscan off", spec.name())
+                    })?;
+                let f = plan::summarize(&raw).context("an EXPLAIN without a plan")?;
+                let sizes = sizes_of(&analyzed, &table_rows);
+                expectations.extend(expect::judge(spec.name(), e, &analyzed, &f, &sizes));
+                forced = Some(f);
+            }
             op.samples.push(Sample {
                 key,
                 generic_differs: analyzed.shape() != generic.shape(),
@@ -191,17 +257,11 @@ pub async fn explain(targets: &Targets, opts: &ExplainOptions) -> Result<Plans> 
                 generic,
                 raw_analyzed,
                 raw_generic,
+                forced,
             });
         }
         operations.push(op);
     }
-    let table_rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT c.relname::text, c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY c.reltuples DESC",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap_or_default();
     conn.close().await.ok();
     Ok(Plans {
         schema: SCHEMA,
@@ -211,6 +271,7 @@ pub async fn explain(targets: &Targets, opts: &ExplainOptions) -> Result<Plans> 
         dataset: catalog.dataset.as_ref().map(|d| d.fingerprint.clone()),
         table_rows,
         operations,
+        expectations,
     })
 }
 
@@ -289,6 +350,35 @@ pub fn page(p: &Plans) -> Page {
             .map(|(t, n)| vec![Cell::new(t), Cell::new(n.to_string())])
             .collect(),
     });
+    if !p.expectations.is_empty() {
+        tables.insert(
+            0,
+            Table {
+                title: "Expectations".into(),
+                columns: ["operation", "expectation", "verdict", "detail"]
+                    .map(String::from)
+                    .to_vec(),
+                rows: p
+                    .expectations
+                    .iter()
+                    .map(|v| {
+                        vec![
+                            Cell::new(&v.op),
+                            Cell::new(&v.expectation),
+                            match v.outcome {
+                                expect::Outcome::Pass => Cell::toned("pass", Tone::Good),
+                                expect::Outcome::Fail => Cell::toned("FAIL", Tone::Bad),
+                                expect::Outcome::NotJudged => {
+                                    Cell::toned("not judged at this scale", Tone::Warn)
+                                }
+                            },
+                            Cell::new(&v.detail),
+                        ]
+                    })
+                    .collect(),
+            },
+        );
+    }
     let mut notes = vec![format!(
         "Plans from {} on dataset {}; keys drawn the way the run draws them.",
         p.server,
@@ -299,13 +389,24 @@ pub fn page(p: &Plans) -> Page {
             notes.push(format!("{} plan:\n{}", op.op, s.analyzed.tree.trim_end()));
         }
     }
+    let failed = p.failed().count();
     Page {
         title: format!("clinicload explain: {}", p.scenario),
         headline: format!(
-            "{} samples with a sequential scan; {} whose prepared (generic) plan differs from the custom one",
-            seq, differs
+            "{}{seq} samples with a sequential scan; {differs} whose prepared (generic) plan differs from the custom one",
+            if failed > 0 {
+                format!("{failed} EXPECTATIONS FAILED; ")
+            } else {
+                String::new()
+            }
         ),
-        tone: if seq + differs > 0 { Tone::Warn } else { Tone::Good },
+        tone: if failed > 0 {
+            Tone::Bad
+        } else if seq + differs > 0 {
+            Tone::Warn
+        } else {
+            Tone::Good
+        },
         notes,
         tables,
         charts: Vec::new(),
@@ -354,6 +455,67 @@ pub async fn explain_command(targets: &Targets, opts: &ExplainOptions) -> Result
         crate::report::run_id(&plans.scenario, chrono::Utc::now())
     ));
     write(&dir, &plans)?;
+    print_expectations(&plans);
     println!("plans: {}", dir.join("plans.html").display());
+    if plans.failed().next().is_some() {
+        return Ok(crate::exit::code(crate::exit::EXPECTATION_FAILED));
+    }
     Ok(crate::exit::code(crate::exit::OK))
+}
+
+/// Prints each expectation's verdict; a failure with the plan that broke it.
+pub fn print_expectations(plans: &Plans) {
+    for v in &plans.expectations {
+        match v.outcome {
+            expect::Outcome::Pass => println!("expect {} {}: pass", v.op, v.expectation),
+            expect::Outcome::NotJudged => eprintln!(
+                "warning: expect {} {}: not judged at this scale: {}",
+                v.op, v.expectation, v.detail
+            ),
+            expect::Outcome::Fail => eprintln!(
+                "error: expect {} {} FAILED: {}\n  plan:\n{}",
+                v.op,
+                v.expectation,
+                v.detail,
+                v.plan
+                    .lines()
+                    .map(|l| format!("    {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+        }
+    }
+}
+
+/// A failed expectation at the start of `run` (exit 6).
+#[derive(Debug)]
+pub struct ExpectationFailed(pub String);
+
+impl std::fmt::Display for ExpectationFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ExpectationFailed {}
+
+/// Before a run: judges the scenario's expectations (3 keys per operation); a failure stops
+/// the run with [`ExpectationFailed`], since the latencies of a wrong plan mislead.
+pub async fn check_before_run(targets: &Targets, scenario: &spec::Scenario) -> Result<()> {
+    if scenario.ops.iter().all(|o| o.expect.is_none()) {
+        return Ok(());
+    }
+    let plans = explain_scenario(targets, scenario, 3, true).await?;
+    print_expectations(&plans);
+    let failed: Vec<String> = plans
+        .failed()
+        .map(|v| format!("{} {}", v.op, v.expectation))
+        .collect();
+    if !failed.is_empty() {
+        return Err(anyhow::Error::new(ExpectationFailed(format!(
+            "expectations failed before the run: {}; the plans are above (clinicload explain shows them in full); the run did not start",
+            failed.join(", ")
+        ))));
+    }
+    Ok(())
 }

@@ -156,6 +156,9 @@ pub async fn run_scenario(targets: &Targets, file: &Path, opts: &RunOptions) -> 
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("creating the reports directory {}", opts.out.display()))?;
     report::check_writable(&opts.out, report::space_needed(&scenario))?;
+    // The plans first: a run whose queries do not use the indexes the scenario expects
+    // would measure the wrong thing (exit 6, before anything is written).
+    crate::explain::check_before_run(targets, &scenario).await?;
     let now = chrono::Utc::now();
     let (run_id, dir) = report::create_run_dir(&opts.out, &report::run_id(&scenario.name, now))?;
     let result = run_into(targets, &scenario, &run_id, &dir, opts).await;

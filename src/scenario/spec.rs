@@ -29,7 +29,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::scenario::catalog::Entity;
-use crate::scenario::ops::{self, OpDef, ParamKind, Store, OPS};
+use crate::scenario::ops::{self, OpDef, OpKind, ParamKind, Store, OPS};
 
 /// How parameters are drawn from the dataset.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -146,6 +146,9 @@ pub struct OpSpec {
     pub weight: u32,
     #[serde(serialize_with = "params_map")]
     pub params: Vec<(String, ParamValue)>,
+    /// `expect = { ... }`: what the operation's plan must do (`crate::explain::expect`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect: Option<crate::explain::expect::Expect>,
 }
 
 fn params_map<S: serde::Serializer>(p: &[(String, ParamValue)], s: S) -> Result<S::Ok, S::Error> {
@@ -1075,7 +1078,7 @@ fn validate_op(cx: &Ctx, table: &Spanned<toml::Table>) -> Result<OpSpec, SpecErr
         }
     };
     for key in t.keys() {
-        if key == "name" || key == "weight" {
+        if key == "name" || key == "weight" || key == "expect" {
             continue;
         }
         if !def.params.iter().any(|p| p.name == key) {
@@ -1165,11 +1168,99 @@ fn validate_op(cx: &Ctx, table: &Spanned<toml::Table>) -> Result<OpSpec, SpecErr
         };
         params.push((p.name.to_string(), value));
     }
+    let expect = match t.get("expect") {
+        None => None,
+        Some(v) => Some(expect_of(
+            cx,
+            cx.key_offset(span.clone(), "expect"),
+            def,
+            v,
+        )?),
+    };
     Ok(OpSpec {
         def,
         weight,
         params,
+        expect,
     })
+}
+
+const EXPECT_HINT: &str = "write expect = { uses_index = \"idx_tasks_pending\", no_seq_scan = [\"tasks\"], max_examined_per_row = 50 } (any of the three); see docs/scenarios.md";
+
+/// `expect = { uses_index = "...", no_seq_scan = [...], max_examined_per_row = N }` of an
+/// operation that `clinicload explain` covers (a keyed PostgreSQL read).
+fn expect_of(
+    cx: &Ctx,
+    at: usize,
+    def: &OpDef,
+    v: &toml::Value,
+) -> Result<crate::explain::expect::Expect, SpecError> {
+    use crate::explain::expect::Expect;
+    let explained = matches!(
+        def.kind,
+        OpKind::AppointmentsToday
+            | OpKind::PendingTasks
+            | OpKind::UnreadAlerts
+            | OpKind::PatientEncounters
+            | OpKind::PatientPrescriptions
+            | OpKind::PatientOrders
+    );
+    if !explained {
+        return Err(cx.err(
+            at,
+            format!("{} has an expect table, but its plan is not explained", def.name),
+            "expectations apply to the PostgreSQL reads clinicload explain covers: appointments_today, pending_tasks, unread_alerts, patient_encounters, patient_prescriptions, patient_orders",
+        ));
+    }
+    let toml::Value::Table(t) = v else {
+        return Err(cx.err(
+            at,
+            format!("{}.expect is not a table", def.name),
+            EXPECT_HINT,
+        ));
+    };
+    let mut e = Expect::default();
+    let ident = |s: &str| {
+        !s.is_empty() && s.len() <= 63 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    for (k, value) in t {
+        match (k.as_str(), value) {
+            ("uses_index", toml::Value::String(s)) if ident(s) => e.uses_index = Some(s.clone()),
+            ("no_seq_scan", toml::Value::Array(a))
+                if !a.is_empty()
+                    && a.iter().all(|x| x.as_str().is_some_and(ident)) =>
+            {
+                e.no_seq_scan = a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect();
+            }
+            ("max_examined_per_row", toml::Value::Integer(n)) if *n >= 1 => {
+                e.max_examined_per_row = Some(*n as f64)
+            }
+            ("max_examined_per_row", toml::Value::Float(f)) if f.is_finite() && *f >= 1.0 => {
+                e.max_examined_per_row = Some(*f)
+            }
+            ("uses_index" | "no_seq_scan" | "max_examined_per_row", _) => {
+                return Err(cx.err(
+                    at,
+                    format!(
+                        "{}.expect.{k} is not valid: uses_index is an index name, no_seq_scan a list of table names, max_examined_per_row a number of at least 1",
+                        def.name
+                    ),
+                    EXPECT_HINT,
+                ))
+            }
+            (other, _) => {
+                return Err(cx.err(
+                    at,
+                    format!("{}.expect has no key {}", def.name, shorten(other)),
+                    EXPECT_HINT,
+                ))
+            }
+        }
+    }
+    Ok(e)
 }
 
 /// Whether two names share their first five characters (counted in characters: a

@@ -1,0 +1,264 @@
+//! Expectations about an operation's plan, written in the scenario
+//! (`expect = { uses_index = "idx_tasks_pending", no_seq_scan = ["tasks"], max_examined_per_row = 50 }`)
+//! and judged by `explain` and at the start of `run` (a failure exits 6).
+//!
+//! An expectation is judged only where the data can decide it. Tiny tables make the planner
+//! rightly prefer a sequential scan, so a plan that does not meet an expectation fails only
+//! when no index could have met it: the plan with sequential scans disabled
+//! (`enable_seqscan = off`) still breaks it. When that forced plan would meet it, the planner
+//! chose otherwise because of the table sizes, and the verdict is "not judged at this scale",
+//! with the table sizes and both plans' costs, never a failure.
+
+use serde::Serialize;
+
+use super::plan::PlanSummary;
+
+/// What a scenario expects of one operation's plan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Expect {
+    /// The plan reads through this index (a bitmap scan counts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uses_index: Option<String>,
+    /// No sequential scan of these tables.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub no_seq_scan: Vec<String>,
+    /// Rows examined per row returned, at most.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_examined_per_row: Option<f64>,
+}
+
+/// The outcome of one expectation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    #[serde(rename = "pass")]
+    Pass,
+    #[serde(rename = "fail")]
+    Fail,
+    #[serde(rename = "not judged at this scale")]
+    NotJudged,
+}
+
+/// One expectation judged on one plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub op: String,
+    /// `uses_index = "idx_tasks_pending"`, as written.
+    pub expectation: String,
+    pub outcome: Outcome,
+    /// What the plan did, and for a failure or a "not judged", why.
+    pub detail: String,
+    /// The plan that decided it (its tree), for a failure.
+    pub plan: String,
+}
+
+fn uses(plan: &PlanSummary, index: &str) -> bool {
+    plan.accesses
+        .iter()
+        .filter_map(|a| a.index.as_deref())
+        .any(|i| i.split('+').any(|x| x == index))
+}
+
+fn seq_scans<'a>(plan: &'a PlanSummary, tables: &[String]) -> Vec<&'a str> {
+    plan.accesses
+        .iter()
+        .filter(|a| a.is_seq_scan() && tables.contains(&a.relation))
+        .map(|a| a.relation.as_str())
+        .collect()
+}
+
+/// Judges `expect` on the executed plan (`natural`) and, when it is not met, on the plan with
+/// sequential scans disabled (`forced`, also executed). `sizes` names the tables' row counts
+/// for the messages.
+pub fn judge(
+    op: &str,
+    expect: &Expect,
+    natural: &PlanSummary,
+    forced: &PlanSummary,
+    sizes: &str,
+) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    let verdict =
+        |expectation: String, outcome: Outcome, detail: String, plan: &PlanSummary| Verdict {
+            op: op.to_string(),
+            expectation,
+            outcome,
+            detail,
+            plan: if outcome == Outcome::Pass {
+                String::new()
+            } else {
+                plan.tree.clone()
+            },
+        };
+    let scale = |what: &str| {
+        format!(
+            "{what}; with sequential scans disabled the plan would meet it (cost {:.1} vs {:.1} chosen), so the planner chose otherwise at this table size ({sizes}): seed more clinics (the expectation is judged where an index is the better plan)",
+            forced.total_cost, natural.total_cost
+        )
+    };
+    if let Some(index) = &expect.uses_index {
+        let e = format!("uses_index = {index:?}");
+        out.push(if uses(natural, index) {
+            verdict(e, Outcome::Pass, natural.access_line(), natural)
+        } else if uses(forced, index) {
+            verdict(
+                e,
+                Outcome::NotJudged,
+                scale(&format!("the plan reads {}", natural.access_line())),
+                natural,
+            )
+        } else {
+            verdict(
+                e,
+                Outcome::Fail,
+                format!(
+                    "the plan reads {}; even with sequential scans disabled it does not use {index} ({}): the index is missing or cannot serve this query",
+                    natural.access_line(),
+                    forced.access_line()
+                ),
+                natural,
+            )
+        });
+    }
+    if !expect.no_seq_scan.is_empty() {
+        let e = format!("no_seq_scan = {:?}", expect.no_seq_scan);
+        let found = seq_scans(natural, &expect.no_seq_scan);
+        out.push(if found.is_empty() {
+            verdict(e, Outcome::Pass, natural.access_line(), natural)
+        } else if seq_scans(forced, &expect.no_seq_scan).is_empty() {
+            verdict(
+                e,
+                Outcome::NotJudged,
+                scale(&format!("sequential scan of {}", found.join(", "))),
+                natural,
+            )
+        } else {
+            verdict(
+                e,
+                Outcome::Fail,
+                format!(
+                    "sequential scan of {}, and still with sequential scans disabled: no index serves this query on {}",
+                    found.join(", "),
+                    seq_scans(forced, &expect.no_seq_scan).join(", ")
+                ),
+                natural,
+            )
+        });
+    }
+    if let Some(max) = expect.max_examined_per_row {
+        let e = format!("max_examined_per_row = {max}");
+        let got = natural.examined_per_row();
+        let line = |p: &PlanSummary| {
+            format!(
+                "{:.0} rows examined for {:.0} returned ({:.1} per row)",
+                p.examined,
+                p.returned,
+                p.examined_per_row()
+            )
+        };
+        out.push(if got <= max {
+            verdict(e, Outcome::Pass, line(natural), natural)
+        } else if forced.examined_per_row() <= max {
+            verdict(e, Outcome::NotJudged, scale(&line(natural)), natural)
+        } else {
+            verdict(
+                e,
+                Outcome::Fail,
+                format!(
+                    "{}, and {} with sequential scans disabled",
+                    line(natural),
+                    line(forced)
+                ),
+                natural,
+            )
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explain::plan::Access;
+
+    fn plan(accesses: &[(&str, &str, Option<&str>)], examined: f64, returned: f64) -> PlanSummary {
+        PlanSummary {
+            accesses: accesses
+                .iter()
+                .map(|(r, m, i)| Access {
+                    relation: r.to_string(),
+                    method: m.to_string(),
+                    index: i.map(str::to_string),
+                    rows: 0.0,
+                    removed: 0.0,
+                })
+                .collect(),
+            examined,
+            returned,
+            tree: "Seq Scan on tasks".into(),
+            total_cost: 10.0,
+            ..PlanSummary::default()
+        }
+    }
+
+    fn expect() -> Expect {
+        Expect {
+            uses_index: Some("idx_tasks_pending".into()),
+            no_seq_scan: vec!["tasks".into()],
+            max_examined_per_row: Some(5.0),
+        }
+    }
+
+    #[test]
+    fn met_expectations_pass() {
+        let p = plan(
+            &[
+                ("tasks", "Bitmap Heap Scan", Some("idx_tasks_pending")),
+                ("patients", "Seq Scan", None),
+            ],
+            10.0,
+            5.0,
+        );
+        let v = judge("pending_tasks", &expect(), &p, &p, "tasks: 400");
+        assert_eq!(v.len(), 3);
+        assert!(v.iter().all(|v| v.outcome == Outcome::Pass), "{v:?}");
+    }
+
+    #[test]
+    fn a_small_table_is_not_judged_when_the_index_would_serve() {
+        let natural = plan(&[("tasks", "Seq Scan", None)], 400.0, 5.0);
+        let forced = plan(
+            &[("tasks", "Index Scan", Some("idx_tasks_pending"))],
+            5.0,
+            5.0,
+        );
+        let v = judge("pending_tasks", &expect(), &natural, &forced, "tasks: 400");
+        assert!(v.iter().all(|v| v.outcome == Outcome::NotJudged), "{v:?}");
+        assert!(v[0].detail.contains("tasks: 400"));
+    }
+
+    #[test]
+    fn a_wrong_or_missing_index_fails_with_the_plan() {
+        let natural = plan(&[("tasks", "Seq Scan", None)], 400.0, 5.0);
+        let v = judge(
+            "pending_tasks",
+            &expect(),
+            &natural,
+            &natural.clone(),
+            "tasks: 400",
+        );
+        assert!(v.iter().all(|v| v.outcome == Outcome::Fail), "{v:?}");
+        assert!(v[0].detail.contains("missing or cannot serve"));
+        assert_eq!(v[0].plan, "Seq Scan on tasks");
+        let wrong = Expect {
+            uses_index: Some("idx_no_such".into()),
+            ..Expect::default()
+        };
+        let p = plan(
+            &[("tasks", "Index Scan", Some("idx_tasks_pending"))],
+            5.0,
+            5.0,
+        );
+        let v = judge("pending_tasks", &wrong, &p, &p, "");
+        assert_eq!(v[0].outcome, Outcome::Fail);
+    }
+}

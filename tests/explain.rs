@@ -1,0 +1,215 @@
+//! `clinicload explain` and plan expectations against the real servers: every keyed read is
+//! explained from its JSON plan with the generic plan beside it; an expectation that holds
+//! passes (or, on tables too small to decide, is "not judged at this scale", never a
+//! failure); one that names a wrong index fails with the plan, exit 6, from `explain` and
+//! from `run`, which then writes no report; a malformed expectation is a usage error.
+mod common;
+mod fixture;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::TestEnv;
+use serde_json::Value;
+
+fn scratch(label: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("clinicload-explain-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn scenario(dir: &Path, name: &str, pending_expect: &str) -> PathBuf {
+    let text = format!(
+        "name = \"explain\"\nduration = \"1s\"\nwarmup = \"0s\"\n\n[load]\nmodel = \"open\"\nrate = 20\n\n\
+[[op]]\nname = \"appointments_today\"\nweight = 1\ndoctor = \"today\"\n\
+expect = {{ uses_index = \"idx_appointments_doctor_date\", no_seq_scan = [\"appointments\"] }}\n\n\
+[[op]]\nname = \"pending_tasks\"\nweight = 1\n{pending_expect}\n\n\
+[[op]]\nname = \"patient_encounters\"\nweight = 1\n\n[[op]]\nname = \"redis_get\"\nweight = 1\n"
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn plans(dir: &Path) -> Value {
+    let d = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("-explain"))
+        .expect("an explain directory");
+    serde_json::from_str(&std::fs::read_to_string(d.join("plans.json")).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn explain_shows_access_paths_and_judges_expectations() {
+    let env = TestEnv::migrated("explain_ok").await;
+    fixture::insert(&env).await;
+    let dir = scratch("ok");
+    let file = scenario(
+        &dir,
+        "ok.toml",
+        "expect = { uses_index = \"idx_tasks_pending\", max_examined_per_row = 50 }",
+    );
+    let out = env
+        .command()
+        .arg("explain")
+        .arg(&file)
+        .args(["--samples", "2", "--out"])
+        .arg(dir.join("reports"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let p = plans(&dir.join("reports"));
+    assert_eq!(p["schema"], "clinicload.plans/1");
+    let ops = p["operations"].as_array().unwrap();
+    let op = |name: &str| ops.iter().find(|o| o["op"] == name).unwrap();
+    // Keyed reads: two samples each, each with an access path on the table it reads.
+    for name in ["appointments_today", "pending_tasks", "patient_encounters"] {
+        let samples = op(name)["samples"].as_array().unwrap();
+        assert_eq!(samples.len(), 2, "{name}");
+        for s in samples {
+            let accesses = s["analyzed"]["accesses"].as_array().unwrap();
+            assert!(!accesses.is_empty(), "{name}: {s}");
+            assert!(s["analyzed"]["execution_ms"].as_f64().is_some());
+            assert!(s["generic"]["accesses"].as_array().is_some());
+            assert!(s["generic_differs"].is_boolean());
+            assert!(
+                s["raw_analyzed"][0]["Plan"].is_object(),
+                "the raw JSON plan is kept"
+            );
+        }
+    }
+    let table = |name: &str| -> &str {
+        op(name)["samples"][0]["analyzed"]["accesses"][0]["relation"]
+            .as_str()
+            .unwrap()
+    };
+    assert_eq!(table("pending_tasks"), "tasks");
+    assert_eq!(table("patient_encounters"), "encounters");
+    assert!(op("redis_get")["samples"].as_array().unwrap().is_empty());
+    assert!(op("redis_get")["plan_source"]
+        .as_str()
+        .unwrap()
+        .contains("not explained"));
+    // Expectations: 2 on appointments_today, 2 on pending_tasks, per sample; none failed.
+    let verdicts = p["expectations"].as_array().unwrap();
+    assert_eq!(verdicts.len(), 8, "{verdicts:?}");
+    for v in verdicts {
+        assert_ne!(v["outcome"], "fail", "{v}");
+        if v["outcome"] == "not judged at this scale" {
+            assert!(v["detail"].as_str().unwrap().contains("rows"), "{v}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn an_expectation_naming_a_wrong_index_fails_explain_and_stops_the_run() {
+    let env = TestEnv::migrated("explain_fail").await;
+    fixture::insert(&env).await;
+    let dir = scratch("fail");
+    let file = scenario(
+        &dir,
+        "fail.toml",
+        "expect = { uses_index = \"idx_no_such_index\" }",
+    );
+    let out = env
+        .command()
+        .arg("explain")
+        .arg(&file)
+        .args(["--samples", "1", "--out"])
+        .arg(dir.join("reports"))
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(6), "{all}");
+    assert!(
+        all.contains("expect pending_tasks uses_index = \"idx_no_such_index\" FAILED"),
+        "{all}"
+    );
+    assert!(
+        all.contains("plan:") && all.contains("on tasks"),
+        "the plan is shown: {all}"
+    );
+    let p = plans(&dir.join("reports"));
+    let failed: Vec<&Value> = p["expectations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["outcome"] == "fail")
+        .collect();
+    assert_eq!(failed.len(), 1, "{p}");
+    assert_eq!(failed[0]["op"], "pending_tasks");
+
+    // run checks the same before its load: exit 6, no report.
+    let out = env
+        .command()
+        .arg("run")
+        .arg(&file)
+        .args(["--quiet", "--out"])
+        .arg(dir.join("runs"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert!(text(&out).contains("the run did not start"));
+    assert!(
+        !dir.join("runs/latest").exists(),
+        "no report for a run that did not start"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn malformed_expectations_are_usage_errors_with_file_and_line() {
+    let dir = scratch("bad");
+    for (name, expect, says) in [
+        ("key.toml", "expect = { uses_indexx = \"x\" }", "has no key"),
+        (
+            "type.toml",
+            "expect = { no_seq_scan = \"tasks\" }",
+            "not valid",
+        ),
+        (
+            "max.toml",
+            "expect = { max_examined_per_row = 0 }",
+            "not valid",
+        ),
+    ] {
+        let file = scenario(&dir, name, expect);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_clinicload"))
+            .arg("explain")
+            .arg(&file)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(says), "{name}: {err}");
+        assert!(err.contains(&format!("{name}:")), "file:line in {err}");
+    }
+    // an expectation on an operation explain does not cover
+    let file = dir.join("mongo.toml");
+    std::fs::write(
+        &file,
+        "name = \"x\"\nduration = \"1s\"\n[load]\nmodel = \"open\"\nrate = 1\n[[op]]\nname = \"note_by_encounter\"\nexpect = { uses_index = \"x\" }\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clinicload"))
+        .arg("explain")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not explained"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
