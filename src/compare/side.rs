@@ -156,6 +156,14 @@ pub fn provenance(summary: &Value) -> Provenance {
     ] {
         load.insert(k.to_string(), scenario[k].clone());
     }
+    // Plan expectations are checked before a run; they do not change its load.
+    if let Some(ops) = load.get_mut("ops").and_then(Value::as_array_mut) {
+        for op in ops {
+            if let Some(o) = op.as_object_mut() {
+                o.remove("expect");
+            }
+        }
+    }
     let digest = Sha256::digest(Value::Object(load).to_string().as_bytes());
     let m = &summary["machine"];
     let servers = summary["servers"]
