@@ -30,6 +30,16 @@ pub struct Targets {
     /// Redis URL
     #[arg(long, env = "REDIS_URL", default_value = DEFAULT_REDIS_URL, global = true, hide_env_values = true, hide_default_value = true)]
     pub redis_url: String,
+
+    /// PostgreSQL database behind a FerretDB server (FerretDB's own variable), where
+    /// `migrate` adds companion indexes [default: the --database-url server, database "ferretdb"]
+    #[arg(
+        long,
+        env = "FERRETDB_POSTGRESQL_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub ferretdb_postgresql_url: Option<String>,
 }
 
 impl Default for Targets {
@@ -39,6 +49,7 @@ impl Default for Targets {
             mongodb_uri: DEFAULT_MONGODB_URI.into(),
             mongo_database: None,
             redis_url: DEFAULT_REDIS_URL.into(),
+            ferretdb_postgresql_url: None,
         }
     }
 }
@@ -56,6 +67,22 @@ impl Targets {
                 (!path.is_empty()).then_some(path)
             })
             .unwrap_or_else(|| DEFAULT_MONGO_DATABASE.to_string())
+    }
+
+    /// The PostgreSQL database behind FerretDB: explicit flag, else the `--database-url`
+    /// server with database `ferretdb` (what `scripts/stack` runs FerretDB on).
+    pub fn ferretdb_postgresql_url(&self) -> String {
+        if let Some(url) = &self.ferretdb_postgresql_url {
+            return url.clone();
+        }
+        match url::Url::parse(&self.database_url) {
+            Ok(mut u) if u.has_host() => {
+                u.set_path("/ferretdb");
+                u.to_string()
+            }
+            // A libpq key-value DSN: name the database in it.
+            _ => format!("{} dbname=ferretdb", self.database_url),
+        }
     }
 }
 
@@ -228,6 +255,10 @@ pub fn redact_in(text: &str, targets: &Targets) -> String {
         &targets.database_url,
         &targets.mongodb_uri,
         &targets.redis_url,
+        targets
+            .ferretdb_postgresql_url
+            .as_ref()
+            .unwrap_or(&String::new()),
     ] {
         if target.is_empty() {
             continue;
@@ -287,5 +318,20 @@ mod tests {
         assert_eq!(t.mongo_database_name(), "clinic_a");
         t.mongo_database = Some("other".into());
         assert_eq!(t.mongo_database_name(), "other");
+    }
+
+    #[test]
+    fn ferretdb_backing_database_defaults_to_the_postgresql_server() {
+        let mut t = Targets {
+            database_url: "postgres://u:pw@db:5433/clinic?sslmode=disable".into(),
+            ..Targets::default()
+        };
+        assert_eq!(
+            t.ferretdb_postgresql_url(),
+            "postgres://u:pw@db:5433/ferretdb?sslmode=disable"
+        );
+        t.ferretdb_postgresql_url = Some("postgres://f:hunter2@fh/fdb".into());
+        assert_eq!(t.ferretdb_postgresql_url(), "postgres://f:hunter2@fh/fdb");
+        assert!(!redact_in("cannot reach postgres://f:hunter2@fh/fdb", &t).contains("hunter2"));
     }
 }

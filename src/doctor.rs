@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::config::{redact, Targets};
 use crate::connect;
-use crate::schema::{mongo, postgres};
+use crate::schema::{ferretdb, mongo, postgres};
 
 /// Applies PostgreSQL migrations and the MongoDB schema, or (with `status_only`) lists them.
 pub async fn migrate_command(targets: &Targets, status_only: bool) -> Result<ExitCode> {
@@ -73,7 +73,70 @@ pub async fn migrate_command(targets: &Targets, status_only: bool) -> Result<Exi
             u.server_said
         );
     }
+    if ferretdb::ferretdb_version(&db).await?.is_some() {
+        migrate_ferretdb_companions(targets, db.name()).await?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// On FerretDB: the companion GIN indexes in its backing PostgreSQL database (see
+/// `schema::ferretdb`). An unreachable backing database is reported, not a failure.
+async fn migrate_ferretdb_companions(targets: &Targets, schema: &str) -> Result<()> {
+    let url = redact(&targets.ferretdb_postgresql_url());
+    let mut conn = match ferretdb::connect_backing(targets).await {
+        Ok(conn) => conn,
+        Err(why) => {
+            println!("MongoDB: {why}");
+            return Ok(());
+        }
+    };
+    if !ferretdb::has_schema(&mut conn, schema).await? {
+        println!(
+            "MongoDB: FerretDB's backing PostgreSQL at {url} has no schema {schema} \
+             (is it the database FerretDB runs on? set --ferretdb-postgresql-url / \
+             FERRETDB_POSTGRESQL_URL): companion indexes not created; lookups scan collections"
+        );
+        return Ok(());
+    }
+    let r = ferretdb::ensure(&mut conn, schema).await?;
+    println!(
+        "MongoDB: FerretDB backing schema {schema} at {url}: companion GIN indexes: {} of {} in place, {} created",
+        r.in_place,
+        r.total,
+        r.created.len()
+    );
+    if !r.missing_tables.is_empty() {
+        println!(
+            "MongoDB: no backing table yet for {}: their companion indexes are missing",
+            r.missing_tables.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The doctor's line about FerretDB's companion indexes.
+async fn ferretdb_companion_line(targets: &Targets, schema: &str) -> Result<String> {
+    let url = redact(&targets.ferretdb_postgresql_url());
+    let mut conn = match ferretdb::connect_backing(targets).await {
+        Ok(conn) => conn,
+        Err(why) => return Ok(why),
+    };
+    if !ferretdb::has_schema(&mut conn, schema).await? {
+        return Ok(format!(
+            "companion GIN indexes: none (no schema {schema} in FerretDB's backing PostgreSQL at {url}; lookups scan collections)"
+        ));
+    }
+    let states = ferretdb::status(&mut conn, schema).await?;
+    let present = states.iter().filter(|s| s.present).count();
+    let hint = if present < states.len() {
+        " (run `clinicload migrate`; lookups without one scan the collection)"
+    } else {
+        ""
+    };
+    Ok(format!(
+        "companion GIN indexes: {present} of {} in schema {schema} at {url}{hint}",
+        states.len()
+    ))
 }
 
 /// Checks the three stores and prints one block per store; fails if any is unreachable.
@@ -123,6 +186,12 @@ pub async fn doctor_command(targets: &Targets) -> Result<ExitCode> {
     match connect::mongo(targets).await {
         Ok((_client, db)) => {
             println!("  server:  {}", mongo::server_version(&db).await?);
+            if ferretdb::ferretdb_version(&db).await?.is_some() {
+                println!(
+                    "  backing: {}",
+                    ferretdb_companion_line(targets, db.name()).await?
+                );
+            }
             let present = mongo::existing_indexes(&db).await?;
             let specs = mongo::indexes();
             let missing: Vec<_> = specs

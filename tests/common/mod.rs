@@ -22,6 +22,9 @@ pub fn base_targets() -> Targets {
     if let Ok(v) = std::env::var("REDIS_URL") {
         t.redis_url = v;
     }
+    if let Ok(v) = std::env::var("FERRETDB_POSTGRESQL_URL") {
+        t.ferretdb_postgresql_url = Some(v);
+    }
     t
 }
 
@@ -57,6 +60,7 @@ impl TestEnv {
             mongodb_uri: base.mongodb_uri.clone(),
             mongo_database: Some(name.clone()),
             redis_url: base.redis_url.clone(),
+            ferretdb_postgresql_url: base.ferretdb_postgresql_url.clone(),
         };
         // A leftover MongoDB database of the same name (an earlier run) is dropped.
         let (_c, mdb) = clinicload::connect::mongo(&targets)
