@@ -10,6 +10,7 @@
 //! Output: a table on the terminal, `plans.json` and `plans.html`.
 
 pub mod expect;
+pub mod mongo;
 pub mod plan;
 
 use std::path::{Path, PathBuf};
@@ -26,8 +27,9 @@ use uuid::Uuid;
 use crate::config::{redact, Targets};
 use crate::report::page::{self, Cell, Page, Table, Tone};
 use crate::scenario::catalog::Catalog;
-use crate::scenario::ops::{postgres::read_query, Store};
+use crate::scenario::ops::{mongo::find_query, postgres::read_query, Store};
 use crate::scenario::spec::{self, Overrides};
+use crate::schema::mongo::CLINICAL_NOTES;
 use plan::PlanSummary;
 
 /// Schema of `plans.json`.
@@ -46,7 +48,11 @@ pub struct ExplainOptions {
 /// One key's plans.
 #[derive(Debug, Clone, Serialize)]
 pub struct Sample {
-    pub key: Uuid,
+    /// The key the statement was run with (a uuid; for MongoDB, the find's filter).
+    pub key: String,
+    /// Which kind of plan `analyzed` was read from (PostgreSQL, MongoDB, or FerretDB's
+    /// backing PostgreSQL plan).
+    pub plan_kind: &'static str,
     /// EXPLAIN ANALYZE of the statement with this key (the custom plan).
     pub analyzed: PlanSummary,
     /// The generic plan of the prepared statement (estimates only).
@@ -216,10 +222,48 @@ pub async fn explain_scenario(
             sql: None,
             samples: Vec::new(),
         };
+        if let (Some(db), Some(_)) = (
+            stores.mongo.as_ref(),
+            find_query(spec.def.kind, spec, &catalog, &mut rng.clone()),
+        ) {
+            for _ in 0..samples {
+                let (filter, sort, limit) =
+                    find_query(spec.def.kind, spec, &catalog, &mut rng).expect("a keyed find");
+                let mut find = mongodb::bson::doc! { "find": CLINICAL_NOTES, "filter": filter.clone(), "limit": limit };
+                if let Some(sort) = sort {
+                    find.insert("sort", sort);
+                }
+                let answer = db
+                    .run_command(
+                        mongodb::bson::doc! { "explain": find, "verbosity": "executionStats" },
+                    )
+                    .await
+                    .with_context(|| format!("explain of {} on MongoDB", spec.name()))?;
+                let raw = mongodb::bson::Bson::Document(answer).into_relaxed_extjson();
+                let (analyzed, kind) = mongo::summarize(&raw, CLINICAL_NOTES)
+                    .context("a MongoDB explain answer with no plan in it")?;
+                op.plan_source = kind.to_string();
+                op.sql = Some(spec.def.query.to_string());
+                op.samples.push(Sample {
+                    key: mongodb::bson::Bson::Document(filter)
+                        .into_relaxed_extjson()
+                        .to_string(),
+                    plan_kind: kind,
+                    analyzed,
+                    generic: PlanSummary::default(),
+                    generic_differs: false,
+                    raw_analyzed: raw,
+                    raw_generic: Value::Null,
+                    forced: None,
+                });
+            }
+            operations.push(op);
+            continue;
+        }
         if read_query(spec.def.kind, spec, &catalog, &mut rng.clone()).is_none() {
             op.plan_source = match spec.def.store {
                 Store::Postgres => "not explained: a write or a calibration operation (explain covers the keyed reads)".into(),
-                Store::Mongo => "not explained: MongoDB operations are not explained yet".into(),
+                Store::Mongo => "not explained: explain covers the keyed finds of clinicalNotes".into(),
                 Store::Redis => "not explained: Redis has no plans".into(),
             };
             operations.push(op);
@@ -251,7 +295,8 @@ pub async fn explain_scenario(
                 forced = Some(f);
             }
             op.samples.push(Sample {
-                key,
+                key: key.to_string(),
+                plan_kind: "PostgreSQL EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)",
                 generic_differs: analyzed.shape() != generic.shape(),
                 analyzed,
                 generic,
@@ -305,7 +350,7 @@ pub fn page(p: &Plans) -> Page {
             differs += s.generic_differs as usize;
             rows.push(vec![
                 Cell::new(&op.op),
-                Cell::new(s.key.to_string()),
+                Cell::new(&s.key),
                 Cell::toned(
                     a.access_line(),
                     if has_seq { Tone::Warn } else { Tone::Neutral },

@@ -52,6 +52,39 @@ const TERMS: &[&str] = &[
     "fatigue",
 ];
 
+/// The filter, sort and limit of a keyed read of clinicalNotes, drawn from the dataset as the
+/// run draws it: shared by the run and by `explain`. None for other operations.
+pub fn find_query(
+    kind: OpKind,
+    spec: &OpSpec,
+    catalog: &Catalog,
+    rng: &mut SmallRng,
+) -> Option<(Document, Option<Document>, i64)> {
+    Some(match kind {
+        OpKind::NoteByEncounter => {
+            let i = pick_index(catalog.note_encounters.len(), spec.dist("encounter"), rng);
+            (doc! { "encounterId": &catalog.note_encounters[i] }, None, 1)
+        }
+        OpKind::PatientNotes => {
+            let i = pick_index(catalog.note_patients.len(), spec.dist("patient"), rng);
+            (
+                doc! { "patientId": &catalog.note_patients[i] },
+                Some(doc! { "createdAt": -1 }),
+                20,
+            )
+        }
+        OpKind::DoctorDrafts => {
+            let i = pick_index(catalog.note_doctors.len(), spec.dist("doctor"), rng);
+            (
+                doc! { "doctorId": &catalog.note_doctors[i], "status": "draft" },
+                Some(doc! { "updatedAt": -1 }),
+                50,
+            )
+        }
+        _ => return None,
+    })
+}
+
 /// The error kind ("mongo:IndexNotFound", "io", ...) and message of a driver error.
 pub fn mongo_error(e: &mongodb::error::Error) -> OpError {
     match e.kind.as_ref() {
@@ -81,34 +114,20 @@ pub async fn execute(
     let notes = db.collection::<Document>(CLINICAL_NOTES);
     match kind {
         OpKind::NoteByEncounter => {
-            let i = pick_index(catalog.note_encounters.len(), spec.dist("encounter"), rng);
-            let id = &catalog.note_encounters[i];
+            let (filter, _, _) = find_query(kind, spec, catalog, rng).expect("a keyed find");
             notes
-                .find_one(doc! { "encounterId": id })
+                .find_one(filter)
                 .await
                 .map(|d| Outcome::rows(d.is_some() as u64))
                 .map_err(|e| mongo_error(&e))
         }
-        OpKind::PatientNotes => {
-            let i = pick_index(catalog.note_patients.len(), spec.dist("patient"), rng);
-            let id = &catalog.note_patients[i];
+        OpKind::PatientNotes | OpKind::DoctorDrafts => {
+            let (filter, sort, limit) = find_query(kind, spec, catalog, rng).expect("a keyed find");
             count(
                 notes
-                    .find(doc! { "patientId": id })
-                    .sort(doc! { "createdAt": -1 })
-                    .limit(20)
-                    .await,
-            )
-            .await
-        }
-        OpKind::DoctorDrafts => {
-            let i = pick_index(catalog.note_doctors.len(), spec.dist("doctor"), rng);
-            let id = &catalog.note_doctors[i];
-            count(
-                notes
-                    .find(doc! { "doctorId": id, "status": "draft" })
-                    .sort(doc! { "updatedAt": -1 })
-                    .limit(50)
+                    .find(filter)
+                    .sort(sort.unwrap_or_default())
+                    .limit(limit)
                     .await,
             )
             .await
