@@ -12,6 +12,7 @@ pub mod doctor;
 pub mod exit;
 pub mod gate;
 pub mod generate;
+pub mod indexes;
 pub mod metrics;
 pub mod model;
 pub mod report;
