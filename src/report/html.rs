@@ -431,6 +431,12 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
     if let Some(i) = rest.find("\n## Cache: ") {
         rest.truncate(i); // rendered as a table above
     }
+    out.push_str(&super::page::tables_html(&s.sections));
+    if let Some(first) = s.sections.first() {
+        if let Some(i) = rest.find(&format!("\n## {}", first.title)) {
+            rest.truncate(i); // rendered as tables above
+        }
+    }
     if let Some(idx) = rest
         .find("\nUnsupported")
         .or_else(|| rest.find("\nErrors"))

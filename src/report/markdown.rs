@@ -241,5 +241,6 @@ pub fn render(s: &Summary) -> String {
     if let Some(cache) = &s.cache {
         let _ = write!(out, "\n{}", crate::cache::report::markdown(cache));
     }
+    out.push_str(&super::page::tables_markdown(&s.sections));
     out
 }

@@ -311,6 +311,13 @@ pub struct Summary {
     /// Each threshold of the scenario (`[thresholds]`, `--threshold`) judged on this run, in
     /// order: key, expression, normalised value, observed value, pass.
     pub thresholds: Vec<crate::thresholds::Verdict>,
+    /// Index usage under the workload (`crate::indexes`), as it is in indexes.json.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indexes: Option<serde_json::Value>,
+    /// Further sections a feature hands over as plain tables, rendered after the latency
+    /// tables of report.html and summary.md.
+    #[serde(skip)]
+    pub sections: Vec<page::Table>,
 }
 
 /// Percentiles for the latency-by-percentile chart: 0 .. 99.999 on a 1/(1-p) scale.
@@ -618,6 +625,8 @@ pub fn summarize(
         cache: None,
         restore: None,
         thresholds: Vec::new(),
+        indexes: None,
+        sections: Vec::new(),
     };
     summary.thresholds = crate::thresholds::evaluate(&scenario.thresholds, &summary);
     summary

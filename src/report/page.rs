@@ -100,7 +100,34 @@ pub fn html(page: &Page) -> String {
         }
         out.push_str("</ul>");
     }
-    for t in &page.tables {
+    out.push_str(&tables_html(&page.tables));
+    if !page.charts.is_empty() {
+        out.push_str("<h2>Latency by percentile</h2><div class=\"charts\">");
+        for c in &page.charts {
+            let series: Vec<(&str, &[(f64, u64)])> = c
+                .series
+                .iter()
+                .map(|(n, p)| (n.as_str(), p.as_slice()))
+                .collect();
+            out.push_str(&percentile_chart(&c.title, &series));
+        }
+        out.push_str("</div>");
+    }
+    if !page.footer.is_empty() {
+        out.push_str("<h2>Provenance</h2><ul>");
+        for f in &page.footer {
+            let _ = write!(out, "<li>{}</li>", esc(f));
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// Tables as HTML: a heading and a table each.
+pub fn tables_html(tables: &[Table]) -> String {
+    let mut out = String::new();
+    for t in tables {
         let _ = write!(out, "<h2>{}</h2><table><tr>", esc(&t.title));
         for c in &t.columns {
             let _ = write!(out, "<th>{}</th>", esc(c));
@@ -124,26 +151,25 @@ pub fn html(page: &Page) -> String {
         }
         out.push_str("</table>");
     }
-    if !page.charts.is_empty() {
-        out.push_str("<h2>Latency by percentile</h2><div class=\"charts\">");
-        for c in &page.charts {
-            let series: Vec<(&str, &[(f64, u64)])> = c
-                .series
-                .iter()
-                .map(|(n, p)| (n.as_str(), p.as_slice()))
-                .collect();
-            out.push_str(&percentile_chart(&c.title, &series));
+    out
+}
+
+/// Tables as Markdown, whole (summary.md has no size limit).
+pub fn tables_markdown(tables: &[Table]) -> String {
+    let mut out = String::new();
+    for t in tables {
+        let _ = writeln!(out, "\n## {}\n", t.title);
+        if t.rows.is_empty() {
+            let _ = writeln!(out, "none");
+            continue;
         }
-        out.push_str("</div>");
-    }
-    if !page.footer.is_empty() {
-        out.push_str("<h2>Provenance</h2><ul>");
-        for f in &page.footer {
-            let _ = write!(out, "<li>{}</li>", esc(f));
+        let _ = writeln!(out, "| {} |", t.columns.join(" | "));
+        let _ = writeln!(out, "|{}", "---|".repeat(t.columns.len()));
+        for r in &t.rows {
+            let cells: Vec<String> = r.iter().map(md_cell).collect();
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
         }
-        out.push_str("</ul>");
     }
-    out.push_str("</body></html>\n");
     out
 }
 

@@ -303,6 +303,21 @@ async fn run_in_dir(
     if let Some(rt) = &stores.cache {
         cache_run::reset_after_warmup(rt, scenario.warmup);
     }
+    // Index counters right before the load (warm-up included), after the sampling's own
+    // scans were flushed.
+    let index_before = match crate::indexes::usage::snapshot(
+        stores.pg.as_ref(),
+        stores.pg_conns.as_ref(),
+        stores.mongo.as_ref(),
+    )
+    .await
+    {
+        Ok(s) => Some(s),
+        Err(e) => {
+            warnings.push(format!("index usage was not measured: {e:#}"));
+            None
+        }
+    };
     let recorder = Arc::new(Recorder::new());
     let outcome = runner::run(
         scenario.clone(),
@@ -327,6 +342,17 @@ async fn run_in_dir(
             }
             return Err(e);
         }
+    };
+    // After the load, before the restore (which scans indexes of its own).
+    let index_report = match &index_before {
+        Some(before) => match index_after(run_id, &restore_stores, before).await {
+            Ok(r) => Some(r),
+            Err(e) => {
+                warnings.push(format!("index usage was not measured: {e:#}"));
+                None
+            }
+        },
+        None => None,
     };
     let totals = recorder.totals();
     let mut overrides = BTreeMap::new();
@@ -357,18 +383,48 @@ async fn run_in_dir(
         (None, None)
     };
     summary.cache = cache_report.transpose()?;
+    if let Some(r) = &index_report {
+        summary.indexes = serde_json::to_value(r).ok();
+        summary.sections = crate::indexes::sections(r);
+        summary
+            .files
+            .insert("indexes_json".into(), "indexes.json".into());
+    }
     summary.restore = restore_report;
     if let Some(msg) = &restore_failed {
         summary.warnings.push(msg.clone());
     }
     // Both are attempted, whatever the other did; the first failure is reported.
     let hlog_written = hlog.finish();
-    let files_written = report::write_all(dir, &summary);
+    let files_written = report::write_all(dir, &summary).and_then(|_| match &index_report {
+        Some(r) => report::write_atomic(
+            &dir.join("indexes.json"),
+            format!("{}\n", serde_json::to_string_pretty(r)?).as_bytes(),
+        ),
+        None => Ok(()),
+    });
     let failed = hlog_written
         .and(files_written)
         .err()
         .or_else(|| restore_failed.map(|msg| anyhow::anyhow!("{msg}")));
     Ok((summary, failed))
+}
+
+/// The index report of a run whose load is over: flushes the load's connections, snapshots
+/// and reads the catalog.
+async fn index_after(
+    run_id: &str,
+    stores: &Stores,
+    before: &crate::indexes::usage::Snapshot,
+) -> Result<crate::indexes::IndexReport> {
+    use crate::indexes::usage;
+    let after = usage::snapshot(
+        stores.pg.as_ref(),
+        stores.pg_conns.as_ref(),
+        stores.mongo.as_ref(),
+    )
+    .await?;
+    usage::report(run_id, stores.pg.as_ref(), before, &after).await
 }
 
 /// Refuses a run whose write pools the dataset cannot fill (unless allowed), with what to

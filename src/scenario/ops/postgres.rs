@@ -216,6 +216,16 @@ impl PgConns {
         Ok(PgConns { tx, rx, options })
     }
 
+    /// Takes every idle connection out of the list (the run is over), e.g. to make each
+    /// flush its statistics; give them back with [`PgConns::put_back`].
+    pub fn drain_idle(&self) -> Vec<PgConnection> {
+        self.rx.try_iter().collect()
+    }
+
+    pub fn put_back(&self, conn: PgConnection) {
+        let _ = self.tx.send(conn);
+    }
+
     pub async fn get(&self) -> Lease<'_> {
         let conn = self.rx.recv_async().await.expect("sender is alive");
         Lease {
