@@ -234,7 +234,7 @@ pub struct GateArgs {
     #[arg(long, value_name = "DIR")]
     pub candidate_migrations: Option<PathBuf>,
     /// Runs per side [default: the fewest that let the Holm correction fire over the gated
-    /// metrics, e.g. 6 for 10 to 23 metrics]
+    /// metrics: 5 for 2 to 6, 6 for 7 to 23]
     #[arg(long, value_parser = clap::value_parser!(u32).range(2..=200))]
     pub repeats: Option<u32>,
     /// Size each run's measured duration so the whole gate fits, e.g. 10m

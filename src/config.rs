@@ -75,13 +75,23 @@ impl Targets {
         if let Some(url) = &self.ferretdb_postgresql_url {
             return url.clone();
         }
-        match url::Url::parse(&self.database_url) {
+        let dsn = self.database_url.contains('=') && !self.database_url.contains("://");
+        if dsn {
+            // A libpq key-value DSN: name the database in it.
+            return format!("{} dbname=ferretdb", self.database_url);
+        }
+        // `user:password@host/db` without a scheme is a URL for the drivers too.
+        let url = if self.database_url.contains("://") {
+            self.database_url.clone()
+        } else {
+            format!("postgres://{}", self.database_url)
+        };
+        match url::Url::parse(&url) {
             Ok(mut u) if u.has_host() => {
                 u.set_path("/ferretdb");
                 u.to_string()
             }
-            // A libpq key-value DSN: name the database in it.
-            _ => format!("{} dbname=ferretdb", self.database_url),
+            _ => url,
         }
     }
 }
@@ -98,7 +108,22 @@ pub fn redact(target: &str) -> String {
         Some(i) if is_scheme(&target[..i]) => target.split_at(i + 3),
         // No scheme: only a whole-word `user:password@host` has user info.
         _ if !target.contains(char::is_whitespace) => ("", target),
-        _ => return redact_assignments(target),
+        // Several words (a DSN, or a message): each word that holds user info on its own.
+        _ => {
+            let words: String = target
+                .split_inclusive(char::is_whitespace)
+                .map(|piece| {
+                    let word = piece.trim_end_matches(char::is_whitespace);
+                    let gap = &piece[word.len()..];
+                    if word.contains('@') && !word.contains('=') && !word.is_empty() {
+                        format!("{}{gap}", redact(word))
+                    } else {
+                        piece.to_string()
+                    }
+                })
+                .collect();
+            return redact_assignments(&words);
+        }
     };
     match userinfo(rest) {
         Some((user, at)) => format!("{head}{user}:****@{}", redact_assignments(&rest[at + 1..])),
@@ -318,6 +343,26 @@ mod tests {
         assert_eq!(t.mongo_database_name(), "clinic_a");
         t.mongo_database = Some("other".into());
         assert_eq!(t.mongo_database_name(), "other");
+    }
+
+    #[test]
+    fn user_info_inside_a_multi_word_target_is_redacted() {
+        for t in [
+            "app:pw1@127.0.0.1:1/db dbname=ferretdb",
+            "app:pw1@127.0.0.1:1/db\tdbname=ferretdb",
+            "x\npostgres://u:pw1@h/db\n",
+        ] {
+            let r = redact(t);
+            assert!(!r.contains("pw1"), "{t:?} -> {r:?}");
+        }
+        let t = Targets {
+            database_url: "app:pw1@127.0.0.1:1/db".into(),
+            ..Targets::default()
+        };
+        assert_eq!(
+            t.ferretdb_postgresql_url(),
+            "postgres://app:pw1@127.0.0.1:1/ferretdb"
+        );
     }
 
     #[test]

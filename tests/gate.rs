@@ -374,7 +374,7 @@ async fn runs_of_different_loads_are_refused_and_budgets_too_small_are_usage_err
     assert_eq!(small.status.code(), Some(2), "{}", text(&small));
     let msg = String::from_utf8_lossy(&small.stderr);
     assert!(
-        msg.contains("too small to detect") && msg.contains("--time-budget"),
+        msg.contains("too small for a verdict") && msg.contains("--time-budget"),
         "{msg}"
     );
     let _ = std::fs::remove_dir_all(&dir);
