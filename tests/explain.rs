@@ -34,7 +34,8 @@ fn scenario(dir: &Path, name: &str, pending_expect: &str) -> PathBuf {
 [[op]]\nname = \"appointments_today\"\nweight = 1\ndoctor = \"today\"\n\
 expect = {{ uses_index = \"idx_appointments_doctor_date\", no_seq_scan = [\"appointments\"] }}\n\n\
 [[op]]\nname = \"pending_tasks\"\nweight = 1\n{pending_expect}\n\n\
-[[op]]\nname = \"patient_encounters\"\nweight = 1\n\n[[op]]\nname = \"redis_get\"\nweight = 1\n"
+[[op]]\nname = \"patient_encounters\"\nweight = 1\n\n[[op]]\nname = \"note_by_encounter\"\nweight = 1\n\n\
+[[op]]\nname = \"redis_get\"\nweight = 1\n"
     );
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -55,6 +56,9 @@ fn plans(dir: &Path) -> Value {
 async fn explain_shows_access_paths_and_judges_expectations() {
     let env = TestEnv::migrated("explain_ok").await;
     fixture::insert(&env).await;
+    // migrate again through the command: on FerretDB it adds the companion indexes
+    let m = env.command().arg("migrate").output().unwrap();
+    assert!(m.status.success(), "{}", text(&m));
     let dir = scratch("ok");
     let file = scenario(
         &dir,
@@ -97,6 +101,27 @@ async fn explain_shows_access_paths_and_judges_expectations() {
     };
     assert_eq!(table("pending_tasks"), "tasks");
     assert_eq!(table("patient_encounters"), "encounters");
+    // MongoDB: the run's own find, explained, saying which kind of plan it read.
+    let notes = &op("note_by_encounter")["samples"][0];
+    let kind = notes["plan_kind"].as_str().unwrap();
+    assert!(
+        kind.starts_with("FerretDB") || kind.starts_with("MongoDB"),
+        "{kind}"
+    );
+    let access = &notes["analyzed"]["accesses"][0];
+    if kind.starts_with("FerretDB") {
+        // its backing PostgreSQL table for clinicalNotes
+        assert!(
+            access["relation"]
+                .as_str()
+                .unwrap()
+                .starts_with("clinicalnotes_"),
+            "{notes}"
+        );
+    } else {
+        assert_eq!(access["relation"], "clinicalNotes");
+    }
+    assert!(notes["key"].as_str().unwrap().contains("encounterId"));
     assert!(op("redis_get")["samples"].as_array().unwrap().is_empty());
     assert!(op("redis_get")["plan_source"]
         .as_str()
