@@ -619,10 +619,12 @@ pub async fn check_before_run(targets: &Targets, scenario: &spec::Scenario) -> R
     }
     let plans = explain_scenario(targets, scenario, 3, true).await?;
     print_expectations(&plans);
-    let failed: Vec<String> = plans
-        .failed()
-        .map(|v| format!("{} {}", v.op, v.expectation))
-        .collect();
+    let failed: Vec<String> = crate::compare::unique(
+        plans
+            .failed()
+            .map(|v| format!("{} {}", v.op, v.expectation))
+            .collect(),
+    );
     if !failed.is_empty() {
         return Err(anyhow::Error::new(ExpectationFailed(format!(
             "expectations failed before the run: {}; the plans are above (clinicload explain shows them in full); the run did not start",
