@@ -83,7 +83,7 @@ pub fn html(page: &Page) -> String {
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title>\
          <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}\
          table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}\
-         th{{background:#f4f4f4}}.charts{{display:flex;flex-wrap:wrap;gap:1em}}</style></head><body>",
+         th{{background:#f4f4f4}}li{{white-space:pre-wrap}}.charts{{display:flex;flex-wrap:wrap;gap:1em}}</style></head><body>",
         esc(&page.title)
     );
     let _ = write!(out, "<h1>{}</h1>", esc(&page.title));
