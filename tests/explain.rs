@@ -238,3 +238,39 @@ fn malformed_expectations_are_usage_errors_with_file_and_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not explained"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every shipped scenario parses, and each index its expectations name is one the migrations
+/// create (a typo would fail every run of it with exit 6).
+#[test]
+fn shipped_scenarios_parse_and_expect_indexes_the_schema_has() {
+    use clinicload::scenario::spec;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut migrations = String::new();
+    for e in std::fs::read_dir(root.join("migrations")).unwrap() {
+        migrations.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap());
+    }
+    let mut expected = 0;
+    for e in std::fs::read_dir(root.join("scenarios")).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().and_then(|x| x.to_str()) != Some("toml") {
+            continue;
+        }
+        let s = spec::load(&path, &spec::Overrides::default())
+            .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+        for op in &s.ops {
+            if let Some(index) = op.expect.as_ref().and_then(|x| x.uses_index.as_ref()) {
+                expected += 1;
+                assert!(
+                    migrations.contains(&format!("CREATE INDEX {index} ")),
+                    "{}: {} expects {index}, which no migration creates",
+                    path.display(),
+                    op.name()
+                );
+            }
+        }
+    }
+    assert!(
+        expected >= 10,
+        "the shipped scenarios state their indexes ({expected})"
+    );
+}
