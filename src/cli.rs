@@ -81,6 +81,10 @@ Ctrl-C ends the run early; the report is still written. The scenario file format
         /// threshold exits with code 4
         #[arg(long, value_name = "KEY EXPR")]
         threshold: Vec<String>,
+        /// Runs per [[variant]], interleaved (A B B A ...); default 1 for cache variants, and
+        /// for index variants the fewest that can give an index a verdict (docs/indexes.md)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60))]
+        repeats: Option<u32>,
     },
     /// Fill both stores with synthetic clinics (PostgreSQL tables, MongoDB notes, GridFS audio)
     #[command(after_help = "Examples:\n  \

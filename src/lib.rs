@@ -13,6 +13,7 @@ pub mod exit;
 pub mod explain;
 pub mod gate;
 pub mod generate;
+pub mod index_ab;
 pub mod indexes;
 pub mod metrics;
 pub mod model;

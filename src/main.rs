@@ -73,6 +73,7 @@ async fn main() -> ExitCode {
             keep_writes,
             allow_short_pools,
             threshold,
+            repeats,
         } => {
             let opts = clinicload::scenario::RunOptions {
                 overrides: clinicload::scenario::spec::Overrides {
@@ -86,6 +87,7 @@ async fn main() -> ExitCode {
                 keep_writes,
                 allow_short_pools,
                 inject_delay: None,
+                repeats: repeats.map(|r| r as usize),
             };
             clinicload::scenario::run_command(&targets, &scenario, &opts).await
         }

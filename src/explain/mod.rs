@@ -387,6 +387,41 @@ pub async fn explain_scenario(
     })
 }
 
+/// One operation's planned access path (EXPLAIN without ANALYZE: the planner's choice and
+/// cost, nothing executed), for comparing schemas (`crate::index_ab`).
+#[derive(Debug, Clone, Serialize)]
+pub struct OpPath {
+    pub op: String,
+    pub plan: PlanSummary,
+}
+
+/// The planned access path of each keyed PostgreSQL read of `scenario`, one key each (the
+/// first the run's seed draws), on `conn` (so hypothetical indexes made on it count).
+pub async fn access_paths(
+    conn: &mut PgConnection,
+    scenario: &spec::Scenario,
+    catalog: &Catalog,
+) -> Result<Vec<OpPath>> {
+    let mut out = Vec::new();
+    for spec in &scenario.ops {
+        let mut rng = SmallRng::seed_from_u64(scenario.seed);
+        let Some((sql, key)) = read_query(spec.def.kind, spec, catalog, &mut rng) else {
+            continue;
+        };
+        let raw: Value = sqlx::query_scalar(&format!("EXPLAIN (FORMAT JSON) {sql}"))
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await
+            .with_context(|| format!("EXPLAIN of {}", spec.name()))?;
+        let plan = plan::summarize(&raw).context("an EXPLAIN without a plan")?;
+        out.push(OpPath {
+            op: spec.name().to_string(),
+            plan,
+        });
+    }
+    Ok(out)
+}
+
 fn ms(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.3} ms"))
         .unwrap_or_else(|| "–".into())

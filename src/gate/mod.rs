@@ -514,11 +514,11 @@ fn thresholds_on(candidates: &[crate::report::Summary]) -> Vec<ThresholdOutcome>
 /// Runs the gate.
 pub async fn gate(targets: &Targets, opts: &GateOptions) -> Result<GateResult> {
     let scenario = spec::load(&opts.scenario, &opts.overrides)?;
-    if scenario.cache.len() > 1 {
+    let variants = scenario.cache.len().max(scenario.variants.len());
+    if variants > 1 {
         crate::usage!(
-            "{} runs {} cache variants; a gate compares one configuration: keep one [[variant]] in a copy of the scenario",
-            opts.scenario.display(),
-            scenario.cache.len()
+            "{} runs {variants} variants; a gate compares one configuration: keep one [[variant]] in a copy of the scenario",
+            opts.scenario.display()
         );
     }
     if let Some((name, _)) = &opts.inject_delay {
@@ -539,7 +539,7 @@ pub async fn gate(targets: &Targets, opts: &GateOptions) -> Result<GateResult> {
     };
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("creating the reports directory {}", opts.out.display()))?;
-    let per_run = crate::report::space_needed(&scenario);
+    let per_run = crate::report::space_needed(&scenario, None);
     crate::report::check_writable(&opts.out, per_run * 2 * plan.repeats as u64 + (1 << 20))?;
     let now = chrono::Utc::now();
     let (gate_id, dir) = crate::report::create_run_dir(
@@ -728,6 +728,7 @@ async fn run_pairs(
             } else {
                 opts.inject_delay.clone()
             },
+            repeats: None,
         };
         let r = run_scenario(targets, &scenario.file, &run_opts)
             .await

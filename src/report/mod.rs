@@ -279,6 +279,11 @@ pub struct RunFacts {
     pub warmup_ops: u64,
     pub warmup_errors: u64,
     pub abandoned: u64,
+    /// WAL the PostgreSQL server wrote from the start of the warm-up to the end of the load
+    /// (`pg_current_wal_lsn` difference; the whole server's, so on a shared server others'
+    /// writes count too). The write-path cost of an index variant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wal_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -593,6 +598,7 @@ pub fn summarize(
         warmup_ops: outcome.warmup_ops,
         warmup_errors: outcome.warmup_errors,
         abandoned: all_arrivals.abandoned,
+        wal_bytes: None,
     };
     let started_at = chrono::DateTime::<chrono::Utc>::from(outcome.measured_from)
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -706,11 +712,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Room asked of the reports directory before a run starts: the fixed part of the report
 /// files plus, per second and per operation label, an interval histogram in the log and a
 /// point in summary.json.
-pub fn space_needed(scenario: &Scenario) -> u64 {
+pub fn space_needed(scenario: &Scenario, repeats: Option<usize>) -> u64 {
     let labels = scenario.ops.len() as u64 * 2 + 1;
     let secs = (scenario.duration + scenario.warmup).as_secs() + 2;
     let per_run = 256 * 1024 + secs.saturating_mul(labels).saturating_mul(1024);
-    per_run.saturating_mul(scenario.cache.len().max(1) as u64 + 1)
+    let variants = scenario.cache.len().max(scenario.variants.len()).max(1) as u64;
+    per_run.saturating_mul(variants * repeats.unwrap_or(1).max(1) as u64 + 1)
 }
 
 /// Checks, before any load, that `dir` is writable and its file system has `needed` bytes

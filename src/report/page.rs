@@ -101,18 +101,7 @@ pub fn html(page: &Page) -> String {
         out.push_str("</ul>");
     }
     out.push_str(&tables_html(&page.tables));
-    if !page.charts.is_empty() {
-        out.push_str("<h2>Latency by percentile</h2><div class=\"charts\">");
-        for c in &page.charts {
-            let series: Vec<(&str, &[(f64, u64)])> = c
-                .series
-                .iter()
-                .map(|(n, p)| (n.as_str(), p.as_slice()))
-                .collect();
-            out.push_str(&percentile_chart(&c.title, &series));
-        }
-        out.push_str("</div>");
-    }
+    out.push_str(&charts_html(&page.charts));
     if !page.footer.is_empty() {
         out.push_str("<h2>Provenance</h2><ul>");
         for f in &page.footer {
@@ -121,6 +110,25 @@ pub fn html(page: &Page) -> String {
         out.push_str("</ul>");
     }
     out.push_str("</body></html>\n");
+    out
+}
+
+/// Charts as HTML (inline SVG), under one heading; nothing without charts.
+pub fn charts_html(charts: &[Chart]) -> String {
+    let mut out = String::new();
+    if charts.is_empty() {
+        return out;
+    }
+    out.push_str("<h2>Latency by percentile</h2><div class=\"charts\">");
+    for c in charts {
+        let series: Vec<(&str, &[(f64, u64)])> = c
+            .series
+            .iter()
+            .map(|(n, p)| (n.as_str(), p.as_slice()))
+            .collect();
+        out.push_str(&percentile_chart(&c.title, &series));
+    }
+    out.push_str("</div>");
     out
 }
 

@@ -1,6 +1,30 @@
-//! The report of a scenario run once per cache variant: the variants side by side in
+//! The report of a scenario run once per variant: the variants side by side in
 //! `<run-id>/summary.json`, `summary.md` and `report.html`, each variant's full report in
-//! `<run-id>/<variant>/`. Only formats the variants' summaries.
+//! `<run-id>/<variant>/` (`<variant>/r<n>/` with repeats). Only formats the variants'
+//! summaries and the sections it is handed ([`Extra`]: the index verdicts of
+//! `crate::index_ab`, the overlaid percentile curves).
+
+/// What a feature adds to the side-by-side page, rendered as handed over.
+#[derive(Debug, Default)]
+pub struct Extra {
+    /// Lines under the title (verdicts first).
+    pub notes: Vec<String>,
+    pub tables: Vec<super::page::Table>,
+    pub charts: Vec<super::page::Chart>,
+    /// A file written beside summary.json, e.g. ("index_ab.json", its content).
+    pub json: Option<(String, serde_json::Value)>,
+    /// Each variant's report directory relative to the run's, when it is not the variant's
+    /// name (with repeats: the representative repeat's).
+    pub dirs: Vec<String>,
+    /// Runs per variant (0 or 1: once each, one after the other).
+    pub repeats: usize,
+}
+
+impl Extra {
+    fn dir<'a>(&'a self, i: usize, name: &'a str) -> &'a str {
+        self.dirs.get(i).map_or(name, String::as_str)
+    }
+}
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -136,7 +160,12 @@ fn table(variants: &[(String, Summary)]) -> Vec<(String, Vec<String>)> {
     out
 }
 
-pub fn markdown(run_id: &str, scenario: &Scenario, variants: &[(String, Summary)]) -> String {
+pub fn markdown(
+    run_id: &str,
+    scenario: &Scenario,
+    variants: &[(String, Summary)],
+    extra: &Extra,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -148,23 +177,45 @@ pub fn markdown(run_id: &str, scenario: &Scenario, variants: &[(String, Summary)
     }
     let _ = writeln!(
         out,
-        "Scenario {} ({}), run once per variant, one after the other, {:.0} s measured each \
+        "Scenario {} ({}), run {}, {:.0} s measured each \
          (+{:.0} s warm-up). {}\n",
         scenario.name,
         scenario.file.display(),
+        if extra.repeats > 1 {
+            format!(
+                "{} times per variant, interleaved (A B B A ...)",
+                extra.repeats
+            )
+        } else {
+            "once per variant, one after the other".to_string()
+        },
         scenario.duration.as_secs_f64(),
         scenario.warmup.as_secs_f64(),
         latency_note(scenario)
     );
+    for n in &extra.notes {
+        let _ = writeln!(out, "- {n}");
+    }
+    if !extra.notes.is_empty() {
+        let _ = writeln!(out);
+    }
+    if variants.len() > 1 && extra.dirs.iter().any(|d| d.contains('/')) {
+        let _ = writeln!(
+            out,
+            "Each column is the variant's median repeat (by overall p50); every repeat is under its directory.\n"
+        );
+    }
     let names: Vec<&str> = variants.iter().map(|(n, _)| n.as_str()).collect();
     let _ = writeln!(out, "| | {} |", names.join(" | "));
     let _ = writeln!(out, "|---|{}", "---|".repeat(names.len()));
     for (metric, cells) in table(variants) {
         let _ = writeln!(out, "| {metric} | {} |", cells.join(" | "));
     }
+    out.push_str(&super::page::tables_markdown(&extra.tables));
     let _ = writeln!(out);
-    for (name, s) in variants {
-        let _ = writeln!(out, "- {name}: [{name}/summary.md]({name}/summary.md)");
+    for (i, (name, s)) in variants.iter().enumerate() {
+        let d = extra.dir(i, name);
+        let _ = writeln!(out, "- {name}: [{d}/summary.md]({d}/summary.md)");
         for w in &s.warnings {
             let _ = writeln!(out, "  - warning: {w}");
         }
@@ -172,7 +223,12 @@ pub fn markdown(run_id: &str, scenario: &Scenario, variants: &[(String, Summary)
     out
 }
 
-pub fn html(run_id: &str, scenario: &Scenario, variants: &[(String, Summary)]) -> String {
+pub fn html(
+    run_id: &str,
+    scenario: &Scenario,
+    variants: &[(String, Summary)],
+    extra: &Extra,
+) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
@@ -190,11 +246,21 @@ pub fn html(run_id: &str, scenario: &Scenario, variants: &[(String, Summary)]) -
         esc(&scenario.description),
         esc(latency_note(scenario))
     );
-    let _ = write!(out, "<table><tr><th></th>");
-    for (name, _) in variants {
+    if !extra.notes.is_empty() {
+        out.push_str("<ul>");
+        for n in &extra.notes {
+            let _ = write!(out, "<li>{}</li>", esc(n));
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str(&super::page::tables_html(&extra.tables));
+    out.push_str(&super::page::charts_html(&extra.charts));
+    let _ = write!(out, "<h2>Side by side</h2><table><tr><th></th>");
+    for (i, (name, _)) in variants.iter().enumerate() {
         let _ = write!(
             out,
-            "<th><a href=\"{0}/report.html\">{0}</a></th>",
+            "<th><a href=\"{}/report.html\">{}</a></th>",
+            esc(extra.dir(i, name)),
             esc(name)
         );
     }
@@ -216,17 +282,25 @@ pub fn write_all(
     run_id: &str,
     scenario: &Scenario,
     variants: &[(String, Summary)],
+    extra: &Extra,
 ) -> Result<()> {
     let write = |name: &str, text: String| super::write_atomic(&dir.join(name), text.as_bytes());
+    if let Some((name, value)) = &extra.json {
+        write(
+            name,
+            serde_json::to_string_pretty(value).context("serialising the variants' report")? + "\n",
+        )?;
+    }
     let json = Comparison {
         schema: SCHEMA,
         run_id,
         scenario,
         variants: variants
             .iter()
-            .map(|(n, s)| Entry {
+            .enumerate()
+            .map(|(i, (n, s))| Entry {
                 name: n,
-                dir: n,
+                dir: extra.dir(i, n),
                 summary: s,
             })
             .collect(),
@@ -235,7 +309,7 @@ pub fn write_all(
         "summary.json",
         serde_json::to_string_pretty(&json).context("serialising the comparison")? + "\n",
     )?;
-    write("summary.md", markdown(run_id, scenario, variants))?;
-    write("report.html", html(run_id, scenario, variants))?;
+    write("summary.md", markdown(run_id, scenario, variants, extra))?;
+    write("report.html", html(run_id, scenario, variants, extra))?;
     Ok(())
 }

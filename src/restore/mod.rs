@@ -565,9 +565,16 @@ pub async fn restore_pending(targets: &Targets, pool: &PgPool) -> Result<Option<
 /// themselves (killed, or run with `--keep-writes`).
 pub async fn restore_command(targets: &Targets) -> Result<ExitCode> {
     let pool = connect::postgres(targets, 2).await?;
+    let schema = crate::index_ab::change::undo_where(&pool, None).await?;
+    for d in &schema {
+        println!("restored the schema: {d}");
+    }
     match restore_pending(targets, &pool).await? {
         Some(_) => {}
-        None => println!("nothing to restore: no run left writes in this dataset"),
+        None if schema.is_empty() => {
+            println!("nothing to restore: no run left writes or index changes in this dataset")
+        }
+        None => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@ pub mod ops;
 pub mod runner;
 pub mod schedule;
 pub mod spec;
+pub mod variant_run;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,10 @@ pub struct RunOptions {
     /// held for this long more before it counts as done, a known slowdown to measure what
     /// the gate detects. Stated in the run's warnings.
     pub inject_delay: Option<(String, Duration)>,
+    /// Runs per variant of a scenario with `[[variant]]`s, interleaved (A B B A ...); None:
+    /// 1 for cache variants, enough for a verdict for index variants
+    /// (`index_ab::default_repeats`).
+    pub repeats: Option<usize>,
 }
 
 /// Opens the stores the scenario uses, with its pool sizes, and reads their versions.
@@ -155,7 +160,11 @@ pub async fn run_scenario(targets: &Targets, file: &Path, opts: &RunOptions) -> 
     let scenario = spec::load(file, &opts.overrides)?;
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("creating the reports directory {}", opts.out.display()))?;
-    report::check_writable(&opts.out, report::space_needed(&scenario))?;
+    report::check_writable(&opts.out, report::space_needed(&scenario, opts.repeats))?;
+    if scenario.uses(Store::Postgres) {
+        // An index variant whose process died left its change: put the schema back first.
+        crate::index_ab::change::undo_pending(targets).await?;
+    }
     // The plans first: a run whose queries do not use the indexes the scenario expects
     // would measure the wrong thing (exit 6, before anything is written).
     crate::explain::check_before_run(targets, &scenario).await?;
@@ -179,39 +188,8 @@ async fn run_into(
     dir: &Path,
     opts: &RunOptions,
 ) -> Result<RunResult> {
-    if scenario.cache.len() > 1 {
-        let mut variants = Vec::new();
-        let mut write_error = None;
-        for variant in &scenario.cache {
-            let sub = dir.join(&variant.name);
-            std::fs::create_dir(&sub).with_context(|| format!("creating {}", sub.display()))?;
-            eprintln!("variant {}:", variant.name);
-            let id = format!("{run_id}/{}", variant.name);
-            let (summary, err) =
-                run_in_dir(targets, scenario, Some(variant), &id, &sub, opts).await?;
-            let interrupted = summary.run.interrupted;
-            variants.push((variant.name.clone(), summary));
-            if write_error.is_none() {
-                write_error = err;
-            }
-            if interrupted {
-                // A signal stops the whole run, not only the current variant.
-                let _ = std::fs::remove_dir(&sub);
-                break;
-            }
-        }
-        if write_error.is_none() {
-            write_error = report::variants::write_all(dir, run_id, scenario, &variants)
-                .and_then(|_| report::point_latest(&opts.out, run_id))
-                .err();
-        }
-        let summary = variants[0].1.clone();
-        return Ok(RunResult {
-            dir: dir.to_path_buf(),
-            summary,
-            variants,
-            write_error,
-        });
+    if scenario.cache.len() > 1 || !scenario.variants.is_empty() {
+        return variant_run::run_variants(targets, scenario, run_id, dir, opts).await;
     }
     let (summary, mut write_error) =
         run_in_dir(targets, scenario, scenario.cache.first(), run_id, dir, opts).await?;
@@ -228,7 +206,7 @@ async fn run_into(
 
 /// One run of `scenario` (under one cache variant, if any) reported into `dir`. Returns the
 /// summary and, apart, why its files could not be written (the run itself succeeded).
-async fn run_in_dir(
+pub(crate) async fn run_in_dir(
     targets: &Targets,
     scenario: &Scenario,
     cache_variant: Option<&crate::cache::variants::CacheVariant>,
@@ -318,6 +296,13 @@ async fn run_in_dir(
             None
         }
     };
+    let wal_before = match &restore_stores.pg {
+        Some(pool) => sqlx::query_scalar::<_, String>("SELECT pg_current_wal_lsn()::text")
+            .fetch_one(pool)
+            .await
+            .ok(),
+        None => None,
+    };
     let recorder = Arc::new(Recorder::new());
     let outcome = runner::run(
         scenario.clone(),
@@ -354,6 +339,16 @@ async fn run_in_dir(
         },
         None => None,
     };
+    let wal_bytes = match (&restore_stores.pg, &wal_before) {
+        (Some(pool), Some(lsn)) => sqlx::query_scalar::<_, f64>(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8",
+        )
+        .bind(lsn)
+        .fetch_one(pool)
+        .await
+        .ok(),
+        _ => None,
+    };
     let totals = recorder.totals();
     let mut overrides = BTreeMap::new();
     if let Some(d) = opts.overrides.duration {
@@ -383,6 +378,7 @@ async fn run_in_dir(
         (None, None)
     };
     summary.cache = cache_report.transpose()?;
+    summary.run.wal_bytes = wal_bytes.map(|b| b.max(0.0) as u64);
     if let Some(r) = &index_report {
         summary.indexes = serde_json::to_value(r).ok();
         summary.sections = crate::indexes::sections(r);
@@ -593,12 +589,15 @@ fn describe_load(load: &Load) -> String {
 pub async fn run_command(targets: &Targets, file: &Path, opts: &RunOptions) -> Result<ExitCode> {
     let result = run_scenario(targets, file, opts).await?;
     if !result.variants.is_empty() {
-        // The side-by-side comparison of the cache variants.
-        let md = report::variants::markdown(
-            &result.summary.run_id,
-            &result.summary.scenario,
-            &result.variants,
-        );
+        // The side-by-side comparison of the variants, as written (with its verdicts).
+        let md = std::fs::read_to_string(result.dir.join("summary.md")).unwrap_or_else(|_| {
+            report::variants::markdown(
+                &result.summary.run_id,
+                &result.summary.scenario,
+                &result.variants,
+                &Default::default(),
+            )
+        });
         println!("{}", md.trim_end());
     } else {
         let s = &result.summary;

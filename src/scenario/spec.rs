@@ -235,6 +235,11 @@ pub struct Scenario {
     /// empty when the scenario neither configures a cache nor uses a cache operation; more
     /// than one runs the scenario once per variant into one report.
     pub cache: Vec<crate::cache::variants::CacheVariant>,
+    /// The `[[variant]]`s, in order (empty without any): each runs the scenario; `cache`, when
+    /// not empty, holds their cache settings at the same positions. A scenario whose every
+    /// variant changes the indexes gets a first variant "as-migrated" to compare them with.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
     /// `[thresholds]` and `--threshold`, judged on the finished run (`crate::thresholds`).
     pub thresholds: Vec<crate::thresholds::Threshold>,
     /// `abort_on_fail = true` in `[thresholds]`: after this grace period (`abort_grace`,
@@ -242,6 +247,18 @@ pub struct Scenario {
     #[serde(serialize_with = "opt_secs", rename = "abort_on_fail_after_s")]
     pub abort_on_fail: Option<Duration>,
 }
+
+/// One `[[variant]]` of a scenario: its name and what it does to the indexes
+/// (`crate::index_ab`); its cache settings are in [`Scenario::cache`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Variant {
+    pub name: String,
+    #[serde(skip_serializing_if = "crate::index_ab::IndexChange::is_empty")]
+    pub indexes: crate::index_ab::IndexChange,
+}
+
+/// The name of the variant added in front of index variants that all change the schema.
+pub const AS_MIGRATED: &str = "as-migrated";
 
 fn opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match d {
@@ -810,7 +827,7 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
         }
     };
 
-    let cache = cache_variants(&cx, &raw, &ops)?;
+    let (cache, variants) = cache_variants(&cx, &raw, &ops)?;
     let (thresholds, abort_on_fail) = thresholds(&cx, &raw, &ops, overrides)?;
 
     Ok(Scenario {
@@ -826,6 +843,7 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
         connections,
         ops,
         cache,
+        variants,
         thresholds,
         abort_on_fail,
     })
@@ -937,12 +955,11 @@ fn threshold_offset(cx: &Ctx, span: std::ops::Range<usize>, key: &str) -> usize 
     start
 }
 
-/// The cache variants, when the scenario has a `[cache]`, `[[variant]]`s or cache operations.
-fn cache_variants(
-    cx: &Ctx,
-    raw: &RawScenario,
-    ops: &[OpSpec],
-) -> Result<Vec<crate::cache::variants::CacheVariant>, SpecError> {
+type Variants = (Vec<crate::cache::variants::CacheVariant>, Vec<Variant>);
+
+/// The variants: their index changes, and their cache settings when the scenario has a
+/// `[cache]`, cache settings in a `[[variant]]` or cache operations.
+fn cache_variants(cx: &Ctx, raw: &RawScenario, ops: &[OpSpec]) -> Result<Variants, SpecError> {
     let cache_ops = ops.iter().any(|o| {
         matches!(
             o.def.kind,
@@ -954,7 +971,7 @@ fn cache_variants(
         )
     });
     if raw.cache.is_none() && raw.variant.is_empty() && !cache_ops {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let at = raw
         .cache
@@ -986,16 +1003,83 @@ fn cache_variants(
             }
         }
     }
-    let variants: Vec<toml::Table> = raw.variant.iter().map(|v| v.get_ref().clone()).collect();
-    crate::cache::variants::resolve(raw.cache.as_ref().map(|c| c.get_ref()), &variants).map_err(
-        |m| {
+    // The index keys of each variant; what is left is the cache's.
+    let mut tables: Vec<toml::Table> = Vec::new();
+    let mut variants: Vec<Variant> = Vec::new();
+    for (i, v) in raw.variant.iter().enumerate() {
+        let mut t = v.get_ref().clone();
+        let indexes = crate::index_ab::IndexChange::take(&mut t).map_err(|m| {
             cx.err(
-                at,
-                m,
-                "see the [cache] and [[variant]] sections in docs/scenarios.md",
+                v.span().start,
+                format!("variant {}: {m}", i + 1),
+                "see Index variants in docs/indexes.md",
             )
-        },
-    )
+        })?;
+        let name = match t.get("name") {
+            Some(toml::Value::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        variants.push(Variant { name, indexes });
+        tables.push(t);
+    }
+    if variants.iter().any(|v| v.indexes.is_real())
+        && !variants.iter().any(|v| v.indexes.is_empty())
+    {
+        if variants.iter().any(|v| v.name == AS_MIGRATED) {
+            return Err(cx.err(
+                at,
+                format!("no variant keeps the schema as migrated, and one is named {AS_MIGRATED:?}, the name clinicload gives that variant"),
+                "rename it, or add a variant that changes nothing to compare with",
+            ));
+        }
+        variants.insert(
+            0,
+            Variant {
+                name: AS_MIGRATED.into(),
+                indexes: Default::default(),
+            },
+        );
+        tables.insert(
+            0,
+            toml::Table::from_iter([("name".to_string(), toml::Value::String(AS_MIGRATED.into()))]),
+        );
+    }
+    let cache_keys = tables.iter().any(|t| t.keys().any(|k| k != "name"));
+    let cache = if raw.cache.is_some() || cache_ops || cache_keys {
+        crate::cache::variants::resolve(raw.cache.as_ref().map(|c| c.get_ref()), &tables).map_err(
+            |m| {
+                cx.err(
+                    at,
+                    m,
+                    "see the [cache] and [[variant]] sections in docs/scenarios.md",
+                )
+            },
+        )?
+    } else {
+        // Index variants only: the names are checked as the cache's would be.
+        for (i, v) in variants.iter().enumerate() {
+            let valid = !v.name.is_empty()
+                && v.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid {
+                return Err(cx.err(
+                    at,
+                    format!("variant {} needs a name of letters, digits, '-' or '_' (it names a report directory)", i + 1),
+                    "see Index variants in docs/indexes.md",
+                ));
+            }
+            if variants[..i].iter().any(|o| o.name == v.name) {
+                return Err(cx.err(
+                    at,
+                    format!("two variants are named {:?}", v.name),
+                    "give each variant its own name",
+                ));
+            }
+        }
+        Vec::new()
+    };
+    Ok((cache, variants))
 }
 
 /// A `--duration` / `--warmup` value that did not come through [`parse_duration`]

@@ -155,6 +155,7 @@ async fn seed(targets: &Targets, args: &SeedArgs) -> Result<ExitCode> {
     // A run that was killed left its writes: undo them first, so an appended seed (or the
     // dataset a reset empties) is the seeded one, and no undo record outlives its rows.
     crate::restore::restore_pending(targets, &pool).await?;
+    crate::index_ab::change::undo_where(&pool, None).await?;
     let mut state = safety::inspect(&pool, &db).await?;
     if args.reset {
         safety::reset(&pool, &db, &state, args.force, targets).await?;
