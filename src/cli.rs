@@ -123,6 +123,14 @@ restored by the next `clinicload run` or `checksum` on the same dataset, or by t
         /// Directory for <out>/<time>-<scenario>-explain/
         #[arg(long, default_value = "reports")]
         out: PathBuf,
+        /// Judge the PostgreSQL expectations on datasets of N and 2N clinics (scratch
+        /// databases <database>_scale_<profile>_<n>, seeded and kept for next time): one that
+        /// holds at both is confirmed
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10000))]
+        at_scale: Option<u32>,
+        /// Profile of the --at-scale datasets
+        #[arg(long, default_value = "small", requires = "at_scale")]
+        profile: String,
     },
     /// Compare two sets of runs (run directories, directories of runs, or saved baselines):
     /// per gated metric better / worse / no significant change / inconclusive

@@ -33,6 +33,8 @@ async fn main() -> ExitCode {
             scenario,
             samples,
             out,
+            at_scale,
+            profile,
         } => {
             clinicload::explain::explain_command(
                 &targets,
@@ -40,6 +42,8 @@ async fn main() -> ExitCode {
                     scenario,
                     samples,
                     out,
+                    at_scale: at_scale
+                        .map(|clinics| clinicload::explain::scale::AtScale { clinics, profile }),
                 },
             )
             .await

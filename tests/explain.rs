@@ -274,3 +274,97 @@ fn shipped_scenarios_parse_and_expect_indexes_the_schema_has() {
         "the shipped scenarios state their indexes ({expected})"
     );
 }
+
+/// `--at-scale 1`: scratch datasets of 1 and 2 small clinics are seeded beside the target
+/// (kept and reused), an expectation that holds at both is confirmed and one naming the wrong
+/// index fails (exit 6) at both sizes.
+#[tokio::test]
+async fn at_scale_confirms_at_n_and_2n_and_fails_a_wrong_index() {
+    let env = TestEnv::migrated("explain_scale").await;
+    let dir = scratch("scale");
+    let file = scenario(
+        &dir,
+        "scale.toml",
+        "expect = { uses_index = \"idx_tasks_pending\", no_seq_scan = [\"tasks\"] }",
+    );
+    let run = || {
+        env.command()
+            .args([
+                "explain",
+                file.to_str().unwrap(),
+                "--samples",
+                "2",
+                "--at-scale",
+                "1",
+                "--out",
+            ])
+            .arg(dir.join("reports"))
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains(
+            "expect pending_tasks uses_index = \"idx_tasks_pending\": confirmed at 1 and 2 clinics"
+        ),
+        "{t}"
+    );
+    assert!(
+        t.contains("expect appointments_today uses_index = \"idx_appointments_doctor_date\": confirmed at 1 and 2 clinics"),
+        "{t}"
+    );
+    // Both sizes were really seeded: twice the clinics, about twice the rows.
+    let d = std::fs::read_dir(dir.join("reports"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("-explain-at-scale"))
+        .expect("an at-scale directory");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("scale.json")).unwrap()).unwrap();
+    let rows = |i: usize| {
+        report["datasets"][i]["table_rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r[0] == "appointments")
+            .unwrap()[1]
+            .as_f64()
+            .unwrap()
+    };
+    let ratio = rows(1) / rows(0);
+    assert!((1.6..2.4).contains(&ratio), "appointments grew x{ratio}");
+    assert!(d.join("2-clinics/plans.json").exists());
+
+    // A wrong index fails at both sizes; the kept datasets are not seeded again.
+    let wrong = scenario(
+        &dir,
+        "scale.toml",
+        "expect = { uses_index = \"idx_appointments_doctor_date\" }",
+    );
+    assert_eq!(wrong, file);
+    let out = run();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(6), "{t}");
+    assert!(t.contains("FAILS at 1 and 2 clinics"), "{t}");
+    assert!(!t.contains("creating scratch database"), "{t}");
+
+    let pool = env.pool().await;
+    for n in [1, 2] {
+        let name = format!("{}_scale_small_{n}", env.pg_name);
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(&name)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert!(exists, "{name}");
+        sqlx::raw_sql(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

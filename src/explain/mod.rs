@@ -12,6 +12,7 @@
 pub mod expect;
 pub mod mongo;
 pub mod plan;
+pub mod scale;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -43,6 +44,8 @@ pub struct ExplainOptions {
     pub samples: usize,
     /// Where `<time>-<scenario>-explain/` goes.
     pub out: PathBuf,
+    /// Judge the expectations on datasets of N and 2N clinics instead (`scale`).
+    pub at_scale: Option<scale::AtScale>,
 }
 
 /// One key's plans.
@@ -572,6 +575,9 @@ pub fn write(dir: &Path, p: &Plans) -> Result<()> {
 
 /// `clinicload explain`.
 pub async fn explain_command(targets: &Targets, opts: &ExplainOptions) -> Result<ExitCode> {
+    if let Some(at) = &opts.at_scale {
+        return at_scale_command(targets, opts, at).await;
+    }
     let plans = explain(targets, opts).await?;
     for op in &plans.operations {
         if op.samples.is_empty() {
@@ -610,7 +616,53 @@ pub async fn explain_command(targets: &Targets, opts: &ExplainOptions) -> Result
     Ok(crate::exit::code(crate::exit::OK))
 }
 
-/// Prints each expectation's verdict; a failure with the plan that broke it.
+/// `clinicload explain --at-scale N`: the expectations at N and 2N clinics.
+async fn at_scale_command(
+    targets: &Targets,
+    opts: &ExplainOptions,
+    at: &scale::AtScale,
+) -> Result<ExitCode> {
+    let scenario = spec::load(&opts.scenario, &Overrides::default())?;
+    if opts.samples == 0 || opts.samples > 100 {
+        crate::usage!("--samples {}: give 1 to 100", opts.samples);
+    }
+    crate::index_ab::change::undo_pending(targets).await?;
+    let (report, plans) = scale::explain_at_scale(targets, &scenario, opts.samples, at).await?;
+    for d in &report.datasets {
+        let shown: Vec<String> = d
+            .table_rows
+            .iter()
+            .take(6)
+            .map(|(t, r)| format!("{t} {r}"))
+            .collect();
+        println!(
+            "{} clinics of {}: {}",
+            d.clinics,
+            report.profile,
+            shown.join(", ")
+        );
+    }
+    for c in &report.confirmations {
+        let line = format!("expect {} {}: {}", c.op, c.expectation, c.verdict);
+        if c.failed {
+            eprintln!("error: {line}");
+        } else {
+            println!("{line}");
+        }
+    }
+    let dir = opts.out.join(format!(
+        "{}-explain-at-scale",
+        crate::report::run_id(&scenario.name, chrono::Utc::now())
+    ));
+    scale::write(&dir, &report, &plans)?;
+    println!("plans: {}", dir.display());
+    if report.confirmations.iter().any(|c| c.failed) {
+        return Ok(crate::exit::code(crate::exit::EXPECTATION_FAILED));
+    }
+    Ok(crate::exit::code(crate::exit::OK))
+}
+
+/// Prints each expectation's outcome; a failure with the plan that broke it.
 pub fn print_expectations(plans: &Plans) {
     for v in &plans.expectations {
         match v.outcome {
