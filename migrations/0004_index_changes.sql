@@ -18,3 +18,5 @@ COMMENT ON COLUMN clinicload_meta.index_changes.run_id IS 'The run (and variant)
 COMMENT ON COLUMN clinicload_meta.index_changes.index_name IS 'Index in schema public';
 COMMENT ON COLUMN clinicload_meta.index_changes.action IS 'dropped (rebuilt on undo), created (dropped on undo), extension (hypopg, dropped on undo)';
 COMMENT ON COLUMN clinicload_meta.index_changes.definition IS 'pg_get_indexdef of a dropped index, or the CREATE INDEX statement of a created one';
+COMMENT ON COLUMN clinicload_meta.index_changes.id IS 'Order of the changes (undone newest first)';
+COMMENT ON COLUMN clinicload_meta.index_changes.recorded_at IS 'When the change was recorded, just before it was made';

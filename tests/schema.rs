@@ -15,7 +15,7 @@ async fn migrations_apply_on_empty_database_and_reapply_as_noop() {
     let env = TestEnv::new("schema_noop").await;
     let pool = env.pool().await;
     let applied = clinicload::schema::postgres::migrate(&pool).await.unwrap();
-    assert_eq!(applied, vec![1, 2, 3]);
+    assert_eq!(applied, vec![1, 2, 3, 4]);
     let again = clinicload::schema::postgres::migrate(&pool).await.unwrap();
     assert!(again.is_empty(), "second migrate applied {again:?}");
     let tables: Vec<String> = sqlx::query_scalar(
@@ -711,7 +711,7 @@ async fn cli_migrate_twice_status_clean_and_doctor_reports_three_stores() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
-    assert!(text.contains("3 applied, 0 not applied"), "{text}");
+    assert!(text.contains("4 applied, 0 not applied"), "{text}");
     assert!(
         !text.contains("clinicload:clinicload@"),
         "password printed: {text}"

@@ -105,10 +105,21 @@ pub struct AbReport {
     pub warnings: Vec<String>,
 }
 
-/// Repeats per variant when the scenario does not say: the fewest for which Holm over the
-/// scenario's operations can reach a verdict (compare's rule).
-pub fn default_repeats(scenario: &Scenario) -> usize {
-    compare::stats::repeats_for(scenario.ops.len(), CompareOptions::default().alpha)
+/// Repeats per variant when the command line does not say: the fewest for which Holm can
+/// reach a verdict (compare's rule) over the most operations one index's verdict tests: those
+/// whose plan as migrated (`paths`) uses a dropped index, every operation for a created one.
+pub fn default_repeats(scenario: &Scenario, changes: &[&IndexChange], paths: &[OpPath]) -> usize {
+    let mut tests = 1;
+    for c in changes {
+        for index in &c.drop_indexes {
+            let using = paths.iter().filter(|p| uses(p, index)).count();
+            tests = tests.max(if using == 0 { scenario.ops.len() } else { using });
+        }
+        if !c.create_indexes.is_empty() {
+            tests = tests.max(scenario.ops.len());
+        }
+    }
+    compare::stats::repeats_for(tests, CompareOptions::default().alpha)
 }
 
 fn uses(path: &OpPath, index: &str) -> bool {

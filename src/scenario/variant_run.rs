@@ -55,11 +55,18 @@ pub async fn run_variants(
     let change_of = |i: usize| scenario.variants.get(i).map_or(&no_change, |v| &v.indexes);
     let cache_of = |i: usize| scenario.cache.get(i);
     let indexed = (0..names.len()).any(|i| !change_of(i).is_empty());
-    let repeats = opts.repeats.unwrap_or(if indexed {
-        index_ab::default_repeats(scenario)
-    } else {
-        1
-    });
+    let repeats = match opts.repeats {
+        Some(r) => r,
+        None if indexed => {
+            // The plans as migrated say how many operations each dropped index serves: the
+            // metrics its verdict tests.
+            let paths = access_paths(targets, scenario).await.unwrap_or_default();
+            let changes: Vec<&index_ab::IndexChange> =
+                (0..names.len()).map(change_of).filter(|c| c.is_real()).collect();
+            index_ab::default_repeats(scenario, &changes, &paths)
+        }
+        None => 1,
+    };
     let pool = if indexed {
         Some(crate::connect::postgres(targets, 2).await?)
     } else {
