@@ -1,7 +1,9 @@
 //! Index variants end to end against the real servers: a variant that drops
 //! idx_encounters_patient_time changes that operation's access path and gets "keep" (its
-//! operation is significantly slower without it), a variant that drops an index the workload
-//! never touches gets "drop candidate" (and neither verdict is given to the other index);
+//! operation is significantly slower without it), one that drops idx_appointments_doctor_date
+//! changes today's appointments' access path and the report says so, a variant that drops an
+//! index the workload never touches gets "drop candidate" (and neither verdict is given to
+//! the other index);
 //! every dropped index is back after the run, and after a run killed mid-variant once
 //! `clinicload restore` (or the next run) has run; a hypothetical index is planned with
 //! HypoPG and labelled as an estimate.
@@ -112,6 +114,7 @@ async fn a_needed_index_is_kept_an_untouched_one_is_a_drop_candidate_and_both_co
         "2s",
         "[[variant]]\nname = \"no-patient-time\"\ndrop_indexes = [\"idx_encounters_patient_time\"]\n\n\
 [[variant]]\nname = \"no-tasks-pending\"\ndrop_indexes = [\"idx_tasks_pending\"]\n\n\
+[[variant]]\nname = \"no-doctor-date\"\ndrop_indexes = [\"idx_appointments_doctor_date\"]\n\n\
 [[variant]]\nname = \"hypo\"\ncreate_indexes = [\"CREATE INDEX idx_hypo_enc ON encounters (patient_id)\"]\nhypothetical = true\n",
     );
     let out = env
@@ -166,7 +169,28 @@ async fn a_needed_index_is_kept_an_untouched_one_is_a_drop_candidate_and_both_co
         !paths[1].contains("idx_encounters_patient_time"),
         "{paths:?}"
     );
-    assert_eq!(row("appointments_today")["changed"], false);
+    // Without the doctor's-day index, today's appointments are read another way.
+    let appts = row("appointments_today");
+    assert_eq!(appts["changed"], true, "{appts}");
+    let by_variant = |v: &str| {
+        appts["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x[0] == v)
+            .unwrap()[1]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(by_variant("as-migrated").contains("idx_appointments_doctor_date"));
+    assert!(!by_variant("no-doctor-date").contains("idx_appointments_doctor_date"));
+    assert_eq!(by_variant("no-patient-time"), by_variant("as-migrated"));
+    assert_ne!(
+        verdict(&ab, "idx_appointments_doctor_date")["verdict"],
+        "drop candidate",
+        "the scenario uses it"
+    );
 
     // The hypothetical index is an estimate that the planner would use.
     let e = &ab["estimates"][0];

@@ -237,6 +237,17 @@ pub async fn explain_scenario(
     samples: usize,
     only_expected: bool,
 ) -> Result<Plans> {
+    // Only the stores and samples the explained operations need.
+    let mut narrowed;
+    let scenario = if only_expected {
+        narrowed = scenario.clone();
+        narrowed.ops.retain(|o| o.expect.is_some());
+        narrowed.cache.clear();
+        narrowed.variants.clear();
+        &narrowed
+    } else {
+        scenario
+    };
     let (stores, servers) = crate::scenario::open_stores(targets, scenario).await?;
     let catalog = Catalog::load(scenario, &stores).await?;
     let mut conn = PgConnection::connect(&targets.database_url)
@@ -396,6 +407,16 @@ pub async fn explain_scenario(
 pub struct OpPath {
     pub op: String,
     pub plan: PlanSummary,
+}
+
+/// `scenario` with only its PostgreSQL operations and no variants: what plans are read from
+/// (sampling MongoDB keys for nothing costs seconds on FerretDB).
+pub fn postgres_only(scenario: &spec::Scenario) -> spec::Scenario {
+    let mut s = scenario.clone();
+    s.ops.retain(|o| o.def.store == Store::Postgres);
+    s.cache.clear();
+    s.variants.clear();
+    s
 }
 
 /// The planned access path of each keyed PostgreSQL read of `scenario`, one key each (the

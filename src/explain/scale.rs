@@ -15,7 +15,6 @@ use sqlx::{Connection, PgConnection};
 use super::expect::Outcome;
 use super::Plans;
 use crate::config::{redact, Targets};
-use crate::scenario::ops::Store;
 use crate::scenario::spec::Scenario;
 
 /// `--at-scale N --profile P`.
@@ -180,16 +179,13 @@ pub async fn explain_at_scale(
     if at.clinics == 0 || at.clinics > 10_000 {
         crate::usage!("--at-scale {}: give 1 to 10000 clinics", at.clinics);
     }
-    let mut pg_only = scenario.clone();
-    pg_only.ops.retain(|o| o.def.store == Store::Postgres);
+    let pg_only = super::postgres_only(scenario);
     if pg_only.ops.iter().all(|o| o.expect.is_none()) {
         crate::usage!(
             "--at-scale judges expectations, and {} states none on its PostgreSQL operations (expect = {{ uses_index = ... }})",
             scenario.file.display()
         );
     }
-    pg_only.cache.clear();
-    pg_only.variants.clear();
     let mut plans = Vec::new();
     for clinics in [at.clinics, at.clinics * 2] {
         let t = dataset(targets, at, clinics).await?;

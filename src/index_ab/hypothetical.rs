@@ -39,6 +39,7 @@ pub async fn estimate(
     run_id: &str,
     change: &IndexChange,
 ) -> Result<Estimate> {
+    let scenario = &crate::explain::postgres_only(scenario);
     let (stores, _) = crate::scenario::open_stores(targets, scenario).await?;
     let catalog = crate::scenario::catalog::Catalog::load(scenario, &stores).await?;
     let mut conn = PgConnection::connect(&targets.database_url)

@@ -113,7 +113,11 @@ pub fn default_repeats(scenario: &Scenario, changes: &[&IndexChange], paths: &[O
     for c in changes {
         for index in &c.drop_indexes {
             let using = paths.iter().filter(|p| uses(p, index)).count();
-            tests = tests.max(if using == 0 { scenario.ops.len() } else { using });
+            tests = tests.max(if using == 0 {
+                scenario.ops.len()
+            } else {
+                using
+            });
         }
         if !c.create_indexes.is_empty() {
             tests = tests.max(scenario.ops.len());

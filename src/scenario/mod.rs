@@ -120,8 +120,11 @@ pub async fn open_stores(
 pub struct RunResult {
     pub dir: PathBuf,
     pub summary: report::Summary,
-    /// With cache variants: each variant's summary, in order (`summary` is the first).
+    /// With variants: each variant's summary, in order (`summary` is the first); with
+    /// repeats, the variant's median repeat.
     pub variants: Vec<(String, report::Summary)>,
+    /// With repeated variants: every run's summary (the exit code counts them all).
+    pub repeats: Vec<report::Summary>,
     /// Why the report files (or some of them) could not be written; the summaries above
     /// are then all there is, and `run` prints them and fails.
     pub write_error: Option<anyhow::Error>,
@@ -135,7 +138,9 @@ impl RunResult {
         if self.write_error.is_some() {
             code = crate::exit::worst(code, crate::exit::FAILURE);
         }
-        let all = std::iter::once(&self.summary).chain(self.variants.iter().map(|(_, s)| s));
+        let all = std::iter::once(&self.summary)
+            .chain(self.variants.iter().map(|(_, s)| s))
+            .chain(&self.repeats);
         for s in all {
             if s.run.interrupted {
                 code = crate::exit::worst(code, crate::exit::INTERRUPTED);
@@ -200,6 +205,7 @@ async fn run_into(
         dir: dir.to_path_buf(),
         summary,
         variants: Vec::new(),
+        repeats: Vec::new(),
         write_error,
     })
 }

@@ -61,8 +61,10 @@ pub async fn run_variants(
             // The plans as migrated say how many operations each dropped index serves: the
             // metrics its verdict tests.
             let paths = access_paths(targets, scenario).await.unwrap_or_default();
-            let changes: Vec<&index_ab::IndexChange> =
-                (0..names.len()).map(change_of).filter(|c| c.is_real()).collect();
+            let changes: Vec<&index_ab::IndexChange> = (0..names.len())
+                .map(change_of)
+                .filter(|c| c.is_real())
+                .collect();
             index_ab::default_repeats(scenario, &changes, &paths)
         }
         None => 1,
@@ -109,7 +111,6 @@ pub async fn run_variants(
         .collect();
     let sequence = order(running.len(), repeats);
     let mut write_error: Option<anyhow::Error> = None;
-    let mut interrupted = false;
     for (step, &k) in sequence.iter().enumerate() {
         let i = running[k];
         let name = &names[i];
@@ -169,11 +170,9 @@ pub async fn run_variants(
         }
         if stop {
             // A signal stops the whole run, not only the current variant.
-            interrupted = true;
             break;
         }
     }
-    let _ = interrupted;
     let variants: Vec<(String, Summary)> = runs
         .iter()
         .filter(|r| !r.summaries.is_empty())
@@ -231,6 +230,7 @@ pub async fn run_variants(
         dir: dir.to_path_buf(),
         summary,
         variants,
+        repeats: runs.into_iter().flat_map(|r| r.summaries).collect(),
         write_error,
     })
 }
@@ -249,10 +249,11 @@ async fn access_paths(
     scenario: &Scenario,
 ) -> Result<Vec<crate::explain::OpPath>> {
     use sqlx::Connection;
-    let (stores, _) = super::open_stores(targets, scenario).await?;
-    let catalog = super::catalog::Catalog::load(scenario, &stores).await?;
+    let scenario = crate::explain::postgres_only(scenario);
+    let (stores, _) = super::open_stores(targets, &scenario).await?;
+    let catalog = super::catalog::Catalog::load(&scenario, &stores).await?;
     let mut conn = sqlx::PgConnection::connect(&targets.database_url).await?;
-    let paths = crate::explain::access_paths(&mut conn, scenario, &catalog).await;
+    let paths = crate::explain::access_paths(&mut conn, &scenario, &catalog).await;
     conn.close().await.ok();
     paths
 }
