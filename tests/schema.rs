@@ -723,7 +723,7 @@ async fn cli_migrate_twice_status_clean_and_doctor_reports_three_stores() {
         "PostgreSQL",
         "MongoDB",
         "Redis",
-        "schema:  version 3, 0 pending",
+        "schema:  version 4, 0 pending",
         "server:",
     ] {
         assert!(
