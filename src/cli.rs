@@ -154,6 +154,116 @@ Exit codes: 0 pass, 3 candidate runs failed beyond max_error_rate, 4 a threshold
 candidate, 5 a significant regression, 7 inconclusive (too few repeats), 1 other failure, 2 usage, \
 130 interrupted. Reports go to <out>/<gate-id>/ and <out>/latest.")]
     Gate(GateArgs),
+    /// Capacity: the highest rate whose SLO holds (`sweep rate`), or throughput against
+    /// connections with a Universal Scalability Law fit (`sweep connections`)
+    #[command(subcommand)]
+    Sweep(SweepCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SweepCommand {
+    /// Steady steps at growing arrival rates until the SLO breaks, then bisection, then a
+    /// longer confirmation: the max sustainable rate, the limiting operation, in clinics
+    #[command(
+        after_help = "Example:\n  clinicload sweep rate scenarios/capacity-clinic-day.toml --slo 'p99<50ms,errors<0.1%' --expect 300\n\n\
+Each step is a full run (warm-up, measured window, dataset restored) under <out>/<id>-sweep-rate/steps/; \
+sweep.json and report.html hold the steps and the answer. A step where clinicload itself fell behind \
+is invalid and ends the sweep with the generator's ceiling."
+    )]
+    Rate(SweepRateArgs),
+    /// Closed-model steps at 1, 2, 4, ... connections (as many virtual users, no think time):
+    /// throughput and latency, USL fit (contention, coherency, peak) and the knee
+    #[command(
+        after_help = "Example:\n  clinicload sweep connections scenarios/capacity-clinic-day.toml --max 32"
+    )]
+    Connections(SweepConnectionsArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SweepRateArgs {
+    pub scenario: PathBuf,
+    /// SLO terms, comma-separated: p99<50ms, p50<10ms, errors<0.1%, or any threshold
+    /// 'SCOPE.METRIC < VALUE'; added to the scenario's [thresholds]
+    #[arg(long)]
+    pub slo: Vec<String>,
+    /// First offered rate (ops/s)
+    #[arg(long, default_value_t = 50.0, value_parser = parse_rate)]
+    pub from: f64,
+    /// Highest rate to offer (ops/s)
+    #[arg(long, default_value_t = 100_000.0, value_parser = parse_rate)]
+    pub max: f64,
+    /// Growth between steps until the SLO breaks
+    #[arg(long, default_value_t = 2.0)]
+    pub factor: f64,
+    /// Bisect until the bracket is this narrow (5% = 0.05)
+    #[arg(long, default_value = "5%", value_parser = parse_fraction)]
+    pub resolution: f64,
+    /// Measured window of each step
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub step: std::time::Duration,
+    /// Warm-up of each step
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub warmup: std::time::Duration,
+    /// Measured window of the confirmation
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub confirm: std::time::Duration,
+    /// Expected load (ops/s): the answer states the headroom against it
+    #[arg(long, value_parser = parse_rate)]
+    pub expect: Option<f64>,
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SweepConnectionsArgs {
+    pub scenario: PathBuf,
+    /// Most connections (steps are the powers of two below it, and it)
+    #[arg(long, default_value_t = 32)]
+    pub max: usize,
+    /// Measured window of each step
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub step: std::time::Duration,
+    /// Warm-up of each step
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub warmup: std::time::Duration,
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl SweepRateArgs {
+    pub fn options(&self) -> crate::capacity::RateOptions {
+        crate::capacity::RateOptions {
+            scenario: self.scenario.clone(),
+            slo: self.slo.clone(),
+            from: self.from,
+            max: self.max,
+            factor: self.factor,
+            resolution: self.resolution,
+            step: self.step,
+            warmup: self.warmup,
+            confirm: self.confirm,
+            expect: self.expect,
+            out: self.out.clone(),
+            quiet: self.quiet,
+        }
+    }
+}
+
+impl SweepConnectionsArgs {
+    pub fn options(&self) -> crate::capacity::ConnectionOptions {
+        crate::capacity::ConnectionOptions {
+            scenario: self.scenario.clone(),
+            max: self.max,
+            step: self.step,
+            warmup: self.warmup,
+            out: self.out.clone(),
+            quiet: self.quiet,
+        }
+    }
 }
 
 /// Statistics options shared by `compare` and `gate`.
@@ -290,6 +400,8 @@ impl GateArgs {
                 warmup: self.warmup,
                 rate: self.rate,
                 thresholds: self.threshold.clone(),
+                closed_users: None,
+                abort_after: None,
             },
             against: match (&self.baseline_database_url, &self.candidate_migrations) {
                 (Some(url), _) => crate::gate::Against::BaselineDatabase(url.clone()),

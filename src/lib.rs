@@ -4,6 +4,7 @@
 //! The binary (`src/main.rs`) only parses the command line and dispatches to these modules.
 
 pub mod cache;
+pub mod capacity;
 pub mod cli;
 pub mod compare;
 pub mod config;

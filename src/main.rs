@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use clinicload::cli::{BaselineCommand, Cli, Command};
+use clinicload::cli::{BaselineCommand, Cli, Command, SweepCommand};
 use clinicload::config::redact_in;
 
 #[tokio::main]
@@ -67,6 +67,16 @@ async fn main() -> ExitCode {
             clinicload::compare::baseline_show(&name, &baselines)
         }
         Command::Gate(args) => clinicload::gate::gate_command(&targets, &args.options()).await,
+        Command::Sweep(SweepCommand::Rate(args)) => {
+            clinicload::capacity::sweep_rate(&targets, &args.options())
+                .await
+                .map(|(s, dir)| clinicload::capacity::finish(&s, &dir))
+        }
+        Command::Sweep(SweepCommand::Connections(args)) => {
+            clinicload::capacity::sweep_connections(&targets, &args.options())
+                .await
+                .map(|(s, dir)| clinicload::capacity::finish(&s, &dir))
+        }
         Command::Run {
             scenario,
             duration,
@@ -85,6 +95,8 @@ async fn main() -> ExitCode {
                     warmup,
                     rate,
                     thresholds: threshold,
+                    closed_users: None,
+                    abort_after: None,
                 },
                 out,
                 quiet,

@@ -284,6 +284,30 @@ pub struct RunFacts {
     /// writes count too). The write-path cost of an index variant.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wal_bytes: Option<u64>,
+    /// How the load generator itself kept up: what tells a server-bound run from one where
+    /// clinicload fell behind (`crate::capacity` judges it).
+    pub generator: GeneratorFacts,
+}
+
+/// The load generator's own figures over the measured window.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GeneratorFacts {
+    /// Workers (open model: max_in_flight; closed: users).
+    pub workers: usize,
+    /// Open model: how late the scheduler handed measured arrivals to the queue (its own lag,
+    /// before any worker was involved).
+    pub dispatch_lag_p90_us: Option<u64>,
+    pub dispatch_lag_p99_us: Option<u64>,
+    pub dispatch_lag_max_us: Option<u64>,
+    /// Most arrivals waiting in the queue for a free worker, sampled every second.
+    pub max_queue: usize,
+    /// Operations in flight, sampled every second.
+    pub mean_in_flight: f64,
+    pub max_in_flight: usize,
+    /// clinicload's CPU time over the run (all threads) and the run's wall time.
+    pub cpu_s: f64,
+    pub wall_s: f64,
+    pub cores: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -599,6 +623,7 @@ pub fn summarize(
         warmup_errors: outcome.warmup_errors,
         abandoned: all_arrivals.abandoned,
         wal_bytes: None,
+        generator: outcome.generator.clone(),
     };
     let started_at = chrono::DateTime::<chrono::Utc>::from(outcome.measured_from)
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);

@@ -87,6 +87,19 @@ pub struct RunOutcome {
     /// How long the run waited after the end for operations still running.
     pub grace: Duration,
     pub intervals: Vec<IntervalPoint>,
+    /// How the load generator itself kept up (`crate::report::GeneratorFacts`).
+    pub generator: crate::report::GeneratorFacts,
+}
+
+/// CPU seconds (user + system) this process has used so far.
+pub fn process_cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return 0.0;
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
 struct Shared {
@@ -325,13 +338,15 @@ pub async fn run(
             let (tx, rx) = flume::unbounded::<(Instant, u64)>();
             queue = Some(rx.clone());
             let shs = sh.clone();
-            // Returns the index of the first arrival it did not send.
-            scheduler = Some(std::thread::spawn(move || -> u64 {
+            // Returns the index of the first arrival it did not send, and how late it sent
+            // the measured ones (its own lag: the generator falling behind its schedule).
+            scheduler = Some(std::thread::spawn(move || -> (u64, Histogram<u64>) {
                 let mut i: u64 = 0;
+                let mut lag = new_histogram();
                 loop {
                     let at = shs.t0 + intended_at(i, rate, ramp_from, ramp);
                     if at >= shs.end || shs.stop.load(Ordering::SeqCst) {
-                        return i;
+                        return (i, lag);
                     }
                     loop {
                         let now = Instant::now();
@@ -340,8 +355,11 @@ pub async fn run(
                         }
                         std::thread::sleep((at - now).min(Duration::from_millis(50)));
                     }
+                    if at >= shs.warmup_end {
+                        let _ = lag.record(micros(Instant::now().saturating_duration_since(at)));
+                    }
                     if shs.stop.load(Ordering::SeqCst) || tx.send((at, i)).is_err() {
-                        return i;
+                        return (i, lag);
                     }
                     i += 1;
                 }
@@ -419,6 +437,11 @@ pub async fn run(
     let mut last_tick = warmup_end;
     let mut k: u32 = 1;
     let mut aborted: Option<String> = None;
+    let cpu_at_start = process_cpu_seconds();
+    let wall_at_start = Instant::now();
+    // Sampled at every measured tick: arrivals queued for a worker, operations in flight.
+    let (mut max_queue, mut in_flight_sum, mut in_flight_max, mut samples) =
+        (0usize, 0u64, 0usize, 0u64);
     let op_names: Vec<&str> = sh.scenario.ops.iter().map(|o| o.name()).collect();
     loop {
         let now = Instant::now();
@@ -465,6 +488,13 @@ pub async fn run(
             break;
         }
         if next > warmup_end && next <= now || stopping {
+            if let Some(q) = &queue {
+                max_queue = max_queue.max(q.len());
+            }
+            let busy = sh.running.iter().filter(|r| lock(r).is_some()).count();
+            in_flight_sum += busy as u64;
+            in_flight_max = in_flight_max.max(busy);
+            samples += 1;
             let snap = recorder.harvest();
             // An interrupted window ends when the signal came, not at this tick.
             let end_t = sh
@@ -535,12 +565,34 @@ pub async fn run(
     stop_notify.notify_waiters();
     // The end of the measured window: the end, or when the signal came.
     let cut = last_tick.max(warmup_end);
-    let next_unsent = match scheduler {
-        Some(s) => tokio::task::spawn_blocking(move || s.join())
+    let cpu_s = process_cpu_seconds() - cpu_at_start;
+    let wall_s = wall_at_start.elapsed().as_secs_f64();
+    let (next_unsent, dispatch_lag) = match scheduler {
+        Some(s) => match tokio::task::spawn_blocking(move || s.join())
             .await
             .ok()
-            .and_then(|r| r.ok()),
-        None => None,
+            .and_then(|r| r.ok())
+        {
+            Some((i, lag)) => (Some(i), Some(lag)),
+            None => (None, None),
+        },
+        None => (None, None),
+    };
+    let generator = crate::report::GeneratorFacts {
+        workers: n_workers,
+        dispatch_lag_p90_us: dispatch_lag.as_ref().map(|h| value_or_zero(h, 0.9)),
+        dispatch_lag_p99_us: dispatch_lag.as_ref().map(|h| value_or_zero(h, 0.99)),
+        dispatch_lag_max_us: dispatch_lag.as_ref().map(|h| h.max()),
+        max_queue,
+        mean_in_flight: if samples > 0 {
+            in_flight_sum as f64 / samples as f64
+        } else {
+            0.0
+        },
+        max_in_flight: in_flight_max,
+        cpu_s,
+        wall_s,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let interrupted = interrupted.load(Ordering::SeqCst);
     // Operations still running get the timeout (at most 10 s; 2 s after a signal, which
@@ -663,6 +715,7 @@ pub async fn run(
         unsupported: sh.unsupported.iter().map(|u| u.get().cloned()).collect(),
         grace,
         intervals,
+        generator,
     })
 }
 

@@ -240,6 +240,10 @@ pub struct Scenario {
     /// variant changes the indexes gets a first variant "as-migrated" to compare them with.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub variants: Vec<Variant>,
+    /// `clinic_rate`: the operations per second one clinic like the seeded ones generates,
+    /// so a capacity sweep can answer in clinics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clinic_rate: Option<f64>,
     /// `[thresholds]` and `--threshold`, judged on the finished run (`crate::thresholds`).
     pub thresholds: Vec<crate::thresholds::Threshold>,
     /// `abort_on_fail = true` in `[thresholds]`: after this grace period (`abort_grace`,
@@ -318,6 +322,7 @@ struct RawScenario {
     #[serde(default)]
     variant: Vec<Spanned<toml::Table>>,
     thresholds: Option<Spanned<toml::Table>>,
+    clinic_rate: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -349,6 +354,12 @@ pub struct Overrides {
     pub rate: Option<f64>,
     /// `--threshold 'KEY EXPR'`, as given; a key also in the file replaces the file's.
     pub thresholds: Vec<String>,
+    /// A connection sweep's step (`crate::capacity`): the closed model with this many users,
+    /// no think time, and as many connections to each store.
+    pub closed_users: Option<usize>,
+    /// End the run early, after this much of its measured window, once a threshold fails on
+    /// the run so far (`abort_on_fail`; a sweep's clearly failing step).
+    pub abort_after: Option<Duration>,
 }
 
 /// The longest duration any scenario key or flag takes (`duration`, `warmup`, `ramp`,
@@ -828,7 +839,38 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
     };
 
     let (cache, variants) = cache_variants(&cx, &raw, &ops)?;
-    let (thresholds, abort_on_fail) = thresholds(&cx, &raw, &ops, overrides)?;
+    let (load, connections) = match overrides.closed_users {
+        Some(n) => {
+            let c = n.clamp(1, 10_000) as u32;
+            (
+                Load::Closed {
+                    users: n.max(1),
+                    think_time: Duration::ZERO,
+                },
+                Connections {
+                    postgres: c,
+                    mongo: c,
+                    redis: c,
+                },
+            )
+        }
+        None => (load, connections),
+    };
+    let clinic_rate = match &raw.clinic_rate {
+        Some(r) if !(r.get_ref().is_finite() && *r.get_ref() > 0.0) => {
+            return Err(cx.err(
+                r.span().start,
+                format!("clinic_rate {} is not a positive number", r.get_ref()),
+                "clinic_rate is the operations per second one clinic generates, e.g. 40",
+            ))
+        }
+        Some(r) => Some(*r.get_ref()),
+        None => None,
+    };
+    let (thresholds, mut abort_on_fail) = thresholds(&cx, &raw, &ops, overrides)?;
+    if overrides.abort_after.is_some() && !thresholds.is_empty() {
+        abort_on_fail = overrides.abort_after;
+    }
 
     Ok(Scenario {
         name,
@@ -846,6 +888,7 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
         variants,
         thresholds,
         abort_on_fail,
+        clinic_rate,
     })
 }
 

@@ -70,6 +70,7 @@ ORDER BY o.ordered_at DESC;";
 
 /// Harness calibration: the same primary-key lookup scripts/bench-harness gives pgbench.
 pub const PG_PK_LOOKUP: &str = "SELECT id, payload FROM clinicload_bench_kv WHERE id = :id;";
+pub const PG_SLEEP: &str = "SELECT pg_sleep(:ms / 1000.0);";
 
 /// Book a follow-up appointment in a free 15-minute slot of the doctor's calendar in the next
 /// four weeks (the catalog finds the free slots; each is taken once). The key is a
@@ -358,6 +359,12 @@ pub async fn execute(
                 .map(|r| Outcome::rows(r.is_some() as u64))
                 .map_err(pg_error)
         }
+        OpKind::PgSleep => sqlx::query("SELECT pg_sleep($1::float8 / 1000.0)")
+            .bind(spec.int("ms") as f64)
+            .execute(&mut *conn)
+            .await
+            .map(|_| Outcome::rows(1))
+            .map_err(pg_error),
         OpKind::BookAppointment => {
             let (patient, name) = catalog.patient(spec.dist("patient"), rng).clone();
             // From tomorrow over the next four weeks, in the database's calendar.

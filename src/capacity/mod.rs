@@ -1,0 +1,786 @@
+//! Capacity planning: `clinicload sweep rate` finds the highest arrival rate whose SLO holds
+//! (steady steps, not a ramp: grow geometrically until the SLO breaks or the server cannot
+//! keep up, bisect to a resolution, confirm with a longer window) and says it in clinics;
+//! `clinicload sweep connections` measures throughput at 1, 2, 4, ... connections and fits the
+//! Universal Scalability Law ([`usl`]) and finds the knee ([`knee`]).
+//!
+//! Every step is an ordinary run (its own report, the dataset restored after it) and is
+//! checked for the generator keeping up ([`judge_step`]): a step where clinicload, not the
+//! server, fell behind is *invalid* and ends the search with the generator's ceiling; a step
+//! where the server fell behind is *saturated*, the answer the sweep is looking for.
+
+pub mod knee;
+pub mod usl;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::config::Targets;
+use crate::metrics::fmt_us;
+use crate::report::page::{Cell, Page, Table, Tone};
+use crate::report::Summary;
+use crate::scenario::spec::{self, Load, Overrides};
+use crate::scenario::{run_scenario, RunOptions};
+
+pub const SCHEMA: &str = "clinicload.sweep/1";
+
+/// Options of `clinicload sweep rate`.
+#[derive(Debug, Clone)]
+pub struct RateOptions {
+    pub scenario: PathBuf,
+    /// SLO terms on top of the scenario's thresholds (`p99<50ms`, `errors<0.1%`, or any
+    /// `KEY EXPR` threshold).
+    pub slo: Vec<String>,
+    pub from: f64,
+    pub max: f64,
+    /// Growth factor between steps before the SLO breaks.
+    pub factor: f64,
+    /// Bisect until (hi - lo) / lo is at most this.
+    pub resolution: f64,
+    pub step: Duration,
+    pub warmup: Duration,
+    /// The longer window the answer is confirmed with.
+    pub confirm: Duration,
+    /// An expected load (ops/s) to state the headroom against.
+    pub expect: Option<f64>,
+    pub out: PathBuf,
+    pub quiet: bool,
+}
+
+/// Options of `clinicload sweep connections`.
+#[derive(Debug, Clone)]
+pub struct ConnectionOptions {
+    pub scenario: PathBuf,
+    pub max: usize,
+    pub step: Duration,
+    pub warmup: Duration,
+    pub out: PathBuf,
+    pub quiet: bool,
+}
+
+/// What the generator check says of a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepHealth {
+    /// The generator kept its schedule and the server kept up.
+    Ok,
+    /// The server fell behind (workers all busy or arrivals queued): a valid measurement of
+    /// a saturated server.
+    Saturated,
+    /// The generator fell behind its own schedule while it had capacity, or used the
+    /// machine's CPU: the step measures clinicload, not the server.
+    Invalid,
+}
+
+/// One step of a sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// "grow", "bisect", "confirm" or "connections".
+    pub phase: &'static str,
+    /// Open model: the offered rate; closed model: the connections (= users).
+    pub target: f64,
+    pub achieved: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub error_rate: f64,
+    pub slo_pass: bool,
+    /// The SLO lines that failed.
+    pub failed: Vec<String>,
+    pub health: StepHealth,
+    pub health_reason: String,
+    /// Little's law: operations in flight (sampled) against achieved rate x mean latency.
+    pub in_flight_observed: f64,
+    pub in_flight_expected: f64,
+    /// The operation with the highest p99 in the step, and its store.
+    pub slowest_op: String,
+    pub slowest_store: String,
+    pub slowest_p99_us: u64,
+    pub measured_s: f64,
+    pub dir: String,
+}
+
+/// `sweep.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sweep {
+    pub schema: &'static str,
+    /// "rate" or "connections".
+    pub kind: &'static str,
+    pub scenario: String,
+    pub slo: Vec<String>,
+    pub steps: Vec<Step>,
+    /// The plain-language answer, first line of the report.
+    pub answer: String,
+    pub max_rate: Option<f64>,
+    pub confirmed: bool,
+    /// The first rate whose SLO broke (or where the server fell behind), if reached.
+    pub breaking_rate: Option<f64>,
+    pub limiting_op: Option<String>,
+    pub clinics: Option<f64>,
+    /// Set when a step was invalid: the rate this machine's generator could not keep.
+    pub generator_ceiling: Option<f64>,
+    pub usl: Option<usl::Usl>,
+    /// Connections at the knee of the throughput curve.
+    pub knee: Option<f64>,
+    /// Seconds measured in steps, and the sweep's whole time (the rest is warm-up, restore,
+    /// sampling between steps).
+    pub measured_s: f64,
+    pub total_s: f64,
+    pub notes: Vec<String>,
+}
+
+/// `p99<50ms` -> `overall.p99 < 50ms`; `errors<0.1%` -> `overall.error_rate < 0.1%`; a term
+/// with a scope (`appointments_today.p99 < 20ms`) is kept as written.
+pub fn slo_terms(slo: &str) -> Vec<String> {
+    slo.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            let cut = t.find(['<', '>', '=']).unwrap_or(t.len());
+            let (key, expr) = t.split_at(cut);
+            let key = key.trim();
+            let key = match key {
+                "errors" | "error_rate" => "overall.error_rate".to_string(),
+                k if !k.contains('.') => format!("overall.{k}"),
+                k => k.to_string(),
+            };
+            let expr = expr.trim();
+            let op_end = expr
+                .find(|c| !matches!(c, '<' | '>' | '='))
+                .unwrap_or(expr.len());
+            format!("{key} {} {}", &expr[..op_end], expr[op_end..].trim())
+        })
+        .collect()
+}
+
+/// Judges whether the generator kept up in a run.
+pub fn judge_step(s: &Summary) -> (StepHealth, String) {
+    let g = &s.run.generator;
+    // One late wake-up is noise; a tenth of the arrivals late is a generator behind.
+    let lag = g.dispatch_lag_p90_us.unwrap_or(0);
+    let cpu_share = if g.wall_s > 0.0 && g.cores > 0 {
+        g.cpu_s / (g.wall_s * g.cores as f64)
+    } else {
+        0.0
+    };
+    if lag > 5_000 {
+        return (
+            StepHealth::Invalid,
+            format!(
+                "the generator handed out arrivals {} late (p90; max {}) on its own schedule: clinicload, not the server, fell behind",
+                fmt_us(lag),
+                fmt_us(g.dispatch_lag_max_us.unwrap_or(0))
+            ),
+        );
+    }
+    if s.run.target_rate.is_some()
+        && g.max_queue > 100
+        && g.workers > 0
+        && g.max_in_flight < g.workers / 2
+    {
+        return (
+            StepHealth::Invalid,
+            format!(
+                "up to {} arrivals waited in the queue while at most {} of {} workers were busy: clinicload's workers could not take them (CPU), the server was not the limit",
+                g.max_queue, g.max_in_flight, g.workers
+            ),
+        );
+    }
+    if cpu_share > 0.9 {
+        return (
+            StepHealth::Invalid,
+            format!(
+                "clinicload used {:.0}% of the machine's {} cores",
+                cpu_share * 100.0,
+                g.cores
+            ),
+        );
+    }
+    if s.run.target_rate.is_none() {
+        // Closed model: every user is always busy by design; only the CPU check applies.
+        return (
+            StepHealth::Ok,
+            format!("closed model; clinicload CPU {:.0}%", cpu_share * 100.0),
+        );
+    }
+    let short = s
+        .run
+        .target_rate
+        .is_some_and(|t| s.run.achieved_rate < 0.95 * s.run.intended_rate.min(t));
+    // Operations beyond the connections wait for one: the server's side is full.
+    let sc = &s.scenario;
+    let connections: u32 = [
+        (
+            crate::scenario::ops::Store::Postgres,
+            sc.connections.postgres,
+        ),
+        (crate::scenario::ops::Store::Mongo, sc.connections.mongo),
+        (crate::scenario::ops::Store::Redis, sc.connections.redis),
+    ]
+    .iter()
+    .filter(|(st, _)| sc.uses(*st))
+    .map(|(_, n)| *n)
+    .sum();
+    // Little's law over every arrival: operations in the system on average.
+    let in_system = s.run.achieved_rate * s.overall.all.mean_us / 1e6;
+    let waiting = s.run.target_rate.is_some() && in_system > connections as f64;
+    if g.max_queue > 0 || (g.workers > 0 && g.max_in_flight >= g.workers) || short || waiting {
+        return (
+            StepHealth::Saturated,
+            format!(
+                "the server fell behind: {in_system:.1} operations in the system on average (rate x mean latency) for {connections} connections, {} of {} workers busy at most, up to {} arrivals queued, {:.0} of {:.0} ops/s achieved",
+                g.max_in_flight, g.workers, g.max_queue, s.run.achieved_rate, s.run.intended_rate
+            ),
+        );
+    }
+    (
+        StepHealth::Ok,
+        format!(
+            "kept up: dispatch lag p90 {}, clinicload CPU {:.0}%",
+            fmt_us(lag),
+            cpu_share * 100.0
+        ),
+    )
+}
+
+fn step_of(phase: &'static str, target: f64, s: &Summary, dir: &Path) -> Step {
+    let failed: Vec<String> = s
+        .thresholds
+        .iter()
+        .filter(|v| !v.pass)
+        .map(|v| v.line())
+        .collect();
+    let (health, health_reason) = judge_step(s);
+    let slowest = s
+        .operations
+        .iter()
+        .filter(|o| o.sub.is_none())
+        .max_by_key(|o| o.p99_all_us);
+    let mean_s = s.overall.stats.mean_us / 1e6;
+    Step {
+        phase,
+        target,
+        achieved: s.run.achieved_rate,
+        p50_us: s.overall.stats.p50_us,
+        p99_us: s.overall.p99_all_us,
+        error_rate: s.run.error_rate,
+        slo_pass: failed.is_empty() && s.run.error_rate <= s.run.max_error_rate,
+        failed,
+        health,
+        health_reason,
+        in_flight_observed: s.run.generator.mean_in_flight,
+        in_flight_expected: s.run.achieved_rate * mean_s,
+        slowest_op: slowest.map(|o| o.label.clone()).unwrap_or_default(),
+        slowest_store: slowest.map(|o| o.store.clone()).unwrap_or_default(),
+        slowest_p99_us: slowest.map_or(0, |o| o.p99_all_us),
+        measured_s: s.run.measured_s,
+        dir: dir.display().to_string(),
+    }
+}
+
+struct Runner<'a> {
+    targets: &'a Targets,
+    file: &'a Path,
+    steps_dir: PathBuf,
+    thresholds: Vec<String>,
+    quiet: bool,
+    warmup: Duration,
+}
+
+impl Runner<'_> {
+    async fn run(
+        &self,
+        phase: &'static str,
+        target: f64,
+        duration: Duration,
+        closed_users: Option<usize>,
+    ) -> Result<(Step, bool)> {
+        let opts = RunOptions {
+            overrides: Overrides {
+                duration: Some(duration),
+                warmup: Some(self.warmup),
+                rate: closed_users.is_none().then_some(target),
+                thresholds: self.thresholds.clone(),
+                closed_users,
+                // A step whose SLO clearly fails stops after a quarter of its window.
+                abort_after: closed_users
+                    .is_none()
+                    .then(|| (duration / 4).max(Duration::from_secs(1))),
+            },
+            out: self.steps_dir.clone(),
+            quiet: self.quiet,
+            ..RunOptions::default()
+        };
+        let r = run_scenario(self.targets, self.file, &opts)
+            .await
+            .with_context(|| format!("sweep step at {target}"))?;
+        if let Some(e) = r.write_error {
+            return Err(e.context("writing a sweep step's report"));
+        }
+        let step = step_of(phase, target, &r.summary, &r.dir);
+        eprintln!(
+            "sweep: {phase} {target:.1}{}: achieved {:.1} ops/s, p99 {}, SLO {}, {:?}",
+            if closed_users.is_some() {
+                " connections"
+            } else {
+                " ops/s"
+            },
+            step.achieved,
+            fmt_us(step.p99_us),
+            if step.slo_pass { "holds" } else { "broken" },
+            step.health
+        );
+        Ok((step, r.summary.run.interrupted))
+    }
+}
+
+fn sweep_dir(out: &Path, name: &str, kind: &str) -> Result<(String, PathBuf)> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("creating the reports directory {}", out.display()))?;
+    crate::report::create_run_dir(
+        out,
+        &format!(
+            "{}-sweep-{kind}",
+            crate::report::run_id(name, chrono::Utc::now())
+        ),
+    )
+}
+
+/// `clinicload sweep rate`.
+pub async fn sweep_rate(targets: &Targets, opts: &RateOptions) -> Result<(Sweep, PathBuf)> {
+    let scenario = spec::load(&opts.scenario, &Overrides::default())?;
+    if !matches!(scenario.load, Load::Open { .. }) {
+        crate::usage!(
+            "{} uses the closed model; a rate sweep offers arrival rates (model = \"open\"): use `sweep connections` for virtual users",
+            opts.scenario.display()
+        );
+    }
+    if !(opts.from > 0.0 && opts.max >= opts.from && opts.factor > 1.0 && opts.resolution > 0.0) {
+        crate::usage!(
+            "--from {} --max {} --factor {} --resolution {}: give 0 < from <= max, factor > 1, resolution > 0",
+            opts.from, opts.max, opts.factor, opts.resolution
+        );
+    }
+    let slo: Vec<String> = opts.slo.iter().flat_map(|s| slo_terms(s)).collect();
+    if slo.is_empty() && scenario.thresholds.is_empty() {
+        crate::usage!(
+            "no SLO: give --slo 'p99<50ms,errors<0.1%' or [thresholds] in {}",
+            opts.scenario.display()
+        );
+    }
+    // Checked once, so a bad term fails before any step runs.
+    spec::load(
+        &opts.scenario,
+        &Overrides {
+            thresholds: slo.clone(),
+            ..Overrides::default()
+        },
+    )?;
+    let mut slo_lines: Vec<String> = scenario
+        .thresholds
+        .iter()
+        .map(|t| format!("{} {}", t.key, t.text))
+        .collect();
+    slo_lines.extend(slo.iter().cloned());
+    let (_, dir) = sweep_dir(&opts.out, &scenario.name, "rate")?;
+    let started = Instant::now();
+    let runner = Runner {
+        targets,
+        file: &opts.scenario,
+        steps_dir: dir.join("steps"),
+        thresholds: slo.clone(),
+        quiet: opts.quiet,
+        warmup: opts.warmup,
+    };
+    let mut steps: Vec<Step> = Vec::new();
+    let mut notes = Vec::new();
+    let good =
+        |s: &Step| s.slo_pass && s.health != StepHealth::Invalid && s.achieved >= 0.95 * s.target;
+    let mut lo: Option<f64> = None;
+    let mut hi: Option<f64> = None;
+    let mut ceiling = None;
+    let mut interrupted = false;
+    // Grow.
+    let mut r = opts.from;
+    loop {
+        let (s, stop) = runner.run("grow", r, opts.step, None).await?;
+        let invalid = s.health == StepHealth::Invalid;
+        let ok = good(&s);
+        steps.push(s);
+        if stop {
+            interrupted = true;
+            break;
+        }
+        if invalid {
+            ceiling = Some(r);
+            break;
+        }
+        if ok {
+            lo = Some(r);
+            if r >= opts.max {
+                break;
+            }
+            r = (r * opts.factor).min(opts.max);
+        } else {
+            hi = Some(r);
+            break;
+        }
+    }
+    // Bisect.
+    while let (Some(l), Some(h), false, None) = (lo, hi, interrupted, ceiling) {
+        if (h - l) / l <= opts.resolution {
+            break;
+        }
+        let mid = (l + h) / 2.0;
+        let (s, stop) = runner.run("bisect", mid, opts.step, None).await?;
+        let invalid = s.health == StepHealth::Invalid;
+        let ok = good(&s);
+        steps.push(s);
+        if stop {
+            interrupted = true;
+        } else if invalid {
+            ceiling = Some(mid);
+        } else if ok {
+            lo = Some(mid);
+        } else {
+            hi = Some(mid);
+        }
+    }
+    // Confirm with the longer window, stepping down by the resolution when it fails.
+    let mut confirmed = false;
+    if !interrupted && ceiling.is_none() {
+        for _ in 0..3 {
+            let Some(l) = lo else { break };
+            let (s, stop) = runner.run("confirm", l, opts.confirm, None).await?;
+            let ok = good(&s);
+            let invalid = s.health == StepHealth::Invalid;
+            steps.push(s);
+            if stop {
+                interrupted = true;
+                break;
+            }
+            if invalid {
+                ceiling = Some(l);
+                break;
+            }
+            if ok {
+                confirmed = true;
+                break;
+            }
+            hi = Some(l);
+            lo = Some(l * (1.0 - opts.resolution));
+            notes.push(format!(
+                "{l:.1} ops/s held in a {:.0} s step but not over the {:.0} s confirmation: stepped down",
+                opts.step.as_secs_f64(),
+                opts.confirm.as_secs_f64()
+            ));
+        }
+    }
+    let limiting = hi.and_then(|h| {
+        steps
+            .iter()
+            .rfind(|s| s.target == h)
+            .map(|s| (s.slowest_op.clone(), s.slowest_store.clone(), s.p99_us))
+    });
+    let clinics = match (lo, scenario.clinic_rate) {
+        (Some(l), Some(c)) if confirmed => Some(l / c),
+        _ => None,
+    };
+    let slo_text = slo_lines.join(", ");
+    let mut answer = match (lo, confirmed) {
+        (Some(l), true) => format!(
+            "max sustainable rate {l:.0} ops/s with {slo_text} (confirmed over {:.0} s)",
+            opts.confirm.as_secs_f64()
+        ),
+        (Some(l), false) => format!("{l:.0} ops/s held the SLO ({slo_text}) but was not confirmed"),
+        (None, _) if ceiling.is_some() => format!(
+            "no capacity measured: clinicload could not generate {:.0} ops/s on this machine, the first step",
+            opts.from
+        ),
+        (None, _) => format!(
+            "the SLO ({slo_text}) does not hold even at {:.1} ops/s, the first step",
+            opts.from
+        ),
+    };
+    if let (Some(h), Some((op, store, p99))) = (hi, &limiting) {
+        answer.push_str(&format!(
+            "; at {h:.0} ops/s p99 = {} ({op} on {store} the slowest)",
+            fmt_us(*p99)
+        ));
+    } else if lo.is_some_and(|l| l >= opts.max) {
+        answer.push_str(&format!(
+            "; --max {:.0} reached without breaking it",
+            opts.max
+        ));
+    }
+    match (clinics, scenario.clinic_rate) {
+        (Some(n), Some(c)) => answer.push_str(&format!(
+            "; about {n:.0} clinics like the seeded ones ({c} ops/s each)"
+        )),
+        (_, None) => notes.push(
+            "set clinic_rate (ops/s one clinic generates) in the scenario to read the answer in clinics".into(),
+        ),
+        _ => {}
+    }
+    if let (Some(e), Some(l), true) = (opts.expect, lo, confirmed) {
+        answer.push_str(&format!(
+            "; headroom at the expected {e:.0} ops/s: {:+.0}%",
+            (l / e - 1.0) * 100.0
+        ));
+    }
+    if let Some(c) = ceiling {
+        notes.push(format!(
+            "the generator on this machine could not keep {c:.0} ops/s (invalid step): the server's capacity was not reached; run clinicload on more cores or as several workers"
+        ));
+    }
+    if interrupted {
+        notes.push("interrupted: the sweep covers the steps that completed".into());
+    }
+    let measured_s: f64 = steps.iter().map(|s| s.measured_s).sum();
+    let sweep = Sweep {
+        schema: SCHEMA,
+        kind: "rate",
+        scenario: scenario.name.clone(),
+        slo: slo_lines,
+        steps,
+        answer,
+        max_rate: lo,
+        confirmed,
+        breaking_rate: hi,
+        limiting_op: limiting.map(|l| l.0),
+        clinics,
+        generator_ceiling: ceiling,
+        usl: None,
+        knee: None,
+        measured_s,
+        total_s: started.elapsed().as_secs_f64(),
+        notes,
+    };
+    write(&dir, &sweep)?;
+    Ok((sweep, dir))
+}
+
+/// `clinicload sweep connections`.
+pub async fn sweep_connections(
+    targets: &Targets,
+    opts: &ConnectionOptions,
+) -> Result<(Sweep, PathBuf)> {
+    let scenario = spec::load(&opts.scenario, &Overrides::default())?;
+    if opts.max == 0 || opts.max > 1024 {
+        crate::usage!("--max {}: give 1 to 1024 connections", opts.max);
+    }
+    let (_, dir) = sweep_dir(&opts.out, &scenario.name, "connections")?;
+    let started = Instant::now();
+    let runner = Runner {
+        targets,
+        file: &opts.scenario,
+        steps_dir: dir.join("steps"),
+        thresholds: Vec::new(),
+        quiet: opts.quiet,
+        warmup: opts.warmup,
+    };
+    let mut levels = Vec::new();
+    let mut n = 1;
+    while n < opts.max {
+        levels.push(n);
+        n *= 2;
+    }
+    levels.push(opts.max);
+    let mut steps = Vec::new();
+    let mut notes = Vec::new();
+    for n in levels {
+        let (s, stop) = runner
+            .run("connections", n as f64, opts.step, Some(n))
+            .await?;
+        steps.push(s);
+        if stop {
+            notes.push("interrupted: the sweep covers the steps that completed".into());
+            break;
+        }
+    }
+    let points: Vec<(f64, f64)> = steps.iter().map(|s| (s.target, s.achieved)).collect();
+    let fit = usl::fit(&points);
+    let knee = knee::kneedle(&points).map(|i| points[i].0);
+    let best = steps
+        .iter()
+        .max_by(|a, b| a.achieved.total_cmp(&b.achieved));
+    let mut answer = match best {
+        Some(b) => format!(
+            "highest throughput {:.0} ops/s at {} connections (p99 {})",
+            b.achieved,
+            b.target,
+            fmt_us(b.p99_us)
+        ),
+        None => "no step completed".into(),
+    };
+    if let Some(u) = &fit {
+        answer.push_str(&format!(
+            "; USL: contention σ = {:.4}, coherency κ = {:.6}, R² = {:.3}",
+            u.sigma, u.kappa, u.r_squared
+        ));
+        match (u.peak_concurrency(), u.peak_throughput()) {
+            (Some(n), Some(x)) => {
+                answer.push_str(&format!(", peak {x:.0} ops/s at {n:.0} connections"))
+            }
+            _ => answer.push_str(", no peak (throughput levels off)"),
+        }
+    } else {
+        notes.push("the USL needs at least 3 connection levels".into());
+    }
+    if let Some(k) = knee {
+        answer.push_str(&format!("; knee at {k} connections"));
+    }
+    let measured_s: f64 = steps.iter().map(|s| s.measured_s).sum();
+    let sweep = Sweep {
+        schema: SCHEMA,
+        kind: "connections",
+        scenario: scenario.name.clone(),
+        slo: Vec::new(),
+        steps,
+        answer,
+        max_rate: None,
+        confirmed: false,
+        breaking_rate: None,
+        limiting_op: None,
+        clinics: None,
+        generator_ceiling: None,
+        usl: fit,
+        knee,
+        measured_s,
+        total_s: started.elapsed().as_secs_f64(),
+        notes,
+    };
+    write(&dir, &sweep)?;
+    Ok((sweep, dir))
+}
+
+/// The report page of a sweep.
+pub fn page(s: &Sweep) -> Page {
+    let rows = s
+        .steps
+        .iter()
+        .map(|st| {
+            vec![
+                Cell::new(st.phase),
+                Cell::new(format!("{:.1}", st.target)),
+                Cell::new(format!("{:.1}", st.achieved)),
+                Cell::new(fmt_us(st.p50_us)),
+                Cell::new(fmt_us(st.p99_us)),
+                Cell::new(format!("{:.2}%", st.error_rate * 100.0)),
+                if st.slo_pass {
+                    Cell::toned("holds", Tone::Good)
+                } else {
+                    Cell::toned(format!("broken: {}", st.failed.join("; ")), Tone::Bad)
+                },
+                Cell::toned(
+                    format!("{:?}: {}", st.health, st.health_reason),
+                    match st.health {
+                        StepHealth::Ok => Tone::Neutral,
+                        StepHealth::Saturated => Tone::Warn,
+                        StepHealth::Invalid => Tone::Bad,
+                    },
+                ),
+                Cell::new(format!(
+                    "{:.1} / {:.1}",
+                    st.in_flight_observed, st.in_flight_expected
+                )),
+                Cell::new(format!("{} ({})", st.slowest_op, fmt_us(st.slowest_p99_us))),
+            ]
+        })
+        .collect();
+    let mut footer = vec![format!(
+        "measured {:.0} s of {:.0} s in all ({:.0}% between steps: warm-up, sampling, restore)",
+        s.measured_s,
+        s.total_s,
+        if s.total_s > 0.0 {
+            100.0 * (1.0 - s.measured_s / s.total_s)
+        } else {
+            0.0
+        }
+    )];
+    footer.push(format!("schema {}", s.schema));
+    Page {
+        title: format!("clinicload sweep {}: {}", s.kind, s.scenario),
+        headline: s.answer.clone(),
+        tone: if s.generator_ceiling.is_some() {
+            Tone::Warn
+        } else {
+            Tone::Neutral
+        },
+        notes: s.notes.clone(),
+        tables: vec![Table {
+            title: "Steps".into(),
+            columns: [
+                "phase",
+                if s.kind == "rate" {
+                    "offered ops/s"
+                } else {
+                    "connections"
+                },
+                "achieved ops/s",
+                "p50",
+                "p99 (all)",
+                "errors",
+                "SLO",
+                "generator check",
+                "in flight: seen / rate x latency",
+                "slowest operation (p99)",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows,
+        }],
+        charts: Vec::new(),
+        footer,
+    }
+}
+
+pub fn write(dir: &Path, s: &Sweep) -> Result<()> {
+    crate::report::write_atomic(
+        &dir.join("sweep.json"),
+        format!("{}\n", serde_json::to_string_pretty(s)?).as_bytes(),
+    )?;
+    let p = page(s);
+    crate::report::write_atomic(
+        &dir.join("report.html"),
+        crate::report::page::html(&p).as_bytes(),
+    )?;
+    crate::report::write_atomic(
+        &dir.join("summary.md"),
+        crate::report::page::markdown(&p, usize::MAX).as_bytes(),
+    )
+}
+
+/// Prints the answer and where the report is; exit 0 (a sweep's answer is information),
+/// 130 when interrupted.
+pub fn finish(s: &Sweep, dir: &Path) -> ExitCode {
+    println!("{}", s.answer);
+    for n in &s.notes {
+        println!("note: {n}");
+    }
+    println!("report: {}", dir.join("report.html").display());
+    if s.notes.iter().any(|n| n.starts_with("interrupted")) {
+        return crate::exit::code(crate::exit::INTERRUPTED);
+    }
+    crate::exit::code(crate::exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slo_shorthand_becomes_thresholds() {
+        assert_eq!(
+            slo_terms("p99<50ms, errors<0.1%"),
+            ["overall.p99 < 50ms", "overall.error_rate < 0.1%"]
+        );
+        assert_eq!(
+            slo_terms("appointments_today.p99 < 20ms"),
+            ["appointments_today.p99 < 20ms"]
+        );
+    }
+}

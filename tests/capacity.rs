@@ -1,0 +1,202 @@
+//! Capacity sweeps against the real servers. A rate sweep on an operation with a known
+//! service time behind one connection (`pg_sleep` of 10 ms: at most about 1/latency
+//! operations per second) finds that cap within 15%, and the steps beyond it are valid but
+//! saturated (the server, not clinicload, fell behind). A connection sweep of an operation
+//! that scales with connections fits the USL with R² >= 0.9. With clinicload pinned to one
+//! core at a rate that core cannot schedule, the step is invalid (the generator fell behind).
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::TestEnv;
+use serde_json::Value;
+
+fn scratch(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "clinicload-capacity-{label}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn sleep_scenario(dir: &Path, ms: u32, pool: u32, model: &str) -> PathBuf {
+    let load = match model {
+        "open" => format!("model = \"open\"\nrate = 10\nmax_in_flight = 256\nconnections = {{ postgres = {pool} }}"),
+        _ => "model = \"closed\"\nusers = 1".to_string(),
+    };
+    let path = dir.join(format!("sleep-{model}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"sleep\"\nduration = \"3s\"\nwarmup = \"1s\"\n\n[load]\n{load}\n\n[[op]]\nname = \"pg_sleep\"\nweight = 1\nms = {ms}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn sweep_json(dir: &Path) -> Value {
+    let d = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains("-sweep-"))
+        .expect("a sweep directory");
+    serde_json::from_str(&std::fs::read_to_string(d.join("sweep.json")).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_rate_sweep_finds_the_cap_of_one_connection_and_calls_the_steps_beyond_it_saturated() {
+    let env = TestEnv::migrated("cap_rate").await;
+    let dir = scratch("rate");
+    let file = sleep_scenario(&dir, 10, 1, "open");
+    let out = env
+        .command()
+        .args([
+            "sweep",
+            "rate",
+            file.to_str().unwrap(),
+            "--slo",
+            "p99<100ms",
+            "--from",
+            "20",
+            "--step",
+            "3s",
+            "--confirm",
+            "6s",
+            "--quiet",
+            "--out",
+        ])
+        .arg(dir.join("reports"))
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    let s = sweep_json(&dir.join("reports"));
+    let steps = s["steps"].as_array().unwrap();
+    // The service time, measured where nothing queues: the first step's median.
+    let p50 = steps[0]["p50_us"].as_f64().unwrap();
+    let cap = 1e6 / p50;
+    let found = s["max_rate"].as_f64().unwrap();
+    assert!(
+        (found - cap).abs() / cap <= 0.15,
+        "found {found:.1} ops/s, cap 1/{p50} us = {cap:.1}: {t}"
+    );
+    assert_eq!(s["confirmed"], true, "{t}");
+    assert!(t.contains("max sustainable rate"), "{t}");
+    // Beyond the cap the server fell behind, and clinicload did not.
+    let beyond: Vec<&Value> = steps
+        .iter()
+        .filter(|st| st["target"].as_f64().unwrap() > 1.3 * cap)
+        .collect();
+    assert!(!beyond.is_empty(), "the sweep went past the cap: {t}");
+    for st in beyond {
+        assert_eq!(st["health"], "saturated", "{st}");
+        assert_eq!(st["slo_pass"], false, "{st}");
+    }
+    assert!(steps.iter().all(|st| st["health"] != "invalid"), "{t}");
+    assert_eq!(s["limiting_op"], "pg_sleep");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_connection_sweep_of_a_scalable_operation_fits_the_usl() {
+    let env = TestEnv::migrated("cap_conn").await;
+    let dir = scratch("conn");
+    let file = sleep_scenario(&dir, 5, 1, "closed");
+    let out = env
+        .command()
+        .args([
+            "sweep",
+            "connections",
+            file.to_str().unwrap(),
+            "--max",
+            "8",
+            "--step",
+            "2s",
+            "--quiet",
+            "--out",
+        ])
+        .arg(dir.join("reports"))
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    let s = sweep_json(&dir.join("reports"));
+    let usl = &s["usl"];
+    assert!(usl["r_squared"].as_f64().unwrap() >= 0.9, "{usl}: {t}");
+    // Sleeping connections do not contend: throughput grows almost linearly.
+    assert!(usl["sigma"].as_f64().unwrap() < 0.1, "{usl}");
+    let steps = s["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 4);
+    let x1 = steps[0]["achieved"].as_f64().unwrap();
+    let x8 = steps[3]["achieved"].as_f64().unwrap();
+    assert!(x8 > 5.0 * x1, "1 connection {x1:.0} ops/s, 8: {x8:.0}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// clinicload pinned to one core (`taskset -c 0`) at a rate that core cannot schedule: the
+/// step is invalid and the sweep reports the generator's ceiling instead of a capacity.
+#[tokio::test]
+async fn a_starved_generator_makes_its_step_invalid() {
+    if std::process::Command::new("taskset")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        panic!("taskset (util-linux) is needed for this test");
+    }
+    let env = TestEnv::migrated("cap_starved").await;
+    let dir = scratch("starved");
+    let path = dir.join("starved.toml");
+    std::fs::write(
+        &path,
+        "name = \"starved\"\nduration = \"3s\"\nwarmup = \"1s\"\n\n[load]\nmodel = \"open\"\nrate = 10\nmax_in_flight = 512\nconnections = { postgres = 4 }\n\n[[op]]\nname = \"pg_sleep\"\nweight = 1\nms = 0\n",
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new("taskset");
+    cmd.args(["-c", "0", TestEnv::bin()]);
+    for (k, v) in env.command().get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let out = cmd
+        .args([
+            "sweep",
+            "rate",
+            path.to_str().unwrap(),
+            "--slo",
+            "p99<1000ms",
+            "--from",
+            "100000",
+            "--max",
+            "100000",
+            "--step",
+            "3s",
+            "--quiet",
+            "--out",
+        ])
+        .arg(dir.join("reports"))
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    let s = sweep_json(&dir.join("reports"));
+    assert_eq!(s["steps"][0]["health"], "invalid", "{t}");
+    assert_eq!(s["generator_ceiling"].as_f64(), Some(100000.0), "{t}");
+    assert!(s["max_rate"].is_null(), "no capacity claimed: {t}");
+    assert!(t.contains("could not keep"), "{t}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
