@@ -210,6 +210,10 @@ pub struct SweepRateArgs {
     /// Expected load (ops/s): the answer states the headroom against it
     #[arg(long, value_parser = parse_rate)]
     pub expect: Option<f64>,
+    /// Arrivals of every step: poisson (exponential gaps, like independent users) or uniform
+    /// (evenly spaced, which makes a knee look better than real traffic does)
+    #[arg(long, default_value = "poisson", value_parser = ["poisson", "uniform"])]
+    pub arrivals: String,
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
     #[arg(long)]
@@ -247,6 +251,11 @@ impl SweepRateArgs {
             warmup: self.warmup,
             confirm: self.confirm,
             expect: self.expect,
+            arrivals: if self.arrivals == "uniform" {
+                crate::scenario::schedule::Arrivals::Uniform
+            } else {
+                crate::scenario::schedule::Arrivals::Poisson
+            },
             out: self.out.clone(),
             quiet: self.quiet,
         }
@@ -402,6 +411,7 @@ impl GateArgs {
                 thresholds: self.threshold.clone(),
                 closed_users: None,
                 abort_after: None,
+                arrivals: None,
             },
             against: match (&self.baseline_database_url, &self.candidate_migrations) {
                 (Some(url), _) => crate::gate::Against::BaselineDatabase(url.clone()),

@@ -97,6 +97,7 @@ async fn main() -> ExitCode {
                     thresholds: threshold,
                     closed_users: None,
                     abort_after: None,
+                    arrivals: None,
                 },
                 out,
                 quiet,

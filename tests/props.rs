@@ -667,6 +667,7 @@ fn check_accepted(s: &Scenario) -> Result<(), TestCaseError> {
             ramp_from,
             ramp,
             max_in_flight,
+            ..
         } => {
             let (rate, from, ramp) = (*rate, *ramp_from, *ramp);
             prop_assert!(rate.is_finite() && (spec::MIN_RATE..=spec::MAX_RATE).contains(&rate));

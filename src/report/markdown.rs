@@ -60,8 +60,12 @@ pub fn render(s: &Summary) -> String {
             ramp,
             ramp_from,
             max_in_flight,
+            arrivals,
         } => {
             let _ = write!(out, "load model: open, target rate {rate} ops/s");
+            if *arrivals == crate::scenario::schedule::Arrivals::Poisson {
+                let _ = write!(out, ", Poisson arrivals");
+            }
             if !ramp.is_zero() {
                 let _ = write!(out, " (ramp from {ramp_from} over {:?})", ramp);
             }

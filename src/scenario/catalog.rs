@@ -589,14 +589,22 @@ pub fn planned_uses(scenario: &Scenario) -> BTreeMap<Entity, u64> {
         rate,
         ramp_from,
         ramp,
+        arrivals: kind,
         ..
     } = &scenario.load
     else {
         return out;
     };
     let total = scenario.warmup + scenario.duration;
-    let arrivals =
-        crate::scenario::schedule::first_arrival_at_or_after(total, *rate, *ramp_from, *ramp);
+    use crate::scenario::schedule::{self, ArrivalClock, Arrivals};
+    let arrivals = match kind {
+        Arrivals::Uniform => schedule::first_arrival_at_or_after(total, *rate, *ramp_from, *ramp),
+        // The same seeded arrivals the run will have, counted.
+        Arrivals::Poisson => {
+            let clock = ArrivalClock::new(*kind, *rate, *ramp_from, *ramp, scenario.seed);
+            schedule::window_by_clock(clock, std::time::Duration::ZERO, total).1
+        }
+    };
     let weights: Vec<u32> = scenario.ops.iter().map(|o| o.weight).collect();
     let mix = crate::scenario::schedule::mix_cycle(&weights);
     for (i, op) in scenario.ops.iter().enumerate() {

@@ -32,7 +32,8 @@ use crate::report::hlog::HlogWriter;
 use crate::scenario::catalog::Catalog;
 use crate::scenario::ops::{self, Stores};
 use crate::scenario::schedule::{
-    arrivals_of_op, first_arrival_at_or_after, intended_at, mix_cycle,
+    arrivals_of_op, first_arrival_at_or_after, intended_at, mix_cycle, window_by_clock,
+    ArrivalClock, Arrivals,
 };
 use crate::scenario::spec::{Load, Scenario};
 
@@ -333,18 +334,20 @@ pub async fn run(
             ramp_from,
             ramp,
             max_in_flight,
+            arrivals,
         } => {
             target_rate = Some(rate);
+            let mut clock = ArrivalClock::new(arrivals, rate, ramp_from, ramp, sh.scenario.seed);
             let (tx, rx) = flume::unbounded::<(Instant, u64)>();
             queue = Some(rx.clone());
             let shs = sh.clone();
             // Returns the index of the first arrival it did not send, and how late it sent
             // the measured ones (its own lag: the generator falling behind its schedule).
             scheduler = Some(std::thread::spawn(move || -> (u64, Histogram<u64>) {
-                let mut i: u64 = 0;
                 let mut lag = new_histogram();
                 loop {
-                    let at = shs.t0 + intended_at(i, rate, ramp_from, ramp);
+                    let (i, offset) = clock.next().expect("the clock never ends");
+                    let at = shs.t0 + offset;
                     if at >= shs.end || shs.stop.load(Ordering::SeqCst) {
                         return (i, lag);
                     }
@@ -361,7 +364,6 @@ pub async fn run(
                     if shs.stop.load(Ordering::SeqCst) || tx.send((at, i)).is_err() {
                         return (i, lag);
                     }
-                    i += 1;
                 }
             }));
             for w in 0..max_in_flight {
@@ -646,18 +648,30 @@ pub async fn run(
             rate,
             ramp_from,
             ramp,
+            arrivals,
             ..
         } => {
-            let lo = first_arrival_at_or_after(sh.scenario.warmup, *rate, *ramp_from, *ramp);
+            let clock = ArrivalClock::new(*arrivals, *rate, *ramp_from, *ramp, sh.scenario.seed);
+            let (lo, hi) = match arrivals {
+                Arrivals::Uniform => (
+                    first_arrival_at_or_after(sh.scenario.warmup, *rate, *ramp_from, *ramp),
+                    first_arrival_at_or_after(cut - t0, *rate, *ramp_from, *ramp),
+                ),
+                Arrivals::Poisson => window_by_clock(clock.clone(), sh.scenario.warmup, cut - t0),
+            };
             let sent = next_unsent.unwrap_or(0);
-            let hi = first_arrival_at_or_after(cut - t0, *rate, *ramp_from, *ramp)
-                .max(sent)
-                .max(lo);
+            let hi = hi.max(sent).max(lo);
             // Intended in the window but never sent (the scheduler fell behind, or the
             // window ended while it slept): missed, given up at the end of the window.
-            for i in sent.max(lo)..hi {
+            let unsent_from = sent.max(lo);
+            let mut times = clock.skip(unsent_from as usize);
+            for i in unsent_from..hi {
                 let op = sh.mix[(i % sh.mix.len() as u64) as usize];
-                let at = t0 + intended_at(i, *rate, *ramp_from, *ramp);
+                let offset = match arrivals {
+                    Arrivals::Uniform => intended_at(i, *rate, *ramp_from, *ramp),
+                    Arrivals::Poisson => times.next().map_or(Duration::ZERO, |t| t.1),
+                };
+                let at = t0 + offset;
                 recorder.record_ending(
                     Label { op, sub: None },
                     Ending::Missed,

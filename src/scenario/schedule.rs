@@ -30,6 +30,108 @@ pub fn intended_offset(i: u64, rate: f64, from: f64, ramp: Duration) -> f64 {
     }
 }
 
+/// How arrivals are spaced in the open model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrivals {
+    /// Evenly spaced: arrival i at the time the rate's integral reaches i.
+    #[default]
+    Uniform,
+    /// A Poisson process of the same rate (exponential gaps, seeded): real traffic's
+    /// bunching, which evenly spaced arrivals hide from a knee.
+    Poisson,
+}
+
+/// Offset (seconds from t0) at which the rate's integral reaches `s` (a real number):
+/// [`intended_offset`] for a non-integer count, what a Poisson arrival's cumulative
+/// unit-exponential sum is mapped through (time rescaling of a non-homogeneous process).
+pub fn offset_of_count(s: f64, rate: f64, from: f64, ramp: Duration) -> f64 {
+    if s <= 0.0 {
+        return 0.0;
+    }
+    let r = ramp.as_secs_f64();
+    if r <= 0.0 || from >= rate {
+        return s / rate;
+    }
+    let a = (rate - from) / (2.0 * r);
+    let n_ramp = ramp_arrivals(rate, from, r);
+    if s < n_ramp {
+        (2.0 * s / (from + (from * from + 4.0 * a * s).sqrt())).min(r)
+    } else {
+        r + (s - n_ramp) / rate
+    }
+}
+
+/// The arrivals of an open-model run in order, as (index, intended offset from t0):
+/// uniform ones from [`intended_at`], Poisson ones from a seeded stream of exponential gaps,
+/// so every pass over the same schedule (the scheduler's, the count of the window's
+/// arrivals, the planning of write pools) sees the same arrivals.
+#[derive(Debug, Clone)]
+pub struct ArrivalClock {
+    kind: Arrivals,
+    rate: f64,
+    from: f64,
+    ramp: Duration,
+    rng: rand::rngs::SmallRng,
+    sum: f64,
+    next: u64,
+}
+
+impl ArrivalClock {
+    pub fn new(kind: Arrivals, rate: f64, from: f64, ramp: Duration, seed: u64) -> ArrivalClock {
+        use rand::SeedableRng;
+        ArrivalClock {
+            kind,
+            rate,
+            from,
+            ramp,
+            // Its own stream, apart from the workers' parameter draws.
+            rng: rand::rngs::SmallRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15),
+            sum: 0.0,
+            next: 0,
+        }
+    }
+}
+
+impl Iterator for ArrivalClock {
+    type Item = (u64, Duration);
+
+    fn next(&mut self) -> Option<(u64, Duration)> {
+        let i = self.next;
+        self.next += 1;
+        let at = match self.kind {
+            Arrivals::Uniform => intended_at(i, self.rate, self.from, self.ramp),
+            Arrivals::Poisson => {
+                use rand::Rng;
+                let u: f64 = self.rng.gen();
+                self.sum += -(1.0 - u).ln();
+                let s = offset_of_count(self.sum, self.rate, self.from, self.ramp);
+                if s.is_finite() && s >= 0.0 {
+                    Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
+                } else {
+                    Duration::MAX
+                }
+            }
+        };
+        Some((i, at))
+    }
+}
+
+/// `[first, end)` arrival indices of the window `[from_t, to_t)` of a schedule, by walking
+/// the clock (exact for Poisson arrivals, whose count is not a formula).
+pub fn window_by_clock(clock: ArrivalClock, from_t: Duration, to_t: Duration) -> (u64, u64) {
+    let mut first = None;
+    for (i, at) in clock {
+        if at >= to_t {
+            return (first.unwrap_or(i), i);
+        }
+        if first.is_none() && at >= from_t {
+            first = Some(i);
+        }
+    }
+    unreachable!("the clock never ends")
+}
+
 /// Intended start of arrival `i` as a duration from t0: what the runner's scheduler waits
 /// for, and what [`first_arrival_at_or_after`] compares against, so the two agree exactly.
 pub fn intended_at(i: u64, rate: f64, from: f64, ramp: Duration) -> Duration {
@@ -257,5 +359,49 @@ mod tests {
             assert!(t >= last);
             last = t;
         }
+    }
+}
+
+#[cfg(test)]
+mod poisson_tests {
+    use super::*;
+
+    #[test]
+    fn poisson_arrivals_keep_the_rate_and_are_reproducible() {
+        let rate = 500.0;
+        let clock = || ArrivalClock::new(Arrivals::Poisson, rate, 0.0, Duration::ZERO, 7);
+        let (lo, hi) = window_by_clock(clock(), Duration::ZERO, Duration::from_secs(200));
+        let n = (hi - lo) as f64;
+        // 100,000 expected, standard deviation about 316.
+        assert!((n - 100_000.0).abs() < 1_500.0, "{n}");
+        let a: Vec<_> = clock().take(1000).collect();
+        let b: Vec<_> = clock().take(1000).collect();
+        assert_eq!(a, b);
+        // Gaps are exponential: their coefficient of variation is about 1 (0 for uniform).
+        let gaps: Vec<f64> = a
+            .windows(2)
+            .map(|w| (w[1].1 - w[0].1).as_secs_f64())
+            .collect();
+        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
+        let cv = var.sqrt() / mean;
+        assert!((0.85..1.15).contains(&cv), "{cv}");
+        assert!((mean * rate - 1.0).abs() < 0.1, "{mean}");
+        // Uniform through the clock is the closed form.
+        let u: Vec<_> = ArrivalClock::new(Arrivals::Uniform, rate, 0.0, Duration::ZERO, 7)
+            .take(5)
+            .collect();
+        assert_eq!(u[3].1, intended_at(3, rate, 0.0, Duration::ZERO));
+    }
+
+    #[test]
+    fn poisson_arrivals_follow_a_ramp() {
+        let ramp = Duration::from_secs(100);
+        let clock = ArrivalClock::new(Arrivals::Poisson, 400.0, 0.0, ramp, 3);
+        // Over a linear ramp from 0 to 400/s, the first half holds a quarter of the arrivals.
+        let (_, half) = window_by_clock(clock.clone(), Duration::ZERO, Duration::from_secs(50));
+        let (_, all) = window_by_clock(clock, Duration::ZERO, ramp);
+        let share = half as f64 / all as f64;
+        assert!((share - 0.25).abs() < 0.02, "{share}");
     }
 }

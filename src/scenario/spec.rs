@@ -99,6 +99,9 @@ pub enum Load {
         ramp: Duration,
         /// Operations that may be in flight at once (workers taking arrivals).
         max_in_flight: usize,
+        /// Evenly spaced (default) or Poisson arrivals.
+        #[serde(skip_serializing_if = "is_uniform")]
+        arrivals: crate::scenario::schedule::Arrivals,
     },
     /// `users` virtual users, each: run an operation, wait `think_time`, repeat.
     Closed {
@@ -106,6 +109,10 @@ pub enum Load {
         #[serde(with = "secs")]
         think_time: Duration,
     },
+}
+
+fn is_uniform(a: &crate::scenario::schedule::Arrivals) -> bool {
+    *a == crate::scenario::schedule::Arrivals::Uniform
 }
 
 mod secs {
@@ -333,6 +340,7 @@ struct RawLoad {
     ramp: Option<Spanned<String>>,
     ramp_from: Option<Spanned<f64>>,
     max_in_flight: Option<Spanned<i64>>,
+    arrivals: Option<Spanned<String>>,
     users: Option<Spanned<i64>>,
     think_time: Option<Spanned<String>>,
     connections: Option<Spanned<RawConnections>>,
@@ -360,6 +368,8 @@ pub struct Overrides {
     /// End the run early, after this much of its measured window, once a threshold fails on
     /// the run so far (`abort_on_fail`; a sweep's clearly failing step).
     pub abort_after: Option<Duration>,
+    /// Arrivals of the open model, overriding the file's (sweeps use Poisson).
+    pub arrivals: Option<crate::scenario::schedule::Arrivals>,
 }
 
 /// The longest duration any scenario key or flag takes (`duration`, `warmup`, `ramp`,
@@ -779,11 +789,27 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
                 }
                 None => ((used as usize) * 4).clamp(16, 1024),
             };
+            let arrivals = match (&load_raw.arrivals, overrides.arrivals) {
+                (_, Some(a)) => a,
+                (None, None) => crate::scenario::schedule::Arrivals::Uniform,
+                (Some(a), None) => match a.get_ref().as_str() {
+                    "uniform" => crate::scenario::schedule::Arrivals::Uniform,
+                    "poisson" => crate::scenario::schedule::Arrivals::Poisson,
+                    other => {
+                        return Err(cx.err(
+                            a.span().start,
+                            format!("arrivals {:?} is not a kind of arrivals", shorten(other)),
+                            "arrivals is \"uniform\" (evenly spaced, the default) or \"poisson\" (exponential gaps, like independent users)",
+                        ))
+                    }
+                },
+            };
             Load::Open {
                 rate,
                 ramp_from,
                 ramp,
                 max_in_flight,
+                arrivals,
             }
         }
         "closed" => {
@@ -797,6 +823,12 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
                 load_raw.ramp.is_some() || load_raw.ramp_from.is_some(),
                 "ramp",
                 load_raw.ramp.as_ref().map(|s| s.span().start),
+                "closed",
+            )?;
+            only(
+                load_raw.arrivals.is_some(),
+                "arrivals",
+                load_raw.arrivals.as_ref().map(|s| s.span().start),
                 "closed",
             )?;
             if overrides.rate.is_some() {
