@@ -49,6 +49,16 @@ fn sleep_scenario(dir: &Path, ms: u32, pool: u32, model: &str) -> PathBuf {
     path
 }
 
+fn report_html(dir: &Path) -> String {
+    let d = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains("-sweep-"))
+        .expect("a sweep directory");
+    std::fs::read_to_string(d.join("report.html")).unwrap()
+}
+
 fn sweep_json(dir: &Path) -> Value {
     let d = std::fs::read_dir(dir)
         .unwrap()
@@ -111,6 +121,9 @@ async fn a_rate_sweep_finds_the_cap_of_one_connection_and_calls_the_steps_beyond
     }
     assert!(steps.iter().all(|st| st["health"] != "invalid"), "{t}");
     assert_eq!(s["limiting_op"], "pg_sleep");
+    let html = report_html(&dir.join("reports"));
+    assert!(html.contains("Latency against offered rate") && html.contains("<svg"));
+    assert!(html.contains("max sustainable"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -148,6 +161,8 @@ async fn a_connection_sweep_of_a_scalable_operation_fits_the_usl() {
     let x1 = steps[0]["achieved"].as_f64().unwrap();
     let x8 = steps[3]["achieved"].as_f64().unwrap();
     assert!(x8 > 5.0 * x1, "1 connection {x1:.0} ops/s, 8: {x8:.0}");
+    let html = report_html(&dir.join("reports"));
+    assert!(html.contains("Throughput against connections") && html.contains("USL fit"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -672,6 +672,89 @@ pub async fn sweep_connections(
     Ok((sweep, dir))
 }
 
+/// The curves of a sweep: latency against offered rate and achieved against offered (rate),
+/// or throughput against connections with the USL fitted over it and its knee
+/// (connections). Confirmation steps, with their longer window, are left out of the curves.
+fn plots(s: &Sweep) -> Vec<crate::report::page::Plot> {
+    use crate::report::page::Plot;
+    let mut steps: Vec<&Step> = s.steps.iter().filter(|st| st.phase != "confirm").collect();
+    steps.sort_by(|a, b| a.target.total_cmp(&b.target));
+    let curve = |f: &dyn Fn(&Step) -> f64| -> Vec<(f64, f64)> {
+        steps.iter().map(|st| (st.target, f(st))).collect()
+    };
+    if s.kind == "rate" {
+        let mut latency = vec![
+            (
+                "p50 (ms)".to_string(),
+                curve(&|st| st.p50_us as f64 / 1000.0),
+            ),
+            (
+                "p99 all (ms)".to_string(),
+                curve(&|st| st.p99_us as f64 / 1000.0),
+            ),
+        ];
+        if let Some(max) = s.max_rate {
+            // The answer, as a vertical line across the latencies.
+            let ys: Vec<f64> = latency
+                .iter()
+                .flat_map(|l| l.1.iter().map(|p| p.1))
+                .collect();
+            let (lo, hi) = ys
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(*y), b.max(*y)));
+            if lo <= hi {
+                latency.push((
+                    format!("max sustainable {max:.0} ops/s"),
+                    vec![(max, lo.max(1e-3)), (max, hi)],
+                ));
+            }
+        }
+        vec![
+            Plot {
+                title: "Latency against offered rate".into(),
+                x_label: "offered ops/s".into(),
+                y_label: "latency (ms, log scale)".into(),
+                y_log: true,
+                series: latency,
+            },
+            Plot {
+                title: "Achieved against offered rate".into(),
+                x_label: "offered ops/s".into(),
+                y_label: "ops/s".into(),
+                y_log: false,
+                series: vec![
+                    ("achieved".into(), curve(&|st| st.achieved)),
+                    ("offered".into(), curve(&|st| st.target)),
+                ],
+            },
+        ]
+    } else {
+        let mut series = vec![("measured".to_string(), curve(&|st| st.achieved))];
+        if let (Some(u), Some(last)) = (&s.usl, steps.last()) {
+            let n_max = last.target;
+            let fitted: Vec<(f64, f64)> = (0..=60)
+                .map(|i| {
+                    let n = 1.0 + (n_max - 1.0) * i as f64 / 60.0;
+                    (n, u.throughput(n))
+                })
+                .collect();
+            series.push((format!("USL fit (R² {:.3})", u.r_squared), fitted));
+        }
+        if let Some(k) = s.knee {
+            if let Some(st) = steps.iter().find(|st| st.target == k) {
+                series.push(("knee".into(), vec![(k, 0.0), (k, st.achieved)]));
+            }
+        }
+        vec![Plot {
+            title: "Throughput against connections".into(),
+            x_label: "connections".into(),
+            y_label: "ops/s".into(),
+            y_log: false,
+            series,
+        }]
+    }
+}
+
 /// The report page of a sweep.
 pub fn page(s: &Sweep) -> Page {
     let rows = s
@@ -749,6 +832,7 @@ pub fn page(s: &Sweep) -> Page {
             rows,
         }],
         charts: Vec::new(),
+        plots: plots(s),
         footer,
     }
 }

@@ -774,6 +774,7 @@ pub fn page(c: &Comparison, base: &Side, cand: &Side, title: &str) -> Page {
         notes,
         tables,
         charts,
+        plots: Vec::new(),
         footer: vec![
             prov("baseline", &c.baseline),
             prov("candidate", &c.candidate),

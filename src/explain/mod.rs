@@ -581,6 +581,7 @@ pub fn page(p: &Plans) -> Page {
         notes,
         tables,
         charts: Vec::new(),
+        plots: Vec::new(),
         footer: Vec::new(),
     }
 }

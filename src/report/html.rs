@@ -189,6 +189,38 @@ fn pct_x(p: f64) -> f64 {
 
 /// A latency-by-percentile chart (log scale) of several series, e.g. a baseline and a
 /// candidate overlaid: `(name, [(percentile, µs)])`.
+/// A line chart of (x, y) series, x ticks at five even steps (`y_log`: log-scale y).
+pub fn xy_chart(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(&str, &[(f64, f64)])],
+    y_log: bool,
+) -> String {
+    let xs = series.iter().flat_map(|(_, p)| p.iter().map(|q| q.0));
+    let (lo, hi) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+    let ticks: Vec<(f64, String)> = if lo <= hi {
+        (0..=4)
+            .map(|i| {
+                let x = lo + (hi - lo) * i as f64 / 4.0;
+                (x, trim_num(x))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let series: Vec<Series> = series
+        .iter()
+        .enumerate()
+        .map(|(i, (name, pts))| Series {
+            name,
+            color: COLORS[i % COLORS.len()],
+            points: pts.to_vec(),
+        })
+        .collect();
+    chart(title, x_label, y_label, &series, &ticks, y_log)
+}
+
 pub fn percentile_chart(title: &str, series: &[(&str, &[(f64, u64)])]) -> String {
     let ticks: Vec<(f64, String)> = [0.0, 90.0, 99.0, 99.9, 99.99, 99.999]
         .iter()

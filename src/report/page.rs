@@ -52,6 +52,16 @@ pub struct Chart {
     pub series: Vec<(String, Vec<(f64, u64)>)>,
 }
 
+/// A line chart of (x, y) series (throughput against connections, latency against rate).
+#[derive(Debug, Clone, Default)]
+pub struct Plot {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub y_log: bool,
+    pub series: Vec<(String, Vec<(f64, f64)>)>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Page {
     pub title: String,
@@ -62,6 +72,7 @@ pub struct Page {
     pub notes: Vec<String>,
     pub tables: Vec<Table>,
     pub charts: Vec<Chart>,
+    pub plots: Vec<Plot>,
     /// Where the figures come from; last on the page.
     pub footer: Vec<String>,
 }
@@ -99,6 +110,20 @@ pub fn html(page: &Page) -> String {
             let _ = write!(out, "<li>{}</li>", esc(n));
         }
         out.push_str("</ul>");
+    }
+    if !page.plots.is_empty() {
+        out.push_str("<div class=\"charts\">");
+        for p in &page.plots {
+            let series: Vec<(&str, &[(f64, f64)])> = p
+                .series
+                .iter()
+                .map(|(n, s)| (n.as_str(), s.as_slice()))
+                .collect();
+            out.push_str(&super::html::xy_chart(
+                &p.title, &p.x_label, &p.y_label, &series, p.y_log,
+            ));
+        }
+        out.push_str("</div>");
     }
     out.push_str(&tables_html(&page.tables));
     out.push_str(&charts_html(&page.charts));
@@ -296,6 +321,7 @@ mod tests {
                 title: "op".into(),
                 series: vec![("baseline".into(), vec![(50.0, 10), (99.0, 20)])],
             }],
+            plots: Vec::new(),
             footer: vec!["from here".into()],
         }
     }
