@@ -46,37 +46,6 @@ connections = {{ postgres = 4, mongo = 2, redis = 2 }}\n\n\
     path
 }
 
-/// A database with one clinic of 8,000 patients and a year of history (about 8,000
-/// encounters: large enough that losing the encounters index slows that query several
-/// times), PostgreSQL only.
-async fn seeded(label: &str) -> TestEnv {
-    let env = TestEnv::migrated(label).await;
-    let out = env
-        .command()
-        .args([
-            "seed",
-            "--profile",
-            "tiny",
-            "--clinics",
-            "1",
-            "--patients",
-            "8000",
-            "--history-days",
-            "365",
-            "--future-days",
-            "7",
-            "--seed",
-            "7",
-            "--as-of",
-            "2026-03-02",
-            "--postgres-only",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "seed: {}", text(&out));
-    env
-}
-
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(
         &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
@@ -128,7 +97,7 @@ fn checksum(env: &TestEnv) -> String {
 
 #[tokio::test]
 async fn a_dropped_index_is_a_regression_of_its_operation_and_the_clone_goes_away() {
-    let env = seeded("gate_drop").await;
+    let env = TestEnv::seeded_8000_patients("gate_drop").await;
     let dir = scratch("drop");
     let file = scenario(&dir, "gate.toml", 200);
     let migrations = dir.join("pending");
@@ -266,7 +235,10 @@ async fn a_dropped_index_is_a_regression_of_its_operation_and_the_clone_goes_awa
 
 #[tokio::test]
 async fn an_a_a_gate_on_two_identical_databases_finds_no_regression_and_judges_thresholds() {
-    let (a, b) = tokio::join!(seeded("gate_aa_base"), seeded("gate_aa_cand"));
+    let (a, b) = tokio::join!(
+        TestEnv::seeded_8000_patients("gate_aa_base"),
+        TestEnv::seeded_8000_patients("gate_aa_cand")
+    );
     assert_eq!(
         checksum(&a),
         checksum(&b),

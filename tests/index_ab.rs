@@ -43,36 +43,6 @@ connections = {{ postgres = 4, mongo = 2, redis = 2 }}\n\n\
     path
 }
 
-/// One clinic of 8,000 patients and a year of history, PostgreSQL only (as tests/gate.rs:
-/// large enough that losing the encounters index slows that query several times).
-async fn seeded(label: &str) -> TestEnv {
-    let env = TestEnv::migrated(label).await;
-    let out = env
-        .command()
-        .args([
-            "seed",
-            "--profile",
-            "tiny",
-            "--clinics",
-            "1",
-            "--patients",
-            "8000",
-            "--history-days",
-            "365",
-            "--future-days",
-            "7",
-            "--seed",
-            "7",
-            "--as-of",
-            "2026-03-02",
-            "--postgres-only",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "seed: {}", text(&out));
-    env
-}
-
 async fn indexes(env: &TestEnv) -> Vec<String> {
     let pool = env.pool().await;
     let names: Vec<String> = sqlx::query_scalar(
@@ -106,7 +76,7 @@ fn verdict<'a>(ab: &'a Value, index: &str) -> &'a Value {
 
 #[tokio::test]
 async fn a_needed_index_is_kept_an_untouched_one_is_a_drop_candidate_and_both_come_back() {
-    let env = seeded("ab_verdicts").await;
+    let env = TestEnv::seeded_8000_patients("ab_verdicts").await;
     let before = indexes(&env).await;
     let dir = scratch("verdicts");
     let file = scenario(
@@ -223,7 +193,7 @@ async fn a_needed_index_is_kept_an_untouched_one_is_a_drop_candidate_and_both_co
 
 #[tokio::test]
 async fn a_killed_variant_leaves_its_index_dropped_until_restore_puts_it_back() {
-    let env = seeded("ab_killed").await;
+    let env = TestEnv::seeded_8000_patients("ab_killed").await;
     let before = indexes(&env).await;
     let dir = scratch("killed");
     let file = scenario(

@@ -214,6 +214,37 @@ pub async fn explain(targets: &Targets, opts: &ExplainOptions) -> Result<Plans> 
     explain_scenario(targets, &scenario, opts.samples, false).await
 }
 
+/// What planning a scenario's statements needs: its stores (versions read), the keys sampled
+/// from the dataset the way the run samples them, and a connection of its own (hypothetical
+/// indexes made on it count for its plans).
+pub struct PlanSession {
+    pub stores: crate::scenario::ops::Stores,
+    pub servers: std::collections::BTreeMap<String, String>,
+    pub catalog: Catalog,
+    pub conn: PgConnection,
+}
+
+impl PlanSession {
+    pub async fn open(targets: &Targets, scenario: &spec::Scenario) -> Result<PlanSession> {
+        let (stores, servers) = crate::scenario::open_stores(targets, scenario).await?;
+        let catalog = Catalog::load(scenario, &stores).await?;
+        let conn = PgConnection::connect(&targets.database_url)
+            .await
+            .with_context(|| {
+                format!(
+                    "connecting to PostgreSQL at {}",
+                    redact(&targets.database_url)
+                )
+            })?;
+        Ok(PlanSession {
+            stores,
+            servers,
+            catalog,
+            conn,
+        })
+    }
+}
+
 /// The table sizes of the tables a plan reads, for messages ("tasks: 438 rows").
 fn sizes_of(plan: &PlanSummary, table_rows: &[(String, i64)]) -> String {
     plan.accesses
@@ -248,16 +279,13 @@ pub async fn explain_scenario(
     } else {
         scenario
     };
-    let (stores, servers) = crate::scenario::open_stores(targets, scenario).await?;
-    let catalog = Catalog::load(scenario, &stores).await?;
-    let mut conn = PgConnection::connect(&targets.database_url)
-        .await
-        .with_context(|| {
-            format!(
-                "connecting to PostgreSQL at {}",
-                redact(&targets.database_url)
-            )
-        })?;
+    let session = PlanSession::open(targets, scenario).await?;
+    let (stores, servers, catalog, mut conn) = (
+        session.stores,
+        session.servers,
+        session.catalog,
+        session.conn,
+    );
     let table_rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT c.relname::text, c.reltuples::bigint FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace

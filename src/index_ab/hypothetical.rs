@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::{Connection, PgConnection};
 
 use super::change::{self, IndexChange};
-use crate::config::{redact, Targets};
+use crate::config::Targets;
 use crate::explain::OpPath;
 use crate::report::page::{Cell, Table, Tone};
 use crate::scenario::spec::Scenario;
@@ -40,16 +40,9 @@ pub async fn estimate(
     change: &IndexChange,
 ) -> Result<Estimate> {
     let scenario = &crate::explain::postgres_only(scenario);
-    let (stores, _) = crate::scenario::open_stores(targets, scenario).await?;
-    let catalog = crate::scenario::catalog::Catalog::load(scenario, &stores).await?;
-    let mut conn = PgConnection::connect(&targets.database_url)
-        .await
-        .with_context(|| {
-            format!(
-                "connecting to PostgreSQL at {}",
-                redact(&targets.database_url)
-            )
-        })?;
+    let crate::explain::PlanSession {
+        catalog, mut conn, ..
+    } = crate::explain::PlanSession::open(targets, scenario).await?;
     let mut out = Estimate {
         variant: variant.to_string(),
         status: UNSUPPORTED.into(),

@@ -250,9 +250,9 @@ async fn access_paths(
 ) -> Result<Vec<crate::explain::OpPath>> {
     use sqlx::Connection;
     let scenario = crate::explain::postgres_only(scenario);
-    let (stores, _) = super::open_stores(targets, &scenario).await?;
-    let catalog = super::catalog::Catalog::load(&scenario, &stores).await?;
-    let mut conn = sqlx::PgConnection::connect(&targets.database_url).await?;
+    let crate::explain::PlanSession {
+        catalog, mut conn, ..
+    } = crate::explain::PlanSession::open(targets, &scenario).await?;
     let paths = crate::explain::access_paths(&mut conn, &scenario, &catalog).await;
     conn.close().await.ok();
     paths

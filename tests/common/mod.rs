@@ -88,6 +88,42 @@ impl TestEnv {
         env
     }
 
+    /// Migrated, with one clinic of 8,000 patients and a year of history, PostgreSQL only:
+    /// large enough that losing the encounters index slows that query several times (the
+    /// gate's and the index A/B's dataset).
+    pub async fn seeded_8000_patients(label: &str) -> TestEnv {
+        let env = TestEnv::migrated(label).await;
+        let out = env
+            .command()
+            .args([
+                "seed",
+                "--profile",
+                "tiny",
+                "--clinics",
+                "1",
+                "--patients",
+                "8000",
+                "--history-days",
+                "365",
+                "--future-days",
+                "7",
+                "--seed",
+                "7",
+                "--as-of",
+                "2026-03-02",
+                "--postgres-only",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "seed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        env
+    }
+
     pub async fn pool(&self) -> PgPool {
         clinicload::connect::postgres(&self.targets, 4)
             .await
