@@ -154,8 +154,9 @@ Exit codes: 0 pass, 3 candidate runs failed beyond max_error_rate, 4 a threshold
 candidate, 5 a significant regression, 7 inconclusive (too few repeats), 1 other failure, 2 usage, \
 130 interrupted. Reports go to <out>/<gate-id>/ and <out>/latest.")]
     Gate(GateArgs),
-    /// Capacity: the highest rate whose SLO holds (`sweep rate`), or throughput against
-    /// connections with a Universal Scalability Law fit (`sweep connections`)
+    /// Capacity: the highest rate whose SLO holds (`sweep rate`), throughput against
+    /// connections with a Universal Scalability Law fit (`sweep connections`), or latency
+    /// against dataset size (`sweep scale`)
     #[command(subcommand)]
     Sweep(SweepCommand),
 }
@@ -177,6 +178,72 @@ is invalid and ends the sweep with the generator's ceiling."
         after_help = "Example:\n  clinicload sweep connections scenarios/capacity-clinic-day.toml --max 32"
     )]
     Connections(SweepConnectionsArgs),
+    /// The scenario on datasets of growing size (scratch datasets of 1, 2, 4, ... clinics that
+    /// clinicload seeds, or existing ones by URL): latency and plans per operation against
+    /// the rows it reads, which operation grows with the data, and the seeding cost
+    #[command(
+        after_help = "Example:\n  clinicload sweep scale scenarios/index-check.toml --profile small --clinics 1,2,4,8\n\n\
+Scratch datasets are databases beside DATABASE_URL's, named <database>_scale_<profile>_<n>[_full], seeded \
+with the target dataset's seed and as-of date and kept for the next sweep (--fresh seeds them again). \
+A scenario with index [[variant]]s runs every variant at every size."
+    )]
+    Scale(SweepScaleArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SweepScaleArgs {
+    pub scenario: PathBuf,
+    /// Sizes in clinics, comma-separated
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    pub clinics: Vec<u32>,
+    /// Clinic shape of the scratch datasets: tiny, small, medium or large
+    #[arg(long, default_value = "small")]
+    pub profile: String,
+    /// Patients per clinic [default: from the profile]
+    #[arg(long)]
+    pub patients: Option<u32>,
+    /// Days of history per clinic [default: from the profile]
+    #[arg(long)]
+    pub history_days: Option<u32>,
+    /// Days of bookings ahead [default: from the profile]
+    #[arg(long)]
+    pub future_days: Option<u32>,
+    /// Existing datasets instead of scratch ones: PostgreSQL URLs, smallest first (each one's
+    /// MongoDB database is named like its PostgreSQL database)
+    #[arg(long = "dataset", value_name = "URL")]
+    pub datasets: Vec<String>,
+    /// Drop and re-seed the scratch datasets even when complete (measures the seeding cost)
+    #[arg(long)]
+    pub fresh: bool,
+    /// Measured window at each size
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub step: std::time::Duration,
+    /// Warm-up at each size
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub warmup: std::time::Duration,
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl SweepScaleArgs {
+    pub fn options(&self) -> crate::capacity::scale::ScaleOptions {
+        crate::capacity::scale::ScaleOptions {
+            scenario: self.scenario.clone(),
+            clinics: self.clinics.clone(),
+            profile: self.profile.clone(),
+            patients: self.patients,
+            history_days: self.history_days,
+            future_days: self.future_days,
+            datasets: self.datasets.clone(),
+            fresh: self.fresh,
+            step: self.step,
+            warmup: self.warmup,
+            out: self.out.clone(),
+            quiet: self.quiet,
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]

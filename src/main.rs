@@ -77,6 +77,11 @@ async fn main() -> ExitCode {
                 .await
                 .map(|(s, dir)| clinicload::capacity::finish(&s, &dir))
         }
+        Command::Sweep(SweepCommand::Scale(args)) => {
+            clinicload::capacity::scale::sweep_scale(&targets, &args.options())
+                .await
+                .map(|(s, dir)| clinicload::capacity::scale::finish(&s, &dir))
+        }
         Command::Run {
             scenario,
             duration,

@@ -11,6 +11,7 @@ use std::process::Output;
 
 use common::TestEnv;
 use serde_json::Value;
+use sqlx::Connection;
 
 /// The sweeps measure the machine: one at a time (the starved-generator test pins a core).
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -124,6 +125,10 @@ async fn a_rate_sweep_finds_the_cap_of_one_connection_and_calls_the_steps_beyond
     let html = report_html(&dir.join("reports"));
     assert!(html.contains("Latency against offered rate") && html.contains("<svg"));
     assert!(html.contains("max sustainable"));
+    assert!(
+        html.contains("SLO p99 &lt; 100ms") || html.contains("SLO p99 < 100ms"),
+        "the SLO line is drawn"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -262,5 +267,147 @@ async fn poisson_arrivals_are_counted_and_reproducible() {
         "evenly spaced arrivals would give exactly 1200"
     );
     assert_eq!(counts[0], counts[1], "the same seed, the same arrivals");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A scale sweep at 1, 2 and 4 clinics of 4,000 patients each: without its index, a
+/// patient's encounters are a sequential scan whose latency grows with the rows; with it, the
+/// same lookup stays flat. Every size is seeded by the sweep (its time recorded), every index
+/// is back afterwards, and a second sweep reuses the dataset with its recorded seeding time.
+#[tokio::test]
+async fn a_scale_sweep_shows_a_dropped_index_growing_and_an_indexed_lookup_flat() {
+    let _serial = SERIAL.lock().await;
+    let env = TestEnv::new("cap_scale").await;
+    let dir = scratch("scale");
+    let file = dir.join("grow.toml");
+    std::fs::write(
+        &file,
+        "name = \"grow\"\nduration = \"5s\"\nwarmup = \"2s\"\n\n[load]\nmodel = \"open\"\nrate = 150\nconnections = { postgres = 4 }\n\n\
+         [[op]]\nname = \"patient_encounters\"\nweight = 1\npatient = \"uniform\"\n\n\
+         [[variant]]\nname = \"as-migrated\"\n\n[[variant]]\nname = \"no-encounter-index\"\ndrop_indexes = [\"idx_encounters_patient_time\"]\n",
+    )
+    .unwrap();
+    let sweep = |clinics: &str| {
+        env.command()
+            .args([
+                "sweep",
+                "scale",
+                file.to_str().unwrap(),
+                "--profile",
+                "tiny",
+                "--patients",
+                "4000",
+                "--history-days",
+                "365",
+                "--clinics",
+                clinics,
+                "--step",
+                "5s",
+                "--warmup",
+                "2s",
+                "--quiet",
+                "--out",
+            ])
+            .arg(dir.join("reports"))
+            .output()
+            .unwrap()
+    };
+    let out = sweep("1,2,4");
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    let s = sweep_json(&dir.join("reports"));
+    assert_eq!(s["schema"], "clinicload.sweep_scale/1");
+    let growth = s["growth"].as_array().unwrap();
+    let of = |variant: &str| {
+        growth
+            .iter()
+            .find(|g| g["variant"] == variant && g["op"] == "patient_encounters")
+            .unwrap_or_else(|| panic!("no growth row for {variant}: {s}"))
+    };
+    let dropped = of("no-encounter-index");
+    assert_eq!(dropped["verdict"], "grows with the data", "{dropped}\n{t}");
+    assert_eq!(dropped["against"], "rows read");
+    let indexed = of("as-migrated");
+    assert_eq!(indexed["verdict"], "flat", "{indexed}\n{t}");
+    let steps = s["steps"].as_array().unwrap();
+    assert_eq!(
+        steps
+            .iter()
+            .map(|z| z["clinics"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 2, 4]
+    );
+    for z in steps {
+        let path_of = |variant: &str| {
+            z["ops"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["variant"] == variant)
+                .and_then(|o| o["path"].as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(
+            path_of("as-migrated").contains("using idx_encounters_patient_time"),
+            "{z}"
+        );
+        assert!(
+            path_of("no-encounter-index").contains("encounters: Seq Scan"),
+            "{z}"
+        );
+        assert_eq!(z["seeded_now"], true, "{z}");
+        assert!(z["seed_s"].as_f64().unwrap() > 0.0, "{z}");
+    }
+    // Rows read grow with the clinics.
+    let x = |k: &str| dropped[k].as_f64().unwrap();
+    assert!(x("x_last") > 3.0 * x("x_first"), "{dropped}");
+    assert!(s["seeding_slope"].as_f64().is_some(), "{s}");
+    let html = report_html(&dir.join("reports"));
+    assert!(html.contains("p50 against dataset size") && html.contains("grows with the data"));
+
+    // Every scratch dataset has its index back and an empty ledger.
+    let names: Vec<String> = steps
+        .iter()
+        .map(|z| z["dataset"].as_str().unwrap().to_string())
+        .collect();
+    for name in &names {
+        let mut url = url::Url::parse(&env.targets.database_url).unwrap();
+        url.set_path(&format!("/{name}"));
+        let mut conn = sqlx::PgConnection::connect(url.as_str()).await.unwrap();
+        let back: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'idx_encounters_patient_time')",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert!(back, "{name} lost idx_encounters_patient_time");
+        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM clinicload_meta.index_changes")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(pending, 0, "{name}");
+    }
+
+    // A second sweep reuses the complete dataset and reads its seeding time back.
+    std::fs::remove_dir_all(dir.join("reports")).unwrap();
+    let out = sweep("2");
+    assert!(out.status.success(), "{}", text(&out));
+    let s = sweep_json(&dir.join("reports"));
+    let z = &s["steps"][0];
+    assert_eq!(z["seeded_now"], false, "{z}");
+    assert!(z["seed_s"].as_f64().unwrap() > 0.0, "{z}");
+
+    let mut admin_url = url::Url::parse(&env.targets.database_url).unwrap();
+    admin_url.set_path("/postgres");
+    let mut admin = sqlx::PgConnection::connect(admin_url.as_str())
+        .await
+        .unwrap();
+    for name in &names {
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

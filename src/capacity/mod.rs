@@ -2,7 +2,8 @@
 //! (steady steps, not a ramp: grow geometrically until the SLO breaks or the server cannot
 //! keep up, bisect to a resolution, confirm with a longer window) and says it in clinics;
 //! `clinicload sweep connections` measures throughput at 1, 2, 4, ... connections and fits the
-//! Universal Scalability Law ([`usl`]) and finds the knee ([`knee`]).
+//! Universal Scalability Law ([`usl`]) and finds the knee ([`knee`]); `clinicload sweep
+//! scale` runs the scenario on datasets of growing size ([`scale`]).
 //!
 //! Every step is an ordinary run (its own report, the dataset restored after it) and is
 //! checked for the generator keeping up ([`judge_step`]): a step where clinicload, not the
@@ -10,6 +11,7 @@
 //! where the server fell behind is *saturated*, the answer the sweep is looking for.
 
 pub mod knee;
+pub mod scale;
 pub mod usl;
 
 use std::path::{Path, PathBuf};
@@ -350,7 +352,7 @@ impl Runner<'_> {
     }
 }
 
-fn sweep_dir(out: &Path, name: &str, kind: &str) -> Result<(String, PathBuf)> {
+pub(crate) fn sweep_dir(out: &Path, name: &str, kind: &str) -> Result<(String, PathBuf)> {
     std::fs::create_dir_all(out)
         .with_context(|| format!("creating the reports directory {}", out.display()))?;
     crate::report::create_run_dir(
@@ -693,6 +695,12 @@ fn plots(s: &Sweep) -> Vec<crate::report::page::Plot> {
                 curve(&|st| st.p99_us as f64 / 1000.0),
             ),
         ];
+        // The SLO's latency terms, as horizontal lines across the offered rates.
+        if let (Some(first), Some(last)) = (steps.first(), steps.last()) {
+            for (label, ms) in slo_latency_lines(&s.slo) {
+                latency.push((label, vec![(first.target, ms), (last.target, ms)]));
+            }
+        }
         if let Some(max) = s.max_rate {
             // The answer, as a vertical line across the latencies.
             let ys: Vec<f64> = latency
@@ -753,6 +761,27 @@ fn plots(s: &Sweep) -> Vec<crate::report::page::Plot> {
             series,
         }]
     }
+}
+
+/// The SLO lines that bound a latency of every operation (`overall.p99 < 50ms`), as
+/// ("SLO p99 < 50ms", 50.0 ms).
+fn slo_latency_lines(slo: &[String]) -> Vec<(String, f64)> {
+    slo.iter()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("overall.")?;
+            let cut = rest.find(['<', '>', '='])?;
+            let metric = rest[..cut].trim();
+            if !metric.starts_with('p') {
+                return None;
+            }
+            let value = rest[cut..].trim_start_matches(['<', '>', '=']).trim();
+            let d = spec::parse_duration(value).ok()?;
+            Some((
+                format!("SLO {metric} {}", rest[cut..].trim()),
+                d.as_secs_f64() * 1000.0,
+            ))
+        })
+        .collect()
 }
 
 /// The report page of a sweep.
@@ -870,6 +899,16 @@ pub fn finish(s: &Sweep, dir: &Path) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latency_slo_terms_become_chart_lines() {
+        let lines = slo_latency_lines(&[
+            "overall.p99 < 50ms".into(),
+            "overall.error_rate < 0.1%".into(),
+            "appointments_today.p99 < 20ms".into(),
+        ]);
+        assert_eq!(lines, [("SLO p99 < 50ms".to_string(), 50.0)]);
+    }
 
     #[test]
     fn slo_shorthand_becomes_thresholds() {

@@ -125,6 +125,8 @@ pub struct RunResult {
     pub variants: Vec<(String, report::Summary)>,
     /// With repeated variants: every run's summary (the exit code counts them all).
     pub repeats: Vec<report::Summary>,
+    /// With index variants: each variant's planned access paths (as it ran).
+    pub paths: Vec<(String, Vec<crate::explain::OpPath>)>,
     /// Why the report files (or some of them) could not be written; the summaries above
     /// are then all there is, and `run` prints them and fails.
     pub write_error: Option<anyhow::Error>,
@@ -206,6 +208,7 @@ async fn run_into(
         summary,
         variants: Vec::new(),
         repeats: Vec::new(),
+        paths: Vec::new(),
         write_error,
     })
 }

@@ -230,6 +230,11 @@ pub async fn run_variants(
         dir: dir.to_path_buf(),
         summary,
         variants,
+        paths: runs
+            .iter()
+            .filter(|r| !r.paths.is_empty())
+            .map(|r| (r.name.clone(), r.paths.clone()))
+            .collect(),
         repeats: runs.into_iter().flat_map(|r| r.summaries).collect(),
         write_error,
     })
@@ -243,8 +248,8 @@ fn relative(base: &Path, p: &Path) -> String {
         .to_string()
 }
 
-/// The planned access paths under the schema as it is now.
-async fn access_paths(
+/// The planned access paths of `scenario`'s PostgreSQL reads under the schema as it is now.
+pub async fn access_paths(
     targets: &Targets,
     scenario: &Scenario,
 ) -> Result<Vec<crate::explain::OpPath>> {

@@ -19,6 +19,7 @@ pub mod pg_copy;
 pub mod progress;
 pub mod run;
 pub mod safety;
+pub mod scratch;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
