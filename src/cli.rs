@@ -85,6 +85,38 @@ Ctrl-C ends the run early; the report is still written. The scenario file format
         /// for index variants the fewest that can give an index a verdict (docs/indexes.md)
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60))]
         repeats: Option<u32>,
+        /// Run worker i's share of n side-by-side processes (docs/distributed.md): arrivals k
+        /// with k % n == i, its own write targets; merge the workers with `clinicload merge`
+        #[arg(long, value_name = "i/n", conflicts_with = "workers")]
+        worker: Option<crate::distributed::Worker>,
+        /// Worker count, with the index from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)
+        #[arg(long, env = "CLINICLOAD_WORKERS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+        workers: Option<u32>,
+        /// Common start of the workers (RFC 3339, e.g. 2026-11-30T12:00:00Z): each waits for
+        /// it, so their measured windows coincide
+        #[arg(long, env = "CLINICLOAD_START_AT", value_parser = crate::distributed::parse_start_at)]
+        start_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Merge the run directories of `clinicload run --worker i/n` processes into one run:
+    /// histograms added exactly, counters summed, thresholds judged on the merged data
+    #[command(
+        after_help = "Example:\n  clinicload merge /results/run-1 --out /results/run-1\n\n\
+Each DIR is a worker's run directory (with worker.json) or a directory holding them. Exactly one \
+directory per worker index is merged: of a retried worker's two, the complete one (two complete: \
+refused). Exits like a run: 0, 3 operations failed, 4 thresholds failed, 130 interrupted."
+    )]
+    Merge {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Directory that receives <run-id>-merged/
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+        /// Refuse when the workers' measured windows start further apart than this (server clock)
+        #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+        max_skew: std::time::Duration,
+        /// Merge skewed windows anyway, flagging them
+        #[arg(long)]
+        allow_skew: bool,
     },
     /// Fill both stores with synthetic clinics (PostgreSQL tables, MongoDB notes, GridFS audio)
     #[command(after_help = "Examples:\n  \
@@ -479,6 +511,7 @@ impl GateArgs {
                 closed_users: None,
                 abort_after: None,
                 arrivals: None,
+                worker: None,
             },
             against: match (&self.baseline_database_url, &self.candidate_migrations) {
                 (Some(url), _) => crate::gate::Against::BaselineDatabase(url.clone()),
@@ -623,8 +656,11 @@ pub struct SeedArgs {
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
     /// Write only clinics with index % n == i (i/n)
-    #[arg(long, value_name = "i/n")]
+    #[arg(long, value_name = "i/n", conflicts_with = "shards")]
     pub shard: Option<Shard>,
+    /// Shard count, with this shard's index from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)
+    #[arg(long, env = "CLINICLOAD_SHARDS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub shards: Option<u32>,
     /// Add the dataset to a database that already holds other data
     #[arg(long, conflicts_with = "reset")]
     pub append: bool,

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod compare;
 pub mod config;
 pub mod connect;
+pub mod distributed;
 pub mod doctor;
 pub mod exit;
 pub mod explain;

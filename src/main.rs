@@ -26,7 +26,24 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Migrate { status } => clinicload::doctor::migrate_command(&targets, status).await,
         Command::Doctor => clinicload::doctor::doctor_command(&targets).await,
-        Command::Seed(args) => clinicload::seed::seed_command(&targets, &args).await,
+        Command::Seed(mut args) => {
+            if let (None, Some(n)) = (args.shard, args.shards) {
+                // An Indexed Job: the shard's index is the pod's completion index.
+                let shard = std::env::var("JOB_COMPLETION_INDEX")
+                    .map_err(|_| {
+                        format!("--shards {n} needs the shard's index: give --shard i/{n}, or run as a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)")
+                    })
+                    .and_then(|i| format!("{}/{n}", i.trim()).parse::<clinicload::cli::Shard>());
+                match shard {
+                    Ok(s) => args.shard = Some(s),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return clinicload::exit::code(clinicload::exit::USAGE);
+                    }
+                }
+            }
+            clinicload::seed::seed_command(&targets, &args).await
+        }
         Command::Checksum => clinicload::seed::checksum::checksum_command(&targets).await,
         Command::Restore => clinicload::restore::restore_command(&targets).await,
         Command::Explain {
@@ -77,6 +94,19 @@ async fn main() -> ExitCode {
                 .await
                 .map(|(s, dir)| clinicload::capacity::finish(&s, &dir))
         }
+        Command::Merge {
+            dirs,
+            out,
+            max_skew,
+            allow_skew,
+        } => clinicload::distributed::merge::merge_command(
+            &clinicload::distributed::merge::MergeOptions {
+                dirs,
+                out,
+                max_skew,
+                allow_skew,
+            },
+        ),
         Command::Sweep(SweepCommand::Scale(args)) => {
             clinicload::capacity::scale::sweep_scale(&targets, &args.options())
                 .await
@@ -93,7 +123,21 @@ async fn main() -> ExitCode {
             allow_short_pools,
             threshold,
             repeats,
+            worker,
+            workers,
+            start_at,
         } => {
+            let worker = match clinicload::distributed::resolve(worker, workers) {
+                Ok(w) => w,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return clinicload::exit::code(clinicload::exit::USAGE);
+                }
+            };
+            if start_at.is_some() && worker.is_none() {
+                eprintln!("error: --start-at is for distributed workers: give --worker i/n (or --workers n with JOB_COMPLETION_INDEX)");
+                return clinicload::exit::code(clinicload::exit::USAGE);
+            }
             let opts = clinicload::scenario::RunOptions {
                 overrides: clinicload::scenario::spec::Overrides {
                     duration,
@@ -103,6 +147,7 @@ async fn main() -> ExitCode {
                     closed_users: None,
                     abort_after: None,
                     arrivals: None,
+                    worker,
                 },
                 out,
                 quiet,
@@ -110,6 +155,7 @@ async fn main() -> ExitCode {
                 allow_short_pools,
                 inject_delay: None,
                 repeats: repeats.map(|r| r as usize),
+                start_at,
             };
             clinicload::scenario::run_command(&targets, &scenario, &opts).await
         }

@@ -85,6 +85,11 @@ pub struct Series {
 }
 
 impl Series {
+    /// A series with nothing recorded (a merge adds workers' series into it).
+    pub fn empty(label: Label) -> Series {
+        Series::new(label)
+    }
+
     fn new(label: Label) -> Series {
         Series {
             label,

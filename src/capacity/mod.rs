@@ -324,6 +324,7 @@ impl Runner<'_> {
                     .is_none()
                     .then(|| (duration / 4).max(Duration::from_secs(1))),
                 arrivals: closed_users.is_none().then_some(self.arrivals),
+                worker: None,
             },
             out: self.steps_dir.clone(),
             quiet: self.quiet,

@@ -729,6 +729,7 @@ async fn run_pairs(
                 opts.inject_delay.clone()
             },
             repeats: None,
+            start_at: None,
         };
         let r = run_scenario(targets, &scenario.file, &run_opts)
             .await

@@ -290,7 +290,7 @@ pub struct RunFacts {
 }
 
 /// The load generator's own figures over the measured window.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct GeneratorFacts {
     /// Workers (open model: max_in_flight; closed: users).
     pub workers: usize,
@@ -347,6 +347,12 @@ pub struct Summary {
     /// tables of report.html and summary.md.
     #[serde(skip)]
     pub sections: Vec<page::Table>,
+    /// A distributed worker's run (`crate::distributed`): which share, its clock and start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker: Option<crate::distributed::WorkerFacts>,
+    /// A merged run (`clinicload merge`): one row per worker.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<crate::distributed::merge::WorkerRow>,
 }
 
 /// Percentiles for the latency-by-percentile chart: 0 .. 99.999 on a 1/(1-p) scale.
@@ -658,6 +664,8 @@ pub fn summarize(
         thresholds: Vec::new(),
         indexes: None,
         sections: Vec::new(),
+        worker: None,
+        merged_from: Vec::new(),
     };
     summary.thresholds = crate::thresholds::evaluate(&scenario.thresholds, &summary);
     summary

@@ -131,16 +131,23 @@ impl RestoreReport {
 }
 
 /// Records `plan` durably before the load starts: the run, its rows' and documents'
-/// pre-images. Fails if another undo record is pending (restore it first).
+/// pre-images. Fails if another undo record is pending (restore it first), unless it is a
+/// fellow distributed worker's (its run id starts with `fellows`): the workers of one run
+/// record side by side, and one `clinicload restore` undoes them all.
 pub async fn record(
     pool: &PgPool,
     mongo: Option<&mongodb::Database>,
     plan: &UndoPlan,
+    fellows: Option<&str>,
 ) -> Result<()> {
-    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM clinicload_meta.undo_runs")
-        .fetch_one(pool)
-        .await
-        .context(UNDO_LOG_MISSING)?;
+    let pending: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM clinicload_meta.undo_runs
+         WHERE $1::text IS NULL OR NOT starts_with(run_id, $1)",
+    )
+    .bind(fellows)
+    .fetch_one(pool)
+    .await
+    .context(UNDO_LOG_MISSING)?;
     if pending > 0 {
         bail!("an earlier run's writes are not undone yet: run `clinicload restore` first");
     }

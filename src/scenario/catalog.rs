@@ -74,7 +74,7 @@ impl Entity {
 }
 
 /// The dataset's identity, from `clinicload_meta.dataset`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct DatasetInfo {
     pub fingerprint: String,
     pub seed: i64,
@@ -211,6 +211,33 @@ impl Catalog {
         None
     }
 
+    /// Keeps a distributed worker's share of the write pools (the read samples are shared): the rows and documents whose
+    /// id hashes to it, and the free slots whose doctor and time do; no two workers share one.
+    pub fn partition(&mut self, w: crate::distributed::Worker) {
+        let mine = |id: &Uuid| w.owns_id(id.as_bytes());
+        let doc = |b: &Bson| match b {
+            Bson::ObjectId(o) => w.owns_id(&o.bytes()),
+            other => w.owns_id(other.to_string().as_bytes()),
+        };
+        self.future_appointments.retain(mine);
+        self.today_appointments.retain(mine);
+        self.pending_tasks.retain(mine);
+        self.open_encounters.retain(mine);
+        self.draft_notes.retain(|(id, _)| doc(id));
+        let mut total = 0;
+        for (d, slots) in self.free_slots.iter().enumerate() {
+            let mut slots = slots.lock().unwrap_or_else(|p| p.into_inner());
+            let doctor = self.doctors.get(d).copied().unwrap_or_default();
+            slots.retain(|s| {
+                let mut key = doctor.as_bytes().to_vec();
+                key.extend(s.and_utc().timestamp().to_le_bytes());
+                w.owns_id(&key)
+            });
+            total += slots.len();
+        }
+        self.free_slots_total = total;
+    }
+
     /// The shared count of rows taken per consumed entity.
     pub fn taken(&self) -> Taken {
         self.cursors.clone()
@@ -269,11 +296,17 @@ impl Catalog {
             planned: planned_uses(scenario),
             ..Catalog::default()
         };
+        // A distributed worker draws the pools of the whole run and keeps its share of them
+        // (`partition`), so the pools are sized for every worker's writes.
+        let whole_run = planned_uses(&Scenario {
+            worker: None,
+            ..scenario.clone()
+        });
         // A consumed entity's pool holds what the run plans to take, with a margin (SAMPLE
         // rows when that is not known: the closed model). Every row in it has its pre-image
         // saved before the run, so it is no bigger than needed.
         let pool_size = |e: Entity| -> i64 {
-            match c.planned.get(&e) {
+            match whole_run.get(&e) {
                 Some(&p) if p > 0 => {
                     (p.saturating_add(p / 10).saturating_add(16)).min(i64::MAX as u64) as i64
                 }
@@ -543,6 +576,9 @@ impl Catalog {
                 }
             }
         }
+        if let Some(w) = scenario.worker {
+            c.partition(w);
+        }
         for (e, _, op) in &needed {
             // A write pool the run plans is checked against the plan (`shortfalls`), which
             // says how much to seed and allows running short with a flag.
@@ -607,10 +643,22 @@ pub fn planned_uses(scenario: &Scenario) -> BTreeMap<Entity, u64> {
     };
     let weights: Vec<u32> = scenario.ops.iter().map(|o| o.weight).collect();
     let mix = crate::scenario::schedule::mix_cycle(&weights);
+    // A distributed worker plans only its own arrivals.
+    let per_op: Vec<u64> = match scenario.worker {
+        None => (0..scenario.ops.len())
+            .map(|i| crate::scenario::schedule::arrivals_of_op(&mix, i, 0, arrivals))
+            .collect(),
+        Some(p) => {
+            let mut n = vec![0u64; scenario.ops.len()];
+            for k in (0..arrivals).filter(|k| p.owns(*k)) {
+                n[mix[(k % mix.len() as u64) as usize]] += 1;
+            }
+            n
+        }
+    };
     for (i, op) in scenario.ops.iter().enumerate() {
         for e in op.def.uses {
-            let n = crate::scenario::schedule::arrivals_of_op(&mix, i, 0, arrivals);
-            *out.entry(*e).or_insert(0) += n;
+            *out.entry(*e).or_insert(0) += per_op[i];
         }
     }
     out

@@ -49,6 +49,8 @@ pub struct RunOptions {
     /// 1 for cache variants, enough for a verdict for index variants
     /// (`index_ab::default_repeats`).
     pub repeats: Option<usize>,
+    /// A distributed worker's common start (`--start-at`): it waits for it before the load.
+    pub start_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Opens the stores the scenario uses, with its pool sizes, and reads their versions.
@@ -176,7 +178,19 @@ pub async fn run_scenario(targets: &Targets, file: &Path, opts: &RunOptions) -> 
     // would measure the wrong thing (exit 6, before anything is written).
     crate::explain::check_before_run(targets, &scenario).await?;
     let now = chrono::Utc::now();
-    let (run_id, dir) = report::create_run_dir(&opts.out, &report::run_id(&scenario.name, now))?;
+    // The workers of one run share its start, and so the base of their run ids.
+    let mut id = report::run_id(
+        &scenario.name,
+        match (scenario.worker, opts.start_at) {
+            (Some(_), Some(t)) => t,
+            _ => now,
+        },
+    );
+    if let Some(w) = scenario.worker {
+        // Workers of one run can share an output directory.
+        id.push_str(&format!("-w{}of{}", w.index, w.count));
+    }
+    let (run_id, dir) = report::create_run_dir(&opts.out, &id)?;
     let result = run_into(targets, &scenario, &run_id, &dir, opts).await;
     if result.is_err() {
         // Only empty directories go: nothing a finished run wrote is removed.
@@ -200,7 +214,8 @@ async fn run_into(
     }
     let (summary, mut write_error) =
         run_in_dir(targets, scenario, scenario.cache.first(), run_id, dir, opts).await?;
-    if write_error.is_none() {
+    // Workers sharing an output directory would race for `latest`.
+    if write_error.is_none() && scenario.worker.is_none() {
         write_error = report::point_latest(&opts.out, run_id).err();
     }
     Ok(RunResult {
@@ -224,8 +239,9 @@ pub(crate) async fn run_in_dir(
     opts: &RunOptions,
 ) -> Result<(report::Summary, Option<anyhow::Error>)> {
     let (mut stores, servers) = open_stores(targets, scenario).await?;
-    if let Some(pool) = &stores.pg {
+    if let (Some(pool), None) = (&stores.pg, scenario.worker) {
         // A run that was killed left its writes: undo them before drawing from the dataset.
+        // (Not a distributed worker: the pending runs may be its fellow workers', running.)
         crate::restore::restore_pending(targets, pool).await?;
     }
     let catalog = catalog::Catalog::load(scenario, &stores).await?;
@@ -255,8 +271,18 @@ pub(crate) async fn run_in_dir(
     let undo = undo_plan(run_id, scenario, &catalog, &stores, cache_variant);
     let restoring = match &stores.pg {
         Some(pool) if undo.writes() && !opts.keep_writes => {
-            crate::restore::record(pool, stores.mongo.as_ref(), &undo).await?;
-            true
+            let fellows = scenario.worker.and_then(|_| {
+                run_id
+                    .rsplit_once("-w")
+                    .map(|(base, _)| format!("{base}-w"))
+            });
+            crate::restore::record(pool, stores.mongo.as_ref(), &undo, fellows.as_deref()).await?;
+            if let Some(w) = scenario.worker {
+                warnings.push(format!(
+                    "worker {w}: this run's writes stay in the dataset until `clinicload restore` runs once after every worker has ended"
+                ));
+            }
+            scenario.worker.is_none()
         }
         _ => {
             if undo.writes() {
@@ -270,6 +296,31 @@ pub(crate) async fn run_in_dir(
     let restore_stores = stores.clone();
     let taken = catalog.taken();
     let dataset = catalog.dataset.clone();
+    // A distributed worker: its clock against the server's, then the common start.
+    let mut worker_facts = None;
+    if let Some(w) = scenario.worker {
+        let clock = match &restore_stores.pg {
+            Some(pool) => crate::distributed::clock_check(pool).await.ok(),
+            None => None,
+        };
+        let late_ms = match &opts.start_at {
+            Some(t) => crate::distributed::wait_for_start(t).await?,
+            None => 0.0,
+        };
+        if late_ms > 1000.0 {
+            warnings.push(format!(
+                "worker {w} reached the common start {:.1} s late: its measured window is not the others'",
+                late_ms / 1000.0
+            ));
+        }
+        worker_facts = Some(crate::distributed::WorkerFacts {
+            worker: w,
+            start_at: opts.start_at.map(|t| t.to_rfc3339()),
+            late_ms,
+            clock,
+            window_start_ms: 0.0,
+        });
+    }
     let mut hlog = HlogWriter::create(
         &dir.join("latency.hlog"),
         std::time::SystemTime::now() + scenario.warmup,
@@ -396,6 +447,18 @@ pub(crate) async fn run_in_dir(
             .insert("indexes_json".into(), "indexes.json".into());
     }
     summary.restore = restore_report;
+    if let Some(mut f) = worker_facts {
+        f.window_start_ms = crate::distributed::local_ms(outcome.measured_from)
+            + f.clock.map_or(0.0, |c| c.offset_ms);
+        summary.worker = Some(f);
+        if let Err(e) = crate::distributed::merge::write_record(
+            dir, scenario, opts, &outcome, &totals, &summary,
+        ) {
+            summary.warnings.push(format!(
+                "worker.json (the merge's input) not written: {e:#}"
+            ));
+        }
+    }
     if let Some(msg) = &restore_failed {
         summary.warnings.push(msg.clone());
     }

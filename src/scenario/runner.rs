@@ -41,7 +41,7 @@ use crate::scenario::spec::{Load, Scenario};
 pub const LATE_AFTER: Duration = Duration::from_millis(1);
 
 /// One second of the measured window, for the charts over time.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct IntervalPoint {
     /// Seconds from the start of the measured window to the end of this interval.
     pub t: f64,
@@ -261,6 +261,13 @@ pub async fn interrupt_signal() {
     }
 }
 
+/// The seed of the parameter draws: a distributed worker's own stream.
+fn param_seed(scenario: &Scenario) -> u64 {
+    scenario
+        .worker
+        .map_or(scenario.seed, |p| p.param_seed(scenario.seed))
+}
+
 fn worker_rng(seed: u64, worker: usize) -> SmallRng {
     SmallRng::seed_from_u64(seed ^ (worker as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
@@ -336,7 +343,8 @@ pub async fn run(
             max_in_flight,
             arrivals,
         } => {
-            target_rate = Some(rate);
+            // A worker's target is its share.
+            target_rate = Some(rate / sh.scenario.worker.map_or(1.0, |p| f64::from(p.count)));
             let mut clock = ArrivalClock::new(arrivals, rate, ramp_from, ramp, sh.scenario.seed);
             let (tx, rx) = flume::unbounded::<(Instant, u64)>();
             queue = Some(rx.clone());
@@ -345,11 +353,16 @@ pub async fn run(
             // the measured ones (its own lag: the generator falling behind its schedule).
             scheduler = Some(std::thread::spawn(move || -> (u64, Histogram<u64>) {
                 let mut lag = new_histogram();
+                let part = shs.scenario.worker;
                 loop {
                     let (i, offset) = clock.next().expect("the clock never ends");
                     let at = shs.t0 + offset;
                     if at >= shs.end || shs.stop.load(Ordering::SeqCst) {
                         return (i, lag);
+                    }
+                    // A worker sends its share of the one-process schedule.
+                    if part.is_some_and(|p| !p.owns(i)) {
+                        continue;
                     }
                     loop {
                         let now = Instant::now();
@@ -370,7 +383,7 @@ pub async fn run(
                 let sh = sh.clone();
                 let rx = rx.clone();
                 workers.push(tokio::spawn(async move {
-                    let mut rng = worker_rng(sh.scenario.seed, w);
+                    let mut rng = worker_rng(param_seed(&sh.scenario), w);
                     while let Ok((intended, slot)) = rx.recv_async().await {
                         let now = Instant::now();
                         let measured = intended >= sh.warmup_end;
@@ -402,10 +415,14 @@ pub async fn run(
         Load::Closed { users, think_time } => {
             target_rate = None;
             for w in 0..users {
+                if sh.scenario.worker.is_some_and(|p| !p.owns(w as u64)) {
+                    // Another worker's virtual user.
+                    continue;
+                }
                 let sh = sh.clone();
                 let n = stop_notify.clone();
                 workers.push(tokio::spawn(async move {
-                    let mut rng = worker_rng(sh.scenario.seed, w);
+                    let mut rng = worker_rng(param_seed(&sh.scenario), w);
                     // Users start at different points of the cycle.
                     let mut slot = (w * sh.mix.len() / users) as u64;
                     loop {
@@ -664,6 +681,7 @@ pub async fn run(
             // Intended in the window but never sent (the scheduler fell behind, or the
             // window ended while it slept): missed, given up at the end of the window.
             let unsent_from = sent.max(lo);
+            let part = sh.scenario.worker;
             let mut times = clock.skip(unsent_from as usize);
             for i in unsent_from..hi {
                 let op = sh.mix[(i % sh.mix.len() as u64) as usize];
@@ -671,6 +689,9 @@ pub async fn run(
                     Arrivals::Uniform => intended_at(i, *rate, *ramp_from, *ramp),
                     Arrivals::Poisson => times.next().map_or(Duration::ZERO, |t| t.1),
                 };
+                if part.is_some_and(|p| !p.owns(i)) {
+                    continue;
+                }
                 let at = t0 + offset;
                 recorder.record_ending(
                     Label { op, sub: None },
@@ -678,10 +699,21 @@ pub async fn run(
                     micros(cut.saturating_duration_since(at)),
                 );
             }
-            let per_op = (0..n_ops)
-                .map(|op| arrivals_of_op(&sh.mix, op, lo, hi))
-                .collect();
-            (hi - lo, per_op)
+            match part {
+                None => (
+                    hi - lo,
+                    (0..n_ops)
+                        .map(|op| arrivals_of_op(&sh.mix, op, lo, hi))
+                        .collect(),
+                ),
+                Some(p) => {
+                    let mut per_op = vec![0u64; n_ops];
+                    for i in (lo..hi).filter(|i| p.owns(*i)) {
+                        per_op[sh.mix[(i % sh.mix.len() as u64) as usize]] += 1;
+                    }
+                    (per_op.iter().sum(), per_op)
+                }
+            }
         }
         Load::Closed { .. } => {
             // Closed model: intended = what the users started; per op, what ended there.

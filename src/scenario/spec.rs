@@ -257,6 +257,9 @@ pub struct Scenario {
     /// default 10 s) of the measured window, a threshold that fails on the run so far ends it.
     #[serde(serialize_with = "opt_secs", rename = "abort_on_fail_after_s")]
     pub abort_on_fail: Option<Duration>,
+    /// `--worker i/n`: this process runs worker i's share (`crate::distributed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker: Option<crate::distributed::Worker>,
 }
 
 /// One `[[variant]]` of a scenario: its name and what it does to the indexes
@@ -370,6 +373,8 @@ pub struct Overrides {
     pub abort_after: Option<Duration>,
     /// Arrivals of the open model, overriding the file's (sweeps use Poisson).
     pub arrivals: Option<crate::scenario::schedule::Arrivals>,
+    /// `--worker i/n` (`crate::distributed`).
+    pub worker: Option<crate::distributed::Worker>,
 }
 
 /// The longest duration any scenario key or flag takes (`duration`, `warmup`, `ramp`,
@@ -921,6 +926,7 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
         thresholds,
         abort_on_fail,
         clinic_rate,
+        worker: overrides.worker,
     })
 }
 

@@ -1,0 +1,755 @@
+//! `clinicload merge DIR...`: the workers' run directories become one run directory with the
+//! same files as a single run. Histograms are added exactly (never averaged percentiles,
+//! never rounded), counters summed, interval logs aligned on the server's clock, and the
+//! scenario's thresholds judged on the merged data with the run's exit codes. Each worker
+//! leaves `worker.json` beside its report: its histograms (V2-serialized, base64) and
+//! counters, the input of the merge. Adding is associative and commutative, so the order of
+//! the directories does not matter.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context, Result};
+use base64::Engine;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use super::{Worker, WorkerFacts};
+use crate::metrics::{new_histogram, ErrorCount, Label, Series, Totals};
+use crate::report::{self, GeneratorFacts, Summary};
+use crate::scenario::runner::{IntervalPoint, RunOutcome};
+use crate::scenario::spec::{self, Overrides, Scenario};
+use crate::scenario::RunOptions;
+
+pub const SCHEMA: &str = "clinicload.worker/1";
+
+/// One label's histograms and counters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SeriesRecord {
+    op: usize,
+    sub: Option<String>,
+    total: String,
+    all: String,
+    not_ok: String,
+    rows: u64,
+    noop: u64,
+    errors: u64,
+    timed_out: u64,
+    missed: u64,
+    abandoned: u64,
+    unsupported: u64,
+}
+
+/// `worker.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerRecord {
+    schema: String,
+    pub facts: WorkerFacts,
+    pub run_id: String,
+    pub scenario_name: String,
+    /// The scenario file as the worker read it, and the command line's overrides.
+    scenario_toml: String,
+    duration_s: Option<f64>,
+    warmup_s: Option<f64>,
+    rate: Option<f64>,
+    thresholds: Vec<String>,
+    /// Not interrupted: the worker ran its whole window.
+    pub complete: bool,
+    measured_s: f64,
+    aborted_by_threshold: Option<String>,
+    target_rate: Option<f64>,
+    intended: u64,
+    intended_per_op: Vec<u64>,
+    started: u64,
+    late_starts: u64,
+    start_delay: String,
+    warmup_ops: u64,
+    warmup_errors: u64,
+    unsupported: Vec<Option<String>>,
+    grace_s: f64,
+    generator: GeneratorFacts,
+    intervals: Vec<IntervalPoint>,
+    series: Vec<SeriesRecord>,
+    overall: String,
+    overall_all: String,
+    /// (op, kind, count, example)
+    errors: Vec<(usize, String, u64, String)>,
+    dataset: Option<crate::scenario::catalog::DatasetInfo>,
+    servers: BTreeMap<String, String>,
+}
+
+fn encode(h: &Histogram<u64>) -> Result<String> {
+    let mut buf = Vec::new();
+    V2Serializer::new()
+        .serialize(h, &mut buf)
+        .map_err(|e| anyhow::anyhow!("serializing a histogram: {e:?}"))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(buf))
+}
+
+fn decode(s: &str) -> Result<Histogram<u64>> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .context("a histogram that is not base64")?;
+    let h: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| anyhow::anyhow!("a histogram that does not decode: {e:?}"))?;
+    // Same bounds as the run's, so adding never fails for range.
+    let mut out = new_histogram();
+    out.add(&h)
+        .map_err(|e| anyhow::anyhow!("a histogram out of range: {e:?}"))?;
+    Ok(out)
+}
+
+/// Writes a worker's `worker.json`.
+pub fn write_record(
+    dir: &Path,
+    scenario: &Scenario,
+    opts: &RunOptions,
+    outcome: &RunOutcome,
+    totals: &Totals,
+    summary: &Summary,
+) -> Result<()> {
+    let facts = summary
+        .worker
+        .clone()
+        .context("a worker record without worker facts")?;
+    let toml = std::fs::read_to_string(&scenario.file)
+        .with_context(|| format!("reading {}", scenario.file.display()))?;
+    let series = totals
+        .series
+        .iter()
+        .map(|s| {
+            Ok(SeriesRecord {
+                op: s.label.op,
+                sub: s.label.sub.map(str::to_string),
+                total: encode(&s.total)?,
+                all: encode(&s.all)?,
+                not_ok: encode(&s.not_ok)?,
+                rows: s.rows,
+                noop: s.noop,
+                errors: s.errors,
+                timed_out: s.timed_out,
+                missed: s.missed,
+                abandoned: s.abandoned,
+                unsupported: s.unsupported,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let record = WorkerRecord {
+        schema: SCHEMA.into(),
+        facts,
+        run_id: summary.run_id.clone(),
+        scenario_name: scenario.name.clone(),
+        scenario_toml: toml,
+        duration_s: opts.overrides.duration.map(|d| d.as_secs_f64()),
+        warmup_s: opts.overrides.warmup.map(|d| d.as_secs_f64()),
+        rate: opts.overrides.rate,
+        thresholds: opts.overrides.thresholds.clone(),
+        complete: !outcome.interrupted,
+        measured_s: outcome.measured.as_secs_f64(),
+        aborted_by_threshold: outcome.aborted_by_threshold.clone(),
+        target_rate: outcome.target_rate,
+        intended: outcome.intended,
+        intended_per_op: outcome.intended_per_op.clone(),
+        started: outcome.started,
+        late_starts: outcome.late_starts,
+        start_delay: encode(&outcome.start_delay)?,
+        warmup_ops: outcome.warmup_ops,
+        warmup_errors: outcome.warmup_errors,
+        unsupported: outcome.unsupported.clone(),
+        grace_s: outcome.grace.as_secs_f64(),
+        generator: outcome.generator.clone(),
+        intervals: outcome.intervals.clone(),
+        series,
+        overall: encode(&totals.overall)?,
+        overall_all: encode(&totals.overall_all)?,
+        errors: totals
+            .errors
+            .iter()
+            .map(|((op, kind), e)| (*op, kind.clone(), e.count, e.example.clone()))
+            .collect(),
+        dataset: summary.dataset.clone(),
+        servers: summary.servers.clone(),
+    };
+    report::write_atomic(
+        &dir.join("worker.json"),
+        format!("{}\n", serde_json::to_string(&record)?).as_bytes(),
+    )
+}
+
+/// Options of `clinicload merge`.
+#[derive(Debug, Clone)]
+pub struct MergeOptions {
+    pub dirs: Vec<PathBuf>,
+    pub out: PathBuf,
+    /// Windows may start this far apart (server clock) before the merge refuses.
+    pub max_skew: Duration,
+    /// Merge anyway, flagging the skew.
+    pub allow_skew: bool,
+}
+
+/// One worker in a merged run.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerRow {
+    pub worker: Worker,
+    pub dir: String,
+    pub ok: u64,
+    pub achieved_rate: f64,
+    pub p99_us: u64,
+    pub late_ms: f64,
+    pub clock_offset_ms: Option<f64>,
+    /// Its window's start against the earliest worker's (server clock, ms).
+    pub window_skew_ms: f64,
+    pub complete: bool,
+}
+
+/// The worker directories under `dirs` (each a run directory with `worker.json`, or a
+/// directory holding such, one or two levels down).
+fn find_records(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, WorkerRecord)>> {
+    let mut found = Vec::new();
+    let mut stack: Vec<(PathBuf, u8)> = dirs.iter().map(|d| (d.clone(), 0)).collect();
+    while let Some((d, depth)) = stack.pop() {
+        let f = d.join("worker.json");
+        if f.is_file() {
+            let text =
+                std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+            let r: WorkerRecord = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a clinicload worker record", f.display()))?;
+            if r.schema != SCHEMA {
+                bail!(
+                    "{}: schema {} (this clinicload reads {SCHEMA})",
+                    f.display(),
+                    r.schema
+                );
+            }
+            found.push((d, r));
+        } else if depth < 2 && d.is_dir() {
+            let entries =
+                std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))?;
+            for e in entries.flatten() {
+                if e.path().is_dir() {
+                    stack.push((e.path(), depth + 1));
+                }
+            }
+        } else if depth == 0 && !d.exists() {
+            crate::usage!("{}: no such directory", d.display());
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
+}
+
+/// `clinicload merge`: the merged summary and its directory.
+pub fn merge(opts: &MergeOptions) -> Result<(Summary, PathBuf)> {
+    let found = find_records(&opts.dirs)?;
+    if found.is_empty() {
+        crate::usage!(
+            "no worker run directories (with worker.json) under {}: give the --out directories of the `clinicload run --worker i/n` processes",
+            opts.dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    // One run: one scenario, one start, one worker count.
+    let key = |r: &WorkerRecord| {
+        (
+            r.scenario_name.clone(),
+            r.facts.start_at.clone(),
+            r.facts.worker.count,
+        )
+    };
+    let first = key(&found[0].1);
+    if let Some((d, r)) = found.iter().find(|(_, r)| key(r) != first) {
+        bail!(
+            "{} is another run (scenario {}, start {:?}, {} workers) than {} (scenario {}, start {:?}, {} workers): merge one run's workers at a time",
+            d.display(),
+            r.scenario_name,
+            r.facts.start_at,
+            r.facts.worker.count,
+            found[0].0.display(),
+            first.0,
+            first.1,
+            first.2
+        );
+    }
+    let n = first.2;
+    let mut notes = Vec::new();
+    let mut chosen: Vec<(PathBuf, WorkerRecord)> = Vec::new();
+    for i in 0..n {
+        let mut cands: Vec<&(PathBuf, WorkerRecord)> = found
+            .iter()
+            .filter(|(_, r)| r.facts.worker.index == i)
+            .collect();
+        if cands.is_empty() {
+            bail!(
+                "worker {i}/{n} is missing: every worker index from 0 to {} needs its run directory (found {})",
+                n - 1,
+                found.len()
+            );
+        }
+        let complete: Vec<&&(PathBuf, WorkerRecord)> =
+            cands.iter().filter(|(_, r)| r.complete).collect();
+        if complete.len() > 1 {
+            bail!(
+                "worker {i}/{n} has {} complete run directories ({}): a retried worker offered its load twice; keep one and merge again",
+                complete.len(),
+                complete
+                    .iter()
+                    .map(|(d, _)| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        if cands.len() > 1 {
+            let keep = complete.first().map(|c| (**c).clone());
+            let keep = keep.unwrap_or_else(|| {
+                cands.sort_by(|a, b| a.0.cmp(&b.0));
+                cands[cands.len() - 1].clone()
+            });
+            notes.push(format!(
+                "worker {i}/{n}: {} run directories (a retried pod); merged {}, the {}",
+                cands.len(),
+                keep.0.display(),
+                if keep.1.complete {
+                    "complete one"
+                } else {
+                    "last one (none completed)"
+                }
+            ));
+            chosen.push(keep);
+        } else {
+            chosen.push(cands[0].clone());
+        }
+    }
+    // Windows on the server's clock.
+    let starts: Vec<f64> = chosen
+        .iter()
+        .map(|(_, r)| r.facts.window_start_ms)
+        .collect();
+    let earliest = starts.iter().cloned().fold(f64::INFINITY, f64::min);
+    let max_skew_ms = opts.max_skew.as_secs_f64() * 1000.0;
+    let skewed: Vec<String> = chosen
+        .iter()
+        .filter(|(_, r)| r.facts.window_start_ms - earliest > max_skew_ms)
+        .map(|(d, r)| {
+            format!(
+                "worker {} ({}) started its window {:.0} ms after the first{}",
+                r.facts.worker,
+                d.display(),
+                r.facts.window_start_ms - earliest,
+                if r.facts.late_ms > 0.0 {
+                    format!(", {:.0} ms late for the common start", r.facts.late_ms)
+                } else {
+                    String::new()
+                }
+            )
+        })
+        .collect();
+    if !skewed.is_empty() {
+        let msg = format!(
+            "windows skewed beyond --max-skew {:.0} ms: {}",
+            max_skew_ms,
+            skewed.join("; ")
+        );
+        if !opts.allow_skew {
+            bail!("{msg}. The merged percentiles would mix different moments: start the workers with a common --start-at, or merge anyway with --allow-skew");
+        }
+        notes.push(format!("{msg} (merged anyway: --allow-skew)"));
+    }
+
+    let (_, r0) = &chosen[0];
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("creating {}", opts.out.display()))?;
+    let base_id = r0
+        .run_id
+        .rsplit_once("-w")
+        .map_or(r0.run_id.clone(), |(a, _)| a.to_string());
+    let (run_id, dir) = report::create_run_dir(&opts.out, &format!("{base_id}-merged"))?;
+    let result = write_merged(&chosen, &run_id, &dir, earliest, notes, opts);
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result.map(|s| (s, dir))
+}
+
+fn write_merged(
+    chosen: &[(PathBuf, WorkerRecord)],
+    run_id: &str,
+    dir: &Path,
+    earliest: f64,
+    notes: Vec<String>,
+    opts: &MergeOptions,
+) -> Result<Summary> {
+    let r0 = &chosen[0].1;
+    let scenario_file = dir.join("scenario.toml");
+    report::write_atomic(&scenario_file, r0.scenario_toml.as_bytes())?;
+    let overrides = Overrides {
+        duration: r0.duration_s.map(Duration::from_secs_f64),
+        warmup: r0.warmup_s.map(Duration::from_secs_f64),
+        rate: r0.rate,
+        thresholds: r0.thresholds.clone(),
+        ..Overrides::default()
+    };
+    let scenario = spec::load(&scenario_file, &overrides)?;
+
+    // Histograms and counters, added.
+    let mut series: Vec<Series> = Vec::new();
+    let mut overall = new_histogram();
+    let mut overall_all = new_histogram();
+    let mut errors: BTreeMap<(usize, String), ErrorCount> = BTreeMap::new();
+    let add = |into: &mut Histogram<u64>, s: &str| -> Result<()> {
+        into.add(decode(s)?)
+            .map_err(|e| anyhow::anyhow!("adding histograms: {e:?}"))
+    };
+    let mut start_delay = new_histogram();
+    let mut rows = Vec::new();
+    for (d, r) in chosen {
+        for s in &r.series {
+            // Labels are the scenario's operation names and a few fixed sub-labels; the
+            // report wants them 'static, and a merge makes a handful.
+            let sub: Option<&'static str> = s.sub.clone().map(|x| &*Box::leak(x.into_boxed_str()));
+            let label = Label { op: s.op, sub };
+            let at = match series.iter().position(|x| x.label == label) {
+                Some(i) => i,
+                None => {
+                    series.push(Series::empty(label));
+                    series.len() - 1
+                }
+            };
+            let t = &mut series[at];
+            add(&mut t.total, &s.total)?;
+            add(&mut t.all, &s.all)?;
+            add(&mut t.not_ok, &s.not_ok)?;
+            t.rows += s.rows;
+            t.noop += s.noop;
+            t.errors += s.errors;
+            t.timed_out += s.timed_out;
+            t.missed += s.missed;
+            t.abandoned += s.abandoned;
+            t.unsupported += s.unsupported;
+        }
+        add(&mut overall, &r.overall)?;
+        add(&mut overall_all, &r.overall_all)?;
+        add(&mut start_delay, &r.start_delay)?;
+        for (op, kind, count, example) in &r.errors {
+            let e = errors.entry((*op, kind.clone())).or_insert(ErrorCount {
+                count: 0,
+                example: example.clone(),
+            });
+            e.count += count;
+        }
+        let mine = decode(&r.overall)?;
+        rows.push(WorkerRow {
+            worker: r.facts.worker,
+            dir: d.display().to_string(),
+            ok: mine.len(),
+            achieved_rate: if r.measured_s > 0.0 {
+                mine.len() as f64 / r.measured_s
+            } else {
+                0.0
+            },
+            p99_us: mine.value_at_quantile(0.99),
+            late_ms: r.facts.late_ms,
+            clock_offset_ms: r.facts.clock.map(|c| c.offset_ms),
+            window_skew_ms: r.facts.window_start_ms - earliest,
+            complete: r.complete,
+        });
+    }
+    let totals = Totals {
+        series,
+        overall,
+        overall_all,
+        errors,
+    };
+    let sum = |f: &dyn Fn(&WorkerRecord) -> u64| chosen.iter().map(|(_, r)| f(r)).sum::<u64>();
+    let n_ops = scenario.ops.len();
+    let mut intended_per_op = vec![0u64; n_ops];
+    for (_, r) in chosen {
+        for (i, v) in r.intended_per_op.iter().enumerate().take(n_ops) {
+            intended_per_op[i] += v;
+        }
+    }
+    let generator = GeneratorFacts {
+        workers: chosen.iter().map(|(_, r)| r.generator.workers).sum(),
+        dispatch_lag_p90_us: chosen
+            .iter()
+            .filter_map(|(_, r)| r.generator.dispatch_lag_p90_us)
+            .max(),
+        dispatch_lag_p99_us: chosen
+            .iter()
+            .filter_map(|(_, r)| r.generator.dispatch_lag_p99_us)
+            .max(),
+        dispatch_lag_max_us: chosen
+            .iter()
+            .filter_map(|(_, r)| r.generator.dispatch_lag_max_us)
+            .max(),
+        max_queue: chosen
+            .iter()
+            .map(|(_, r)| r.generator.max_queue)
+            .max()
+            .unwrap_or(0),
+        mean_in_flight: chosen.iter().map(|(_, r)| r.generator.mean_in_flight).sum(),
+        max_in_flight: chosen.iter().map(|(_, r)| r.generator.max_in_flight).sum(),
+        cpu_s: chosen.iter().map(|(_, r)| r.generator.cpu_s).sum(),
+        wall_s: chosen
+            .iter()
+            .map(|(_, r)| r.generator.wall_s)
+            .fold(0.0, f64::max),
+        cores: chosen.iter().map(|(_, r)| r.generator.cores).sum(),
+    };
+    let intervals = merge_intervals(chosen, earliest);
+    let measured = chosen.iter().map(|(_, r)| r.measured_s).fold(0.0, f64::max);
+    let outcome = RunOutcome {
+        measured_from: SystemTime::UNIX_EPOCH + Duration::from_secs_f64(earliest.max(0.0) / 1000.0),
+        measured: Duration::from_secs_f64(measured),
+        interrupted: chosen.iter().any(|(_, r)| !r.complete),
+        aborted_by_threshold: chosen
+            .iter()
+            .find_map(|(_, r)| r.aborted_by_threshold.clone()),
+        target_rate: chosen
+            .iter()
+            .map(|(_, r)| r.target_rate)
+            .try_fold(0.0, |a, t| t.map(|t| a + t)),
+        intended: sum(&|r| r.intended),
+        intended_per_op,
+        started: sum(&|r| r.started),
+        late_starts: sum(&|r| r.late_starts),
+        start_delay,
+        warmup_ops: sum(&|r| r.warmup_ops),
+        warmup_errors: sum(&|r| r.warmup_errors),
+        unsupported: (0..n_ops)
+            .map(|i| {
+                chosen
+                    .iter()
+                    .find_map(|(_, r)| r.unsupported.get(i).cloned().flatten())
+            })
+            .collect(),
+        grace: Duration::from_secs_f64(chosen.iter().map(|(_, r)| r.grace_s).fold(0.0, f64::max)),
+        intervals,
+        generator,
+    };
+    let mut warnings = notes;
+    warnings.push(format!(
+        "merged from {} workers by `clinicload merge`: histograms added exactly, counters summed",
+        chosen.len()
+    ));
+    let mut overrides_map = BTreeMap::new();
+    overrides_map.insert("merged_workers".into(), chosen.len().to_string());
+    let mut summary = report::summarize(
+        run_id,
+        &scenario,
+        overrides_map,
+        &outcome,
+        &totals,
+        r0.dataset.clone(),
+        r0.servers.clone(),
+        warnings,
+    );
+    summary.sections.push(workers_table(&rows));
+    summary.merged_from = rows;
+    report::write_all(dir, &summary)?;
+    write_hlog(chosen, dir, earliest)?;
+    let _ = opts;
+    Ok(summary)
+}
+
+/// Per-second points, each worker's placed by its window's start on the server's clock.
+fn merge_intervals(chosen: &[(PathBuf, WorkerRecord)], earliest: f64) -> Vec<IntervalPoint> {
+    let mut by_t: BTreeMap<i64, IntervalPoint> = BTreeMap::new();
+    for (_, r) in chosen {
+        let shift = (r.facts.window_start_ms - earliest) / 1000.0;
+        for p in &r.intervals {
+            let t = p.t + shift;
+            let k = t.round() as i64;
+            let e = by_t.entry(k).or_insert_with(|| IntervalPoint {
+                t: k as f64,
+                seconds: p.seconds,
+                ops: 0,
+                errors: 0,
+                noop: 0,
+                p50_us: 0,
+                p99_us: 0,
+                max_us: 0,
+                per_op: Vec::new(),
+            });
+            e.ops += p.ops;
+            e.errors += p.errors;
+            e.noop += p.noop;
+            // Interval percentiles come from the merged interval log; here the worst
+            // worker's stand in for the chart.
+            e.p50_us = e.p50_us.max(p.p50_us);
+            e.p99_us = e.p99_us.max(p.p99_us);
+            e.max_us = e.max_us.max(p.max_us);
+            for (label, count, p99) in &p.per_op {
+                match e.per_op.iter_mut().find(|x| &x.0 == label) {
+                    Some(x) => {
+                        x.1 += count;
+                        x.2 = x.2.max(*p99);
+                    }
+                    None => e.per_op.push((label.clone(), *count, *p99)),
+                }
+            }
+        }
+    }
+    by_t.into_values().collect()
+}
+
+/// The merged `latency.hlog`: each (tag, second) interval of every worker added into the
+/// second it falls in on the earliest worker's window (server clock).
+fn write_hlog(chosen: &[(PathBuf, WorkerRecord)], dir: &Path, earliest: f64) -> Result<()> {
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let mut merged: BTreeMap<(String, i64), (Histogram<u64>, f64)> = BTreeMap::new();
+    for (d, r) in chosen {
+        let path = d.join("latency.hlog");
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(_) => continue,
+        };
+        let shift = (r.facts.window_start_ms - earliest) / 1000.0;
+        for entry in IntervalLogIterator::new(&bytes) {
+            let Ok(LogEntry::Interval(h)) = entry else {
+                continue;
+            };
+            let hist = {
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(h.encoded_histogram())
+                    .context("an interval that is not base64")?;
+                let x: Histogram<u64> = Deserializer::new()
+                    .deserialize(&mut raw.as_slice())
+                    .map_err(|e| anyhow::anyhow!("{}: {e:?}", path.display()))?;
+                x
+            };
+            let tag = h.tag().map(|t| t.as_str().to_string()).unwrap_or_default();
+            let k = (h.start_timestamp().as_secs_f64() + shift).round() as i64;
+            let e = merged
+                .entry((tag, k))
+                .or_insert_with(|| (new_histogram(), h.duration().as_secs_f64()));
+            e.0.add(&hist)
+                .map_err(|e| anyhow::anyhow!("adding intervals: {e:?}"))?;
+        }
+    }
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(earliest.max(0.0) / 1000.0);
+    let mut w = report::hlog::HlogWriter::create(
+        &dir.join("latency.hlog"),
+        start,
+        &[format!(
+            "clinicload {} merge of {} workers; values in microseconds",
+            env!("CARGO_PKG_VERSION"),
+            chosen.len()
+        )],
+    )?;
+    let mut keys: Vec<&(String, i64)> = merged.keys().collect();
+    keys.sort_by_key(|(tag, k)| (*k, tag.clone()));
+    for key in keys {
+        let (h, secs) = &merged[key];
+        w.write(
+            &key.0,
+            h,
+            Duration::from_secs(key.1.max(0) as u64),
+            Duration::from_secs_f64(*secs),
+        );
+    }
+    w.finish()
+}
+
+fn workers_table(rows: &[WorkerRow]) -> report::page::Table {
+    use report::page::{Cell, Table};
+    Table {
+        title: "Workers".into(),
+        columns: [
+            "worker",
+            "ok operations",
+            "achieved ops/s",
+            "p99",
+            "window start vs first",
+            "late for the start",
+            "clock offset to the server",
+            "complete",
+            "directory",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: rows
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::new(r.worker.to_string()),
+                    Cell::new(r.ok.to_string()),
+                    Cell::new(format!("{:.1}", r.achieved_rate)),
+                    Cell::new(crate::metrics::fmt_us(r.p99_us)),
+                    Cell::new(format!("{:+.0} ms", r.window_skew_ms)),
+                    Cell::new(format!("{:.0} ms", r.late_ms)),
+                    Cell::new(
+                        r.clock_offset_ms
+                            .map(|o| format!("{o:+.1} ms"))
+                            .unwrap_or_else(|| "–".into()),
+                    ),
+                    Cell::new(if r.complete { "yes" } else { "no" }),
+                    Cell::new(r.dir.clone()),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// `clinicload merge`: prints where the merged run is and exits like a run would (thresholds,
+/// operations failed, interrupted).
+pub fn merge_command(opts: &MergeOptions) -> Result<ExitCode> {
+    let (summary, dir) = merge(opts)?;
+    for w in &summary.warnings {
+        eprintln!("note: {w}");
+    }
+    println!(
+        "merged {} workers: {} ok operations, {:.1} ops/s achieved of {:.1} intended, p99 {}",
+        summary.merged_from.len(),
+        summary.overall.count,
+        summary.run.achieved_rate,
+        summary.run.intended_rate,
+        crate::metrics::fmt_us(summary.overall.p99_all_us)
+    );
+    for t in &summary.thresholds {
+        println!("{}", t.line());
+    }
+    println!("report: {}", dir.join("report.html").display());
+    let result = crate::scenario::RunResult {
+        dir,
+        summary,
+        variants: Vec::new(),
+        repeats: Vec::new(),
+        paths: Vec::new(),
+        write_error: None,
+    };
+    Ok(crate::exit::code(result.exit_code()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Known values split over three "workers", encoded as worker.json holds them, decoded
+    /// and added: the same histogram as all values recorded in one.
+    #[test]
+    fn merged_histograms_equal_the_histogram_of_all_samples() {
+        let mut all = new_histogram();
+        let mut parts = vec![new_histogram(), new_histogram(), new_histogram()];
+        for v in 1..=30_000u64 {
+            let value = v * v % 9_999_991 + 1;
+            all.record(value).unwrap();
+            parts[(v % 3) as usize].record(value).unwrap();
+        }
+        let mut merged = new_histogram();
+        for p in &parts {
+            merged.add(decode(&encode(p).unwrap()).unwrap()).unwrap();
+        }
+        assert_eq!(merged.len(), all.len());
+        assert_eq!(merged, all);
+        for q in [0.5, 0.9, 0.99, 0.999, 1.0] {
+            assert_eq!(merged.value_at_quantile(q), all.value_at_quantile(q));
+        }
+    }
+}

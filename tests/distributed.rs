@@ -1,0 +1,265 @@
+//! Distributed runs on the local stack: n = 1, 2 and 4 worker processes (`run --worker i/n`
+//! with a common `--start-at`) offer the load one process would, never share a write target,
+//! and `clinicload merge` adds them into one run whose counts are the workers' sums and whose
+//! thresholds are judged on the merged data; a worker whose window is skewed is refused (or
+//! flagged with --allow-skew); `clinicload restore` afterwards gives the dataset back.
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::TestEnv;
+use serde_json::Value;
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn scratch(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("clinicload-dist-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const SCENARIO: &str = r#"name = "dist"
+duration = "4s"
+warmup = "1s"
+
+[load]
+model = "open"
+rate = 100
+connections = { postgres = 2 }
+
+[[op]]
+name = "patient_encounters"
+weight = 6
+
+[[op]]
+name = "pending_tasks"
+weight = 3
+
+[[op]]
+name = "complete_task"
+weight = 1
+
+[thresholds]
+"overall.p99" = "< 2s"
+"#;
+
+fn summaries(out: &Path, suffix: &str) -> Vec<Value> {
+    let mut v: Vec<(PathBuf, Value)> = std::fs::read_dir(out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains(suffix) && p.join("summary.json").exists())
+        .map(|p| {
+            let s = serde_json::from_str(&std::fs::read_to_string(p.join("summary.json")).unwrap())
+                .unwrap();
+            (p, s)
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v.into_iter().map(|x| x.1).collect()
+}
+
+/// Starts n workers with a common start 4 s ahead; returns their outputs.
+fn run_workers(
+    env: &TestEnv,
+    file: &Path,
+    out: &Path,
+    n: u32,
+    skew_ms: Option<(u32, i64)>,
+) -> Vec<Output> {
+    let start = (chrono::Utc::now() + chrono::Duration::seconds(4))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            let mut c = env.command();
+            c.args([
+                "run",
+                file.to_str().unwrap(),
+                "--quiet",
+                "--allow-short-pools",
+                "--start-at",
+                &start,
+                "--out",
+            ])
+            .arg(out)
+            // As a Kubernetes Indexed Job gives it.
+            .env("JOB_COMPLETION_INDEX", i.to_string())
+            .env("CLINICLOAD_WORKERS", n.to_string());
+            if let Some((w, ms)) = skew_ms {
+                if w == i {
+                    c.env("CLINICLOAD_TEST_CLOCK_SKEW_MS", ms.to_string());
+                }
+            }
+            c.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn one_two_and_four_workers_merge_into_the_load_of_one_process() {
+    let env = TestEnv::seeded_8000_patients("dist").await;
+    let dir = scratch("n");
+    let file = dir.join("dist.toml");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let pool = env.pool().await;
+    let before = clinicload::seed::checksum::checksums(&pool, &env.mongo().await.1)
+        .await
+        .unwrap();
+    for n in [1u32, 2, 4] {
+        let out = dir.join(format!("out-{n}"));
+        let outs = run_workers(&env, &file, &out, n, None);
+        for o in &outs {
+            assert!(o.status.success(), "worker of {n}: {}", text(o));
+        }
+        let workers = summaries(&out, "of");
+        assert_eq!(workers.len(), n as usize, "one run directory per worker");
+        // No two workers took the same write target (their undo logs are disjoint), and
+        // each took some.
+        let shared: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT table_name, id FROM clinicload_meta.undo_rows
+             GROUP BY 1, 2 HAVING count(DISTINCT run_id) > 1) s",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(shared, 0, "{n} workers shared write targets");
+        let runs: i64 =
+            sqlx::query_scalar("SELECT count(DISTINCT run_id) FROM clinicload_meta.undo_rows")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(runs, i64::from(n), "every worker recorded its own targets");
+
+        let merged = env
+            .command()
+            .args([
+                "merge",
+                out.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(merged.status.success(), "merge of {n}: {}", text(&merged));
+        let m = &summaries(&out, "-merged")[0];
+        let sum = |k: &dyn Fn(&Value) -> u64| workers.iter().map(k).sum::<u64>();
+        assert_eq!(
+            m["overall"]["count"].as_u64().unwrap(),
+            sum(&|w| w["overall"]["count"].as_u64().unwrap()),
+            "merged count = the workers' counts"
+        );
+        assert_eq!(
+            m["run"]["intended"].as_u64().unwrap(),
+            sum(&|w| w["run"]["intended"].as_u64().unwrap())
+        );
+        let achieved = m["run"]["achieved_rate"].as_f64().unwrap();
+        assert!(
+            (achieved - 100.0).abs() <= 2.0,
+            "{n} workers achieved {achieved} of 100 ops/s"
+        );
+        // The merged maximum is the workers' maximum: added histograms, not averaged.
+        let max = workers
+            .iter()
+            .map(|w| w["overall"]["max_us"].as_u64().unwrap())
+            .max()
+            .unwrap();
+        assert_eq!(m["overall"]["max_us"].as_u64().unwrap(), max, "{m}");
+        assert_eq!(m["merged_from"].as_array().unwrap().len(), n as usize);
+        assert!(
+            m["thresholds"][0]["pass"].as_bool().unwrap(),
+            "{}",
+            m["thresholds"]
+        );
+        assert!(out
+            .join(m["run_id"].as_str().unwrap())
+            .join("latency.hlog")
+            .exists());
+
+        // One restore after all workers gives the dataset back.
+        let r = env.command().arg("restore").output().unwrap();
+        assert!(r.status.success(), "{}", text(&r));
+        let after = clinicload::seed::checksum::checksums(&pool, &env.mongo().await.1)
+            .await
+            .unwrap();
+        assert_eq!(after, before, "after {n} workers and one restore");
+    }
+
+    // A threshold the merged data fails exits 4 from the merge.
+    let strict = dir.join("strict.toml");
+    std::fs::write(&strict, SCENARIO.replace("< 2s", "< 1us")).unwrap();
+    let out = dir.join("out-strict");
+    for o in run_workers(&env, &strict, &out, 2, None) {
+        assert!(matches!(o.status.code(), Some(0 | 4)), "{}", text(&o));
+    }
+    let merged = env
+        .command()
+        .args([
+            "merge",
+            out.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(merged.status.code(), Some(4), "{}", text(&merged));
+    env.command().arg("restore").output().unwrap();
+
+    // A worker whose clock is 3 s ahead starts its window 3 s early on the server's clock.
+    let out = dir.join("out-skew");
+    for o in run_workers(&env, &file, &out, 2, Some((1, 3000))) {
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let refused = env
+        .command()
+        .args([
+            "merge",
+            out.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(text(&refused).contains("skewed"), "{}", text(&refused));
+    assert!(
+        summaries(&out, "-merged").is_empty(),
+        "a refused merge writes nothing"
+    );
+    let flagged = env
+        .command()
+        .args([
+            "merge",
+            out.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--allow-skew",
+        ])
+        .output()
+        .unwrap();
+    assert!(flagged.status.success(), "{}", text(&flagged));
+    let m = &summaries(&out, "-merged")[0];
+    assert!(
+        m["warnings"].to_string().contains("skewed"),
+        "{}",
+        m["warnings"]
+    );
+    env.command().arg("restore").output().unwrap();
+    pool.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
