@@ -67,19 +67,28 @@ fn summaries(out: &Path, suffix: &str) -> Vec<Value> {
     v.into_iter().map(|x| x.1).collect()
 }
 
+/// How one worker is disturbed.
+#[derive(Clone, Copy, PartialEq)]
+enum Trouble {
+    None,
+    /// Its clock reads this many ms ahead (the hidden CLINICLOAD_TEST_CLOCK_SKEW_MS hook).
+    ClockAhead(u32, i64),
+    /// It is launched this many seconds after the common start.
+    LaunchedLate(u32, u64),
+}
+
 /// Starts n workers with a common start 4 s ahead; returns their outputs.
-fn run_workers(
-    env: &TestEnv,
-    file: &Path,
-    out: &Path,
-    n: u32,
-    skew_ms: Option<(u32, i64)>,
-) -> Vec<Output> {
+fn run_workers(env: &TestEnv, file: &Path, out: &Path, n: u32, trouble: Trouble) -> Vec<Output> {
     let start = (chrono::Utc::now() + chrono::Duration::seconds(4))
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string();
     let children: Vec<_> = (0..n)
         .map(|i| {
+            if let Trouble::LaunchedLate(w, secs) = trouble {
+                if w == i {
+                    std::thread::sleep(std::time::Duration::from_secs(4 + secs));
+                }
+            }
             let mut c = env.command();
             c.args([
                 "run",
@@ -94,7 +103,7 @@ fn run_workers(
             // As a Kubernetes Indexed Job gives it.
             .env("JOB_COMPLETION_INDEX", i.to_string())
             .env("CLINICLOAD_WORKERS", n.to_string());
-            if let Some((w, ms)) = skew_ms {
+            if let Trouble::ClockAhead(w, ms) = trouble {
                 if w == i {
                     c.env("CLINICLOAD_TEST_CLOCK_SKEW_MS", ms.to_string());
                 }
@@ -123,7 +132,7 @@ async fn one_two_and_four_workers_merge_into_the_load_of_one_process() {
         .unwrap();
     for n in [1u32, 2, 4] {
         let out = dir.join(format!("out-{n}"));
-        let outs = run_workers(&env, &file, &out, n, None);
+        let outs = run_workers(&env, &file, &out, n, Trouble::None);
         for o in &outs {
             assert!(o.status.success(), "worker of {n}: {}", text(o));
         }
@@ -204,7 +213,7 @@ async fn one_two_and_four_workers_merge_into_the_load_of_one_process() {
     let strict = dir.join("strict.toml");
     std::fs::write(&strict, SCENARIO.replace("< 2s", "< 1us")).unwrap();
     let out = dir.join("out-strict");
-    for o in run_workers(&env, &strict, &out, 2, None) {
+    for o in run_workers(&env, &strict, &out, 2, Trouble::None) {
         assert!(matches!(o.status.code(), Some(0 | 4)), "{}", text(&o));
     }
     let merged = env
@@ -222,7 +231,7 @@ async fn one_two_and_four_workers_merge_into_the_load_of_one_process() {
 
     // A worker whose clock is 3 s ahead starts its window 3 s early on the server's clock.
     let out = dir.join("out-skew");
-    for o in run_workers(&env, &file, &out, 2, Some((1, 3000))) {
+    for o in run_workers(&env, &file, &out, 2, Trouble::ClockAhead(1, 3000)) {
         assert!(o.status.success(), "{}", text(&o));
     }
     let refused = env
@@ -258,6 +267,30 @@ async fn one_two_and_four_workers_merge_into_the_load_of_one_process() {
         m["warnings"].to_string().contains("skewed"),
         "{}",
         m["warnings"]
+    );
+    env.command().arg("restore").output().unwrap();
+
+    // A worker launched 3 s after the common start runs a window 3 s late: refused, naming it.
+    let out = dir.join("out-late");
+    for o in run_workers(&env, &file, &out, 2, Trouble::LaunchedLate(1, 3)) {
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let refused = env
+        .command()
+        .args([
+            "merge",
+            out.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("late for the common start")
+            && text(&refused).contains("worker 1/2"),
+        "{}",
+        text(&refused)
     );
     env.command().arg("restore").output().unwrap();
     pool.close().await;

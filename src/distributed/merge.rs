@@ -206,22 +206,36 @@ pub struct WorkerRow {
     pub complete: bool,
 }
 
+/// What the merge needs to choose the workers' directories: read first, for every directory,
+/// without the histograms.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecordHead {
+    schema: String,
+    pub facts: WorkerFacts,
+    pub run_id: String,
+    pub scenario_name: String,
+    pub complete: bool,
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<T> {
+    let f = dir.join("worker.json");
+    let file = std::fs::File::open(&f).with_context(|| format!("reading {}", f.display()))?;
+    serde_json::from_reader(std::io::BufReader::new(file))
+        .with_context(|| format!("{} is not a clinicload worker record", f.display()))
+}
+
 /// The worker directories under `dirs` (each a run directory with `worker.json`, or a
 /// directory holding such, one or two levels down).
-fn find_records(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, WorkerRecord)>> {
+fn find_records(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, RecordHead)>> {
     let mut found = Vec::new();
     let mut stack: Vec<(PathBuf, u8)> = dirs.iter().map(|d| (d.clone(), 0)).collect();
     while let Some((d, depth)) = stack.pop() {
-        let f = d.join("worker.json");
-        if f.is_file() {
-            let text =
-                std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
-            let r: WorkerRecord = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a clinicload worker record", f.display()))?;
+        if d.join("worker.json").is_file() {
+            let r: RecordHead = read_json(&d)?;
             if r.schema != SCHEMA {
                 bail!(
                     "{}: schema {} (this clinicload reads {SCHEMA})",
-                    f.display(),
+                    d.join("worker.json").display(),
                     r.schema
                 );
             }
@@ -256,7 +270,7 @@ pub fn merge(opts: &MergeOptions) -> Result<(Summary, PathBuf)> {
         );
     }
     // One run: one scenario, one start, one worker count.
-    let key = |r: &WorkerRecord| {
+    let key = |r: &RecordHead| {
         (
             r.scenario_name.clone(),
             r.facts.start_at.clone(),
@@ -279,20 +293,20 @@ pub fn merge(opts: &MergeOptions) -> Result<(Summary, PathBuf)> {
     }
     let n = first.2;
     let mut notes = Vec::new();
-    let mut chosen: Vec<(PathBuf, WorkerRecord)> = Vec::new();
+    let mut chosen: Vec<(PathBuf, RecordHead)> = Vec::new();
     for i in 0..n {
-        let mut cands: Vec<&(PathBuf, WorkerRecord)> = found
+        let cands: Vec<&(PathBuf, RecordHead)> = found
             .iter()
             .filter(|(_, r)| r.facts.worker.index == i)
             .collect();
-        if cands.is_empty() {
+        let Some(last) = cands.last() else {
             bail!(
                 "worker {i}/{n} is missing: every worker index from 0 to {} needs its run directory (found {})",
                 n - 1,
                 found.len()
             );
-        }
-        let complete: Vec<&&(PathBuf, WorkerRecord)> =
+        };
+        let complete: Vec<&&(PathBuf, RecordHead)> =
             cands.iter().filter(|(_, r)| r.complete).collect();
         if complete.len() > 1 {
             bail!(
@@ -305,12 +319,8 @@ pub fn merge(opts: &MergeOptions) -> Result<(Summary, PathBuf)> {
                     .join(", ")
             );
         }
+        let keep = complete.first().map_or((*last).clone(), |c| (**c).clone());
         if cands.len() > 1 {
-            let keep = complete.first().map(|c| (**c).clone());
-            let keep = keep.unwrap_or_else(|| {
-                cands.sort_by(|a, b| a.0.cmp(&b.0));
-                cands[cands.len() - 1].clone()
-            });
             notes.push(format!(
                 "worker {i}/{n}: {} run directories (a retried pod); merged {}, the {}",
                 cands.len(),
@@ -321,17 +331,14 @@ pub fn merge(opts: &MergeOptions) -> Result<(Summary, PathBuf)> {
                     "last one (none completed)"
                 }
             ));
-            chosen.push(keep);
-        } else {
-            chosen.push(cands[0].clone());
         }
+        chosen.push(keep);
     }
     // Windows on the server's clock.
-    let starts: Vec<f64> = chosen
+    let earliest = chosen
         .iter()
         .map(|(_, r)| r.facts.window_start_ms)
-        .collect();
-    let earliest = starts.iter().cloned().fold(f64::INFINITY, f64::min);
+        .fold(f64::INFINITY, f64::min);
     let max_skew_ms = opts.max_skew.as_secs_f64() * 1000.0;
     let skewed: Vec<String> = chosen
         .iter()
@@ -352,8 +359,7 @@ pub fn merge(opts: &MergeOptions) -> Result<(Summary, PathBuf)> {
         .collect();
     if !skewed.is_empty() {
         let msg = format!(
-            "windows skewed beyond --max-skew {:.0} ms: {}",
-            max_skew_ms,
+            "windows skewed beyond --max-skew {max_skew_ms:.0} ms: {}",
             skewed.join("; ")
         );
         if !opts.allow_skew {
@@ -361,70 +367,94 @@ pub fn merge(opts: &MergeOptions) -> Result<(Summary, PathBuf)> {
         }
         notes.push(format!("{msg} (merged anyway: --allow-skew)"));
     }
-
-    let (_, r0) = &chosen[0];
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("creating {}", opts.out.display()))?;
+    let r0 = &chosen[0].1;
     let base_id = r0
         .run_id
         .rsplit_once("-w")
         .map_or(r0.run_id.clone(), |(a, _)| a.to_string());
     let (run_id, dir) = report::create_run_dir(&opts.out, &format!("{base_id}-merged"))?;
-    let result = write_merged(&chosen, &run_id, &dir, earliest, notes, opts);
+    let result = write_merged(&chosen, &run_id, &dir, earliest, notes);
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     result.map(|s| (s, dir))
 }
 
-fn write_merged(
-    chosen: &[(PathBuf, WorkerRecord)],
-    run_id: &str,
-    dir: &Path,
-    earliest: f64,
-    notes: Vec<String>,
-    opts: &MergeOptions,
-) -> Result<Summary> {
-    let r0 = &chosen[0].1;
-    let scenario_file = dir.join("scenario.toml");
-    report::write_atomic(&scenario_file, r0.scenario_toml.as_bytes())?;
-    let overrides = Overrides {
-        duration: r0.duration_s.map(Duration::from_secs_f64),
-        warmup: r0.warmup_s.map(Duration::from_secs_f64),
-        rate: r0.rate,
-        thresholds: r0.thresholds.clone(),
-        ..Overrides::default()
-    };
-    let scenario = spec::load(&scenario_file, &overrides)?;
+/// The workers' histograms and counters, added one record at a time (a record is dropped
+/// once added: memory holds one worker's record and the sums).
+struct Sums {
+    series: Vec<Series>,
+    overall: Histogram<u64>,
+    overall_all: Histogram<u64>,
+    start_delay: Histogram<u64>,
+    errors: BTreeMap<(usize, String), ErrorCount>,
+    intervals: BTreeMap<i64, IntervalPoint>,
+    intended_per_op: Vec<u64>,
+    unsupported: Vec<Option<String>>,
+    intended: u64,
+    started: u64,
+    late_starts: u64,
+    warmup_ops: u64,
+    warmup_errors: u64,
+    measured_s: f64,
+    grace_s: f64,
+    target_rate: Option<f64>,
+    aborted_by_threshold: Option<String>,
+    interrupted: bool,
+    generator: GeneratorFacts,
+    rows: Vec<WorkerRow>,
+}
 
-    // Histograms and counters, added.
-    let mut series: Vec<Series> = Vec::new();
-    let mut overall = new_histogram();
-    let mut overall_all = new_histogram();
-    let mut errors: BTreeMap<(usize, String), ErrorCount> = BTreeMap::new();
-    let add = |into: &mut Histogram<u64>, s: &str| -> Result<()> {
-        into.add(decode(s)?)
-            .map_err(|e| anyhow::anyhow!("adding histograms: {e:?}"))
-    };
-    let mut start_delay = new_histogram();
-    let mut rows = Vec::new();
-    for (d, r) in chosen {
+fn add_encoded(into: &mut Histogram<u64>, s: &str) -> Result<()> {
+    into.add(decode(s)?)
+        .map_err(|e| anyhow::anyhow!("adding histograms: {e:?}"))
+}
+
+impl Sums {
+    fn new(n_ops: usize) -> Sums {
+        Sums {
+            series: Vec::new(),
+            overall: new_histogram(),
+            overall_all: new_histogram(),
+            start_delay: new_histogram(),
+            errors: BTreeMap::new(),
+            intervals: BTreeMap::new(),
+            intended_per_op: vec![0; n_ops],
+            unsupported: vec![None; n_ops],
+            intended: 0,
+            started: 0,
+            late_starts: 0,
+            warmup_ops: 0,
+            warmup_errors: 0,
+            measured_s: 0.0,
+            grace_s: 0.0,
+            target_rate: Some(0.0),
+            aborted_by_threshold: None,
+            interrupted: false,
+            generator: GeneratorFacts::default(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, d: &Path, r: &WorkerRecord, earliest: f64) -> Result<()> {
         for s in &r.series {
             // Labels are the scenario's operation names and a few fixed sub-labels; the
             // report wants them 'static, and a merge makes a handful.
             let sub: Option<&'static str> = s.sub.clone().map(|x| &*Box::leak(x.into_boxed_str()));
             let label = Label { op: s.op, sub };
-            let at = match series.iter().position(|x| x.label == label) {
+            let at = match self.series.iter().position(|x| x.label == label) {
                 Some(i) => i,
                 None => {
-                    series.push(Series::empty(label));
-                    series.len() - 1
+                    self.series.push(Series::empty(label));
+                    self.series.len() - 1
                 }
             };
-            let t = &mut series[at];
-            add(&mut t.total, &s.total)?;
-            add(&mut t.all, &s.all)?;
-            add(&mut t.not_ok, &s.not_ok)?;
+            let t = &mut self.series[at];
+            add_encoded(&mut t.total, &s.total)?;
+            add_encoded(&mut t.all, &s.all)?;
+            add_encoded(&mut t.not_ok, &s.not_ok)?;
             t.rows += s.rows;
             t.noop += s.noop;
             t.errors += s.errors;
@@ -433,18 +463,92 @@ fn write_merged(
             t.abandoned += s.abandoned;
             t.unsupported += s.unsupported;
         }
-        add(&mut overall, &r.overall)?;
-        add(&mut overall_all, &r.overall_all)?;
-        add(&mut start_delay, &r.start_delay)?;
-        for (op, kind, count, example) in &r.errors {
-            let e = errors.entry((*op, kind.clone())).or_insert(ErrorCount {
-                count: 0,
-                example: example.clone(),
-            });
-            e.count += count;
-        }
         let mine = decode(&r.overall)?;
-        rows.push(WorkerRow {
+        self.overall
+            .add(&mine)
+            .map_err(|e| anyhow::anyhow!("adding histograms: {e:?}"))?;
+        add_encoded(&mut self.overall_all, &r.overall_all)?;
+        add_encoded(&mut self.start_delay, &r.start_delay)?;
+        for (op, kind, count, example) in &r.errors {
+            self.errors
+                .entry((*op, kind.clone()))
+                .or_insert(ErrorCount {
+                    count: 0,
+                    example: example.clone(),
+                })
+                .count += count;
+        }
+        for (i, v) in r.intended_per_op.iter().enumerate() {
+            if let Some(x) = self.intended_per_op.get_mut(i) {
+                *x += v;
+            }
+        }
+        for (i, u) in r.unsupported.iter().enumerate() {
+            if let (Some(slot), Some(u)) = (self.unsupported.get_mut(i), u) {
+                slot.get_or_insert_with(|| u.clone());
+            }
+        }
+        self.intended += r.intended;
+        self.started += r.started;
+        self.late_starts += r.late_starts;
+        self.warmup_ops += r.warmup_ops;
+        self.warmup_errors += r.warmup_errors;
+        self.measured_s = self.measured_s.max(r.measured_s);
+        self.grace_s = self.grace_s.max(r.grace_s);
+        self.target_rate = match (self.target_rate, r.target_rate) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        if self.aborted_by_threshold.is_none() {
+            self.aborted_by_threshold = r.aborted_by_threshold.clone();
+        }
+        self.interrupted |= !r.complete;
+        let g = &mut self.generator;
+        let w = &r.generator;
+        g.workers += w.workers;
+        g.dispatch_lag_p90_us = g.dispatch_lag_p90_us.max(w.dispatch_lag_p90_us);
+        g.dispatch_lag_p99_us = g.dispatch_lag_p99_us.max(w.dispatch_lag_p99_us);
+        g.dispatch_lag_max_us = g.dispatch_lag_max_us.max(w.dispatch_lag_max_us);
+        g.max_queue = g.max_queue.max(w.max_queue);
+        g.mean_in_flight += w.mean_in_flight;
+        g.max_in_flight += w.max_in_flight;
+        g.cpu_s += w.cpu_s;
+        g.wall_s = g.wall_s.max(w.wall_s);
+        g.cores += w.cores;
+        // Per-second points, each worker's placed by its window's start on the server's clock.
+        let shift = (r.facts.window_start_ms - earliest) / 1000.0;
+        for p in &r.intervals {
+            let k = (p.t + shift).round() as i64;
+            let e = self.intervals.entry(k).or_insert_with(|| IntervalPoint {
+                t: k as f64,
+                seconds: p.seconds,
+                ops: 0,
+                errors: 0,
+                noop: 0,
+                p50_us: 0,
+                p99_us: 0,
+                max_us: 0,
+                per_op: Vec::new(),
+            });
+            e.ops += p.ops;
+            e.errors += p.errors;
+            e.noop += p.noop;
+            // The merged interval log has the exact per-second percentiles; the chart's
+            // points take the worst worker's.
+            e.p50_us = e.p50_us.max(p.p50_us);
+            e.p99_us = e.p99_us.max(p.p99_us);
+            e.max_us = e.max_us.max(p.max_us);
+            for (label, count, p99) in &p.per_op {
+                match e.per_op.iter_mut().find(|x| &x.0 == label) {
+                    Some(x) => {
+                        x.1 += count;
+                        x.2 = x.2.max(*p99);
+                    }
+                    None => e.per_op.push((label.clone(), *count, *p99)),
+                }
+            }
+        }
+        self.rows.push(WorkerRow {
             worker: r.facts.worker,
             dir: d.display().to_string(),
             ok: mine.len(),
@@ -459,79 +563,59 @@ fn write_merged(
             window_skew_ms: r.facts.window_start_ms - earliest,
             complete: r.complete,
         });
+        Ok(())
     }
-    let totals = Totals {
-        series,
-        overall,
-        overall_all,
-        errors,
+}
+
+fn write_merged(
+    chosen: &[(PathBuf, RecordHead)],
+    run_id: &str,
+    dir: &Path,
+    earliest: f64,
+    notes: Vec<String>,
+) -> Result<Summary> {
+    let first: WorkerRecord = read_json(&chosen[0].0)?;
+    let scenario_file = dir.join("scenario.toml");
+    report::write_atomic(&scenario_file, first.scenario_toml.as_bytes())?;
+    let overrides = Overrides {
+        duration: first.duration_s.map(Duration::from_secs_f64),
+        warmup: first.warmup_s.map(Duration::from_secs_f64),
+        rate: first.rate,
+        thresholds: first.thresholds.clone(),
+        ..Overrides::default()
     };
-    let sum = |f: &dyn Fn(&WorkerRecord) -> u64| chosen.iter().map(|(_, r)| f(r)).sum::<u64>();
-    let n_ops = scenario.ops.len();
-    let mut intended_per_op = vec![0u64; n_ops];
-    for (_, r) in chosen {
-        for (i, v) in r.intended_per_op.iter().enumerate().take(n_ops) {
-            intended_per_op[i] += v;
-        }
+    let scenario = spec::load(&scenario_file, &overrides)?;
+    let (dataset, servers) = (first.dataset.clone(), first.servers.clone());
+    let mut sums = Sums::new(scenario.ops.len());
+    sums.add(&chosen[0].0, &first, earliest)?;
+    drop(first);
+    for (d, _) in &chosen[1..] {
+        let r: WorkerRecord = read_json(d)?;
+        sums.add(d, &r, earliest)?;
     }
-    let generator = GeneratorFacts {
-        workers: chosen.iter().map(|(_, r)| r.generator.workers).sum(),
-        dispatch_lag_p90_us: chosen
-            .iter()
-            .filter_map(|(_, r)| r.generator.dispatch_lag_p90_us)
-            .max(),
-        dispatch_lag_p99_us: chosen
-            .iter()
-            .filter_map(|(_, r)| r.generator.dispatch_lag_p99_us)
-            .max(),
-        dispatch_lag_max_us: chosen
-            .iter()
-            .filter_map(|(_, r)| r.generator.dispatch_lag_max_us)
-            .max(),
-        max_queue: chosen
-            .iter()
-            .map(|(_, r)| r.generator.max_queue)
-            .max()
-            .unwrap_or(0),
-        mean_in_flight: chosen.iter().map(|(_, r)| r.generator.mean_in_flight).sum(),
-        max_in_flight: chosen.iter().map(|(_, r)| r.generator.max_in_flight).sum(),
-        cpu_s: chosen.iter().map(|(_, r)| r.generator.cpu_s).sum(),
-        wall_s: chosen
-            .iter()
-            .map(|(_, r)| r.generator.wall_s)
-            .fold(0.0, f64::max),
-        cores: chosen.iter().map(|(_, r)| r.generator.cores).sum(),
-    };
-    let intervals = merge_intervals(chosen, earliest);
-    let measured = chosen.iter().map(|(_, r)| r.measured_s).fold(0.0, f64::max);
     let outcome = RunOutcome {
         measured_from: SystemTime::UNIX_EPOCH + Duration::from_secs_f64(earliest.max(0.0) / 1000.0),
-        measured: Duration::from_secs_f64(measured),
-        interrupted: chosen.iter().any(|(_, r)| !r.complete),
-        aborted_by_threshold: chosen
-            .iter()
-            .find_map(|(_, r)| r.aborted_by_threshold.clone()),
-        target_rate: chosen
-            .iter()
-            .map(|(_, r)| r.target_rate)
-            .try_fold(0.0, |a, t| t.map(|t| a + t)),
-        intended: sum(&|r| r.intended),
-        intended_per_op,
-        started: sum(&|r| r.started),
-        late_starts: sum(&|r| r.late_starts),
-        start_delay,
-        warmup_ops: sum(&|r| r.warmup_ops),
-        warmup_errors: sum(&|r| r.warmup_errors),
-        unsupported: (0..n_ops)
-            .map(|i| {
-                chosen
-                    .iter()
-                    .find_map(|(_, r)| r.unsupported.get(i).cloned().flatten())
-            })
-            .collect(),
-        grace: Duration::from_secs_f64(chosen.iter().map(|(_, r)| r.grace_s).fold(0.0, f64::max)),
-        intervals,
-        generator,
+        measured: Duration::from_secs_f64(sums.measured_s),
+        interrupted: sums.interrupted,
+        aborted_by_threshold: sums.aborted_by_threshold.clone(),
+        target_rate: sums.target_rate,
+        intended: sums.intended,
+        intended_per_op: sums.intended_per_op.clone(),
+        started: sums.started,
+        late_starts: sums.late_starts,
+        start_delay: sums.start_delay.clone(),
+        warmup_ops: sums.warmup_ops,
+        warmup_errors: sums.warmup_errors,
+        unsupported: sums.unsupported.clone(),
+        grace: Duration::from_secs_f64(sums.grace_s),
+        intervals: std::mem::take(&mut sums.intervals).into_values().collect(),
+        generator: sums.generator.clone(),
+    };
+    let totals = Totals {
+        series: std::mem::take(&mut sums.series),
+        overall: sums.overall.clone(),
+        overall_all: sums.overall_all.clone(),
+        errors: std::mem::take(&mut sums.errors),
     };
     let mut warnings = notes;
     warnings.push(format!(
@@ -546,113 +630,124 @@ fn write_merged(
         overrides_map,
         &outcome,
         &totals,
-        r0.dataset.clone(),
-        r0.servers.clone(),
+        dataset,
+        servers,
         warnings,
     );
-    summary.sections.push(workers_table(&rows));
-    summary.merged_from = rows;
+    summary.sections.push(workers_table(&sums.rows));
+    summary.merged_from = std::mem::take(&mut sums.rows);
     report::write_all(dir, &summary)?;
-    write_hlog(chosen, dir, earliest)?;
-    let _ = opts;
+    let dirs: Vec<(PathBuf, f64)> = chosen
+        .iter()
+        .map(|(d, r)| (d.clone(), (r.facts.window_start_ms - earliest) / 1000.0))
+        .collect();
+    merge_hlogs(&dirs, &dir.join("latency.hlog"), earliest)?;
     Ok(summary)
 }
 
-/// Per-second points, each worker's placed by its window's start on the server's clock.
-fn merge_intervals(chosen: &[(PathBuf, WorkerRecord)], earliest: f64) -> Vec<IntervalPoint> {
-    let mut by_t: BTreeMap<i64, IntervalPoint> = BTreeMap::new();
-    for (_, r) in chosen {
-        let shift = (r.facts.window_start_ms - earliest) / 1000.0;
-        for p in &r.intervals {
-            let t = p.t + shift;
-            let k = t.round() as i64;
-            let e = by_t.entry(k).or_insert_with(|| IntervalPoint {
-                t: k as f64,
-                seconds: p.seconds,
-                ops: 0,
-                errors: 0,
-                noop: 0,
-                p50_us: 0,
-                p99_us: 0,
-                max_us: 0,
-                per_op: Vec::new(),
-            });
-            e.ops += p.ops;
-            e.errors += p.errors;
-            e.noop += p.noop;
-            // Interval percentiles come from the merged interval log; here the worst
-            // worker's stand in for the chart.
-            e.p50_us = e.p50_us.max(p.p50_us);
-            e.p99_us = e.p99_us.max(p.p99_us);
-            e.max_us = e.max_us.max(p.max_us);
-            for (label, count, p99) in &p.per_op {
-                match e.per_op.iter_mut().find(|x| &x.0 == label) {
-                    Some(x) => {
-                        x.1 += count;
-                        x.2 = x.2.max(*p99);
-                    }
-                    None => e.per_op.push((label.clone(), *count, *p99)),
-                }
-            }
-        }
+/// One worker's interval log, read a line at a time.
+struct HlogReader {
+    lines: std::io::Lines<std::io::BufReader<std::fs::File>>,
+    shift: f64,
+    path: PathBuf,
+    /// The next interval: (second on the merged clock, tag, histogram, length in seconds).
+    next: Option<(i64, String, Histogram<u64>, f64)>,
+}
+
+impl HlogReader {
+    fn open(path: &Path, shift: f64) -> Result<Option<HlogReader>> {
+        use std::io::BufRead;
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let mut r = HlogReader {
+            lines: std::io::BufReader::new(file).lines(),
+            shift,
+            path: path.to_path_buf(),
+            next: None,
+        };
+        r.advance()?;
+        Ok(Some(r))
     }
-    by_t.into_values().collect()
+
+    /// Reads up to the next interval line (comments and headers are skipped).
+    fn advance(&mut self) -> Result<()> {
+        use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+        self.next = None;
+        for line in self.lines.by_ref() {
+            let line = line.with_context(|| format!("reading {}", self.path.display()))?;
+            let mut bytes = line.into_bytes();
+            bytes.push(b'\n');
+            let Some(Ok(LogEntry::Interval(h))) = IntervalLogIterator::new(&bytes).next() else {
+                continue;
+            };
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(h.encoded_histogram())
+                .with_context(|| {
+                    format!("{}: an interval that is not base64", self.path.display())
+                })?;
+            let hist: Histogram<u64> = Deserializer::new()
+                .deserialize(&mut raw.as_slice())
+                .map_err(|e| anyhow::anyhow!("{}: {e:?}", self.path.display()))?;
+            let k = (h.start_timestamp().as_secs_f64() + self.shift).round() as i64;
+            let tag = h.tag().map(|t| t.as_str().to_string()).unwrap_or_default();
+            self.next = Some((k, tag, hist, h.duration().as_secs_f64()));
+            return Ok(());
+        }
+        Ok(())
+    }
 }
 
 /// The merged `latency.hlog`: each (tag, second) interval of every worker added into the
-/// second it falls in on the earliest worker's window (server clock).
-fn write_hlog(chosen: &[(PathBuf, WorkerRecord)], dir: &Path, earliest: f64) -> Result<()> {
-    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-    let mut merged: BTreeMap<(String, i64), (Histogram<u64>, f64)> = BTreeMap::new();
-    for (d, r) in chosen {
-        let path = d.join("latency.hlog");
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(_) => continue,
-        };
-        let shift = (r.facts.window_start_ms - earliest) / 1000.0;
-        for entry in IntervalLogIterator::new(&bytes) {
-            let Ok(LogEntry::Interval(h)) = entry else {
-                continue;
-            };
-            let hist = {
-                let raw = base64::engine::general_purpose::STANDARD
-                    .decode(h.encoded_histogram())
-                    .context("an interval that is not base64")?;
-                let x: Histogram<u64> = Deserializer::new()
-                    .deserialize(&mut raw.as_slice())
-                    .map_err(|e| anyhow::anyhow!("{}: {e:?}", path.display()))?;
-                x
-            };
-            let tag = h.tag().map(|t| t.as_str().to_string()).unwrap_or_default();
-            let k = (h.start_timestamp().as_secs_f64() + shift).round() as i64;
-            let e = merged
-                .entry((tag, k))
-                .or_insert_with(|| (new_histogram(), h.duration().as_secs_f64()));
-            e.0.add(&hist)
-                .map_err(|e| anyhow::anyhow!("adding intervals: {e:?}"))?;
+/// second it falls in on the earliest worker's window (server clock). The logs are read side
+/// by side in time order, a second at a time, so memory holds one second's histograms
+/// whatever the length of the run.
+pub fn merge_hlogs(dirs: &[(PathBuf, f64)], out: &Path, earliest_ms: f64) -> Result<()> {
+    let mut readers: Vec<HlogReader> = Vec::new();
+    for (d, shift) in dirs {
+        if let Some(r) = HlogReader::open(&d.join("latency.hlog"), *shift)? {
+            readers.push(r);
         }
     }
-    let start = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(earliest.max(0.0) / 1000.0);
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(earliest_ms.max(0.0) / 1000.0);
     let mut w = report::hlog::HlogWriter::create(
-        &dir.join("latency.hlog"),
+        out,
         start,
         &[format!(
             "clinicload {} merge of {} workers; values in microseconds",
             env!("CARGO_PKG_VERSION"),
-            chosen.len()
+            dirs.len()
         )],
     )?;
-    let mut keys: Vec<&(String, i64)> = merged.keys().collect();
-    keys.sort_by_key(|(tag, k)| (*k, tag.clone()));
-    for key in keys {
-        let (h, secs) = &merged[key];
-        w.write(
-            &key.0,
-            h,
-            Duration::from_secs(key.1.max(0) as u64),
-            Duration::from_secs_f64(*secs),
-        );
+    while let Some(second) = readers
+        .iter()
+        .filter_map(|r| r.next.as_ref().map(|n| n.0))
+        .min()
+    {
+        let mut this: BTreeMap<String, (Histogram<u64>, f64)> = BTreeMap::new();
+        for r in &mut readers {
+            while let Some((k, ..)) = &r.next {
+                if *k > second {
+                    break;
+                }
+                let (_, tag, h, secs) = r.next.take().expect("just seen");
+                let e = this.entry(tag).or_insert_with(|| (new_histogram(), secs));
+                e.0.add(&h)
+                    .map_err(|e| anyhow::anyhow!("adding intervals: {e:?}"))?;
+                r.advance()?;
+            }
+        }
+        // The overall (untagged) line first, as a run writes it.
+        for (tag, (h, secs)) in &this {
+            w.write(
+                tag,
+                h,
+                Duration::from_secs(second.max(0) as u64),
+                Duration::from_secs_f64(*secs),
+            );
+        }
     }
     w.finish()
 }

@@ -202,6 +202,48 @@ pub fn parse_start_at(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> 
         .map_err(|e| format!("{s:?} is not an RFC 3339 time like 2026-11-30T12:00:00Z: {e}"))
 }
 
+/// PostgreSQL connections one worker opens besides its load pool: the sampling pool (2) and
+/// one for the plan check and index counters.
+pub const BOOKKEEPING_CONNECTIONS: u32 = 3;
+
+/// Refuses a worker whose run, times the worker count, would not fit the server's
+/// connections: every worker opens the scenario's pool, so n workers need n times it.
+pub async fn check_connections(
+    targets: &crate::config::Targets,
+    scenario: &crate::scenario::spec::Scenario,
+    w: Worker,
+) -> Result<()> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&targets.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "connecting to PostgreSQL at {}",
+                crate::config::redact(&targets.database_url)
+            )
+        })?;
+    let (max, reserved, used): (i32, i32, i64) = sqlx::query_as(
+        "SELECT current_setting('max_connections')::int,
+                current_setting('superuser_reserved_connections')::int,
+                (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .context("reading max_connections")?;
+    conn.close().await.ok();
+    let per_worker = scenario.connections.postgres + BOOKKEEPING_CONNECTIONS;
+    let need = i64::from(w.count) * i64::from(per_worker);
+    let allowed = i64::from(max - reserved);
+    if need > allowed {
+        crate::usage!(
+            "{} workers x {per_worker} PostgreSQL connections ({} for the load, connections.postgres, + {BOOKKEEPING_CONNECTIONS} of clinicload's own) = {need}, and the server allows {allowed} (max_connections {max} - {reserved} reserved; {used} in use now): lower connections.postgres in the scenario, run fewer workers, or raise max_connections",
+            w.count,
+            scenario.connections.postgres
+        );
+    }
+    Ok(())
+}
+
 /// What a worker adds to its run: who it was and how its clock and start went.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerFacts {

@@ -179,6 +179,11 @@ pub async fn run_scenario(targets: &Targets, file: &Path, opts: &RunOptions) -> 
     crate::explain::check_before_run(targets, &scenario).await?;
     let now = chrono::Utc::now();
     // The workers of one run share its start, and so the base of their run ids.
+    if let (Some(w), true) = (scenario.worker, scenario.uses(Store::Postgres)) {
+        // All workers' pools together must fit the server, or the last ones to connect fail
+        // mid-run.
+        crate::distributed::check_connections(targets, &scenario, w).await?;
+    }
     let mut id = report::run_id(
         &scenario.name,
         match (scenario.worker, opts.start_at) {
