@@ -411,3 +411,64 @@ async fn a_scale_sweep_shows_a_dropped_index_growing_and_an_indexed_lookup_flat(
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every step of a sweep is a run in the same process: a step's connections must close with
+/// it, or a long sweep ends in "too many clients". Eight steps never hold more than one
+/// step's connections.
+#[tokio::test]
+async fn a_sweep_holds_one_steps_connections_at_a_time() {
+    let _serial = SERIAL.lock().await;
+    let env = TestEnv::migrated("cap_leak").await;
+    let dir = scratch("leak");
+    let file = sleep_scenario(&dir, 1, 4, "open");
+    let mut child = env
+        .command()
+        .args([
+            "sweep",
+            "rate",
+            file.to_str().unwrap(),
+            "--slo",
+            "p99<1s",
+            "--from",
+            "10",
+            "--factor",
+            "1.05",
+            "--max",
+            "14",
+            "--step",
+            "1s",
+            "--warmup",
+            "0s",
+            "--confirm",
+            "1s",
+            "--quiet",
+            "--out",
+        ])
+        .arg(dir.join("reports"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pool = env.pool().await;
+    let mut most = 0i64;
+    while child.try_wait().unwrap().is_none() {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'clinicload'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        most = most.max(n);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(child.wait().unwrap().success());
+    let steps = sweep_json(&dir.join("reports"))["steps"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(steps >= 8, "{steps} steps");
+    // One step: 4 load connections, 2 for sampling, a few of its own bookkeeping.
+    assert!(most <= 12, "{most} connections at once over {steps} steps");
+    pool.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,6 +5,7 @@
 //! flagged with --allow-skew); `clinicload restore` afterwards gives the dataset back.
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -65,6 +66,31 @@ fn summaries(out: &Path, suffix: &str) -> Vec<Value> {
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v.into_iter().map(|x| x.1).collect()
+}
+
+/// Samples per tag ("" for the overall line) in an interval log, read with hdrhistogram's
+/// own IntervalLogIterator.
+fn hlog_counts(path: &Path) -> BTreeMap<String, u64> {
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    use hdrhistogram::serialization::Deserializer;
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = BTreeMap::new();
+    for entry in IntervalLogIterator::new(&bytes) {
+        if let LogEntry::Interval(h) = entry.unwrap() {
+            let raw = base64_decode(h.encoded_histogram());
+            let hist: hdrhistogram::Histogram<u64> = Deserializer::new()
+                .deserialize(&mut raw.as_slice())
+                .unwrap();
+            let tag = h.tag().map(|t| t.as_str().to_string()).unwrap_or_default();
+            *out.entry(tag).or_default() += hist.len();
+        }
+    }
+    out
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
 }
 
 /// How one worker is disturbed.
@@ -195,10 +221,19 @@ async fn one_two_and_four_workers_merge_into_the_load_of_one_process() {
             "{}",
             m["thresholds"]
         );
-        assert!(out
-            .join(m["run_id"].as_str().unwrap())
-            .join("latency.hlog")
-            .exists());
+        // The merged interval log, read by HdrHistogram's own parser, holds every worker's
+        // intervals: per tag, as many samples as the workers' logs together.
+        let merged_log = hlog_counts(&out.join(m["run_id"].as_str().unwrap()).join("latency.hlog"));
+        let mut workers_log: BTreeMap<String, u64> = BTreeMap::new();
+        for w in &workers {
+            for (tag, n) in
+                hlog_counts(&out.join(w["run_id"].as_str().unwrap()).join("latency.hlog"))
+            {
+                *workers_log.entry(tag).or_default() += n;
+            }
+        }
+        assert!(!merged_log.is_empty());
+        assert_eq!(merged_log, workers_log, "{n} workers' interval logs");
 
         // One restore after all workers gives the dataset back.
         let r = env.command().arg("restore").output().unwrap();
@@ -294,5 +329,57 @@ async fn one_two_and_four_workers_merge_into_the_load_of_one_process() {
     );
     env.command().arg("restore").output().unwrap();
     pool.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// n workers whose pools together exceed the server's connections are refused before any
+/// load, with the numbers.
+#[tokio::test]
+async fn workers_that_cannot_all_connect_are_refused_with_the_numbers() {
+    let env = TestEnv::seeded_8000_patients("dist_conn").await;
+    let dir = scratch("conn");
+    let file = dir.join("wide.toml");
+    std::fs::write(
+        &file,
+        SCENARIO
+            .replace(
+                "connections = { postgres = 2 }",
+                "connections = { postgres = 40 }",
+            )
+            .replace("duration = \"4s\"", "duration = \"1s\"")
+            .replace("warmup = \"1s\"", "warmup = \"0s\""),
+    )
+    .unwrap();
+    let pool = env.pool().await;
+    let max: String = sqlx::query_scalar("SHOW max_connections")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let workers = max.parse::<u32>().unwrap() / 43 + 1;
+    let out = env
+        .command()
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--quiet",
+            "--allow-short-pools",
+            "--out",
+        ])
+        .arg(dir.join("out"))
+        .arg("--worker")
+        .arg(format!("0/{workers}"))
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains(&format!("{workers} workers x 43 PostgreSQL connections"))
+            && t.contains(&format!("max_connections {max}")),
+        "{t}"
+    );
+    assert!(
+        !dir.join("out").exists() || std::fs::read_dir(dir.join("out")).unwrap().next().is_none()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -647,68 +647,173 @@ fn write_merged(
 
 /// One worker's interval log, read a line at a time.
 struct HlogReader {
-    lines: std::io::Lines<std::io::BufReader<std::fs::File>>,
+    reader: std::io::BufReader<std::fs::File>,
     shift: f64,
     path: PathBuf,
+    /// Buffers reused from line to line (a long log has millions).
+    line: String,
+    raw: Vec<u8>,
+    deserializer: Deserializer,
     /// The next interval: (second on the merged clock, tag, histogram, length in seconds).
     next: Option<(i64, String, Histogram<u64>, f64)>,
 }
 
 impl HlogReader {
     fn open(path: &Path, shift: f64) -> Result<Option<HlogReader>> {
-        use std::io::BufRead;
         let file = match std::fs::File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
         let mut r = HlogReader {
-            lines: std::io::BufReader::new(file).lines(),
+            reader: std::io::BufReader::with_capacity(1 << 16, file),
             shift,
             path: path.to_path_buf(),
+            line: String::new(),
+            raw: Vec::new(),
+            deserializer: Deserializer::new(),
             next: None,
         };
         r.advance()?;
         Ok(Some(r))
     }
 
-    /// Reads up to the next interval line (comments and headers are skipped).
+    /// Reads up to the next interval line (comments and headers are skipped). An interval
+    /// line is `[Tag=NAME,]start,length,max,base64` (the format HlogWriter writes).
     fn advance(&mut self) -> Result<()> {
-        use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+        use std::io::BufRead;
         self.next = None;
-        for line in self.lines.by_ref() {
-            let line = line.with_context(|| format!("reading {}", self.path.display()))?;
-            let mut bytes = line.into_bytes();
-            bytes.push(b'\n');
-            let Some(Ok(LogEntry::Interval(h))) = IntervalLogIterator::new(&bytes).next() else {
+        loop {
+            self.line.clear();
+            let n = self
+                .reader
+                .read_line(&mut self.line)
+                .with_context(|| format!("reading {}", self.path.display()))?;
+            if n == 0 {
+                return Ok(());
+            }
+            let line = self.line.trim_end();
+            if line.is_empty() || line.starts_with('#') || line.starts_with('"') {
+                continue;
+            }
+            let (tag, rest) = match line.strip_prefix("Tag=") {
+                Some(t) => match t.split_once(',') {
+                    Some((tag, rest)) => (tag, rest),
+                    None => continue,
+                },
+                None => ("", line),
+            };
+            let mut fields = rest.splitn(4, ',');
+            let (Some(start), Some(length), Some(_max), Some(encoded)) =
+                (fields.next(), fields.next(), fields.next(), fields.next())
+            else {
                 continue;
             };
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(h.encoded_histogram())
-                .with_context(|| {
-                    format!("{}: an interval that is not base64", self.path.display())
-                })?;
-            let hist: Histogram<u64> = Deserializer::new()
-                .deserialize(&mut raw.as_slice())
+            let bad = || {
+                anyhow::anyhow!(
+                    "{}: a malformed interval line: {line:.80}",
+                    self.path.display()
+                )
+            };
+            let start: f64 = start.parse().map_err(|_| bad())?;
+            let length: f64 = length.parse().map_err(|_| bad())?;
+            self.raw.clear();
+            base64::engine::general_purpose::STANDARD
+                .decode_vec(encoded, &mut self.raw)
+                .map_err(|_| bad())?;
+            let hist: Histogram<u64> = self
+                .deserializer
+                .deserialize(&mut self.raw.as_slice())
                 .map_err(|e| anyhow::anyhow!("{}: {e:?}", self.path.display()))?;
-            let k = (h.start_timestamp().as_secs_f64() + self.shift).round() as i64;
-            let tag = h.tag().map(|t| t.as_str().to_string()).unwrap_or_default();
-            self.next = Some((k, tag, hist, h.duration().as_secs_f64()));
+            let k = (start + self.shift).round() as i64;
+            self.next = Some((k, tag.to_string(), hist, length));
             return Ok(());
         }
-        Ok(())
+    }
+}
+
+/// One second of intervals, added: tag -> (histogram, interval length in seconds).
+type Second = (i64, BTreeMap<String, (Histogram<u64>, f64)>);
+
+/// Adds `from` into `into`, tag by tag.
+fn add_second(
+    into: &mut BTreeMap<String, (Histogram<u64>, f64)>,
+    from: BTreeMap<String, (Histogram<u64>, f64)>,
+) -> Result<()> {
+    for (tag, (h, secs)) in from {
+        match into.get_mut(&tag) {
+            Some(e) => {
+                e.0.add(&h)
+                    .map_err(|e| anyhow::anyhow!("adding intervals: {e:?}"))?
+            }
+            None => {
+                into.insert(tag, (h, secs));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads `readers` side by side and sends each second's sum, in time order.
+fn merge_group(mut readers: Vec<HlogReader>, tx: std::sync::mpsc::SyncSender<Result<Second>>) {
+    let mut step = || -> Result<Option<Second>> {
+        let Some(second) = readers
+            .iter()
+            .filter_map(|r| r.next.as_ref().map(|n| n.0))
+            .min()
+        else {
+            return Ok(None);
+        };
+        let mut this: BTreeMap<String, (Histogram<u64>, f64)> = BTreeMap::new();
+        for r in &mut readers {
+            while r.next.as_ref().is_some_and(|n| n.0 <= second) {
+                let (_, tag, h, secs) = r.next.take().expect("just seen");
+                match this.get_mut(&tag) {
+                    Some(e) => {
+                        e.0.add(&h)
+                            .map_err(|e| anyhow::anyhow!("adding intervals: {e:?}"))?
+                    }
+                    None => {
+                        let mut acc = new_histogram();
+                        acc.add(&h)
+                            .map_err(|e| anyhow::anyhow!("adding intervals: {e:?}"))?;
+                        this.insert(tag, (acc, secs));
+                    }
+                }
+                r.advance()?;
+            }
+        }
+        Ok(Some((second, this)))
+    };
+    loop {
+        match step() {
+            Ok(Some(s)) => {
+                if tx.send(Ok(s)).is_err() {
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
     }
 }
 
 /// The merged `latency.hlog`: each (tag, second) interval of every worker added into the
 /// second it falls in on the earliest worker's window (server clock). The logs are read side
-/// by side in time order, a second at a time, so memory holds one second's histograms
-/// whatever the length of the run.
+/// by side in time order, a second at a time, so memory holds a few seconds' histograms
+/// whatever the length of the run; decoding (most of the work) is split over the machine's
+/// cores, each thread summing a share of the workers' logs.
 pub fn merge_hlogs(dirs: &[(PathBuf, f64)], out: &Path, earliest_ms: f64) -> Result<()> {
-    let mut readers: Vec<HlogReader> = Vec::new();
-    for (d, shift) in dirs {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, dirs.len().max(1));
+    let mut groups: Vec<Vec<HlogReader>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, (d, shift)) in dirs.iter().enumerate() {
         if let Some(r) = HlogReader::open(&d.join("latency.hlog"), *shift)? {
-            readers.push(r);
+            groups[i % threads].push(r);
         }
     }
     let start = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(earliest_ms.max(0.0) / 1000.0);
@@ -721,35 +826,45 @@ pub fn merge_hlogs(dirs: &[(PathBuf, f64)], out: &Path, earliest_ms: f64) -> Res
             dirs.len()
         )],
     )?;
-    while let Some(second) = readers
-        .iter()
-        .filter_map(|r| r.next.as_ref().map(|n| n.0))
-        .min()
-    {
-        let mut this: BTreeMap<String, (Histogram<u64>, f64)> = BTreeMap::new();
-        for r in &mut readers {
-            while let Some((k, ..)) = &r.next {
-                if *k > second {
-                    break;
+    let result = std::thread::scope(|scope| -> Result<()> {
+        let mut streams = Vec::new();
+        for g in groups.into_iter().filter(|g| !g.is_empty()) {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Second>>(16);
+            scope.spawn(move || merge_group(g, tx));
+            streams.push(rx);
+        }
+        let mut heads: Vec<Option<Second>> = Vec::new();
+        for rx in &streams {
+            heads.push(rx.recv().ok().transpose()?);
+        }
+        while let Some(second) = heads.iter().filter_map(|h| h.as_ref().map(|s| s.0)).min() {
+            let mut this = BTreeMap::new();
+            for (i, head) in heads.iter_mut().enumerate() {
+                if head.as_ref().is_some_and(|s| s.0 == second) {
+                    let (_, part) = head.take().expect("just seen");
+                    add_second(&mut this, part)?;
+                    *head = streams[i].recv().ok().transpose()?;
                 }
-                let (_, tag, h, secs) = r.next.take().expect("just seen");
-                let e = this.entry(tag).or_insert_with(|| (new_histogram(), secs));
-                e.0.add(&h)
-                    .map_err(|e| anyhow::anyhow!("adding intervals: {e:?}"))?;
-                r.advance()?;
+            }
+            // The overall (untagged) line first, as a run writes it.
+            for (tag, (h, secs)) in &this {
+                w.write(
+                    tag,
+                    h,
+                    Duration::from_secs(second.max(0) as u64),
+                    Duration::from_secs_f64(*secs),
+                );
             }
         }
-        // The overall (untagged) line first, as a run writes it.
-        for (tag, (h, secs)) in &this {
-            w.write(
-                tag,
-                h,
-                Duration::from_secs(second.max(0) as u64),
-                Duration::from_secs_f64(*secs),
-            );
+        Ok(())
+    });
+    match result {
+        Ok(()) => w.finish(),
+        Err(e) => {
+            w.discard();
+            Err(e)
         }
     }
-    w.finish()
 }
 
 fn workers_table(rows: &[WorkerRow]) -> report::page::Table {

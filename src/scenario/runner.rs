@@ -261,6 +261,15 @@ pub async fn interrupt_signal() {
     }
 }
 
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The seed of the parameter draws: a distributed worker's own stream.
 fn param_seed(scenario: &Scenario) -> u64 {
     scenario
@@ -316,19 +325,21 @@ pub async fn run(
 
     let stop_notify = Arc::new(tokio::sync::Notify::new());
     let interrupted = Arc::new(AtomicBool::new(false));
-    {
+    // The listener holds the run's stores: it ends with the run (a process that runs many,
+    // a sweep or a gate, would otherwise keep every run's connections open).
+    let _signal_listener = {
         let sh = sh.clone();
         let n = stop_notify.clone();
         let interrupted = interrupted.clone();
-        tokio::spawn(async move {
+        AbortOnDrop(tokio::spawn(async move {
             interrupt_signal().await;
             interrupted.store(true, Ordering::SeqCst);
             sh.stop.store(true, Ordering::SeqCst);
             // Taken after `stop` is set: every arrival the scheduler sent is intended before it.
             let _ = sh.stop_at.set(Instant::now());
             n.notify_waiters();
-        });
-    }
+        }))
+    };
 
     let mut workers = Vec::new();
     let mut scheduler = None;
