@@ -265,3 +265,74 @@ async fn the_manifests_commands_seed_run_merge_and_restore_on_the_local_stack() 
     pool.close().await;
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// The deployment artifacts pass their linters (hadolint, kubernetes-validate --strict,
+/// actionlint), and the same lint fails on a copy with one manifest broken (a field that
+/// Kubernetes does not have) and on a workflow with a typo: the lint can fail.
+#[test]
+fn the_deploy_artifacts_pass_their_linters_and_broken_copies_do_not() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lint = |tree: &Path| {
+        Command::new(tree.join("scripts/lint-deploy"))
+            .env("KUBERNETES_VERSIONS", "1.29.0")
+            .output()
+            .unwrap()
+    };
+    let ok = lint(root);
+    assert!(ok.status.success(), "{}", text(&ok));
+
+    let copy = std::env::temp_dir().join(format!("clinicload-lint-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&copy);
+    for d in [
+        "deploy/kubernetes",
+        "deploy/github-actions",
+        "scripts",
+        "scenarios",
+    ] {
+        std::fs::create_dir_all(copy.join(d)).unwrap();
+    }
+    for f in [
+        "Dockerfile",
+        "scripts/lint-deploy",
+        "scripts/lint-ci",
+        "scenarios/capacity-clinic-day.toml",
+        "deploy/github-actions/distributed-load.yml",
+    ] {
+        std::fs::copy(root.join(f), copy.join(f)).unwrap();
+    }
+    for e in std::fs::read_dir(root.join("deploy/kubernetes")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(
+            &p,
+            copy.join("deploy/kubernetes").join(p.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    let job = copy.join("deploy/kubernetes/job-run.yaml");
+    let text_of = std::fs::read_to_string(&job).unwrap();
+    std::fs::write(
+        &job,
+        text_of.replace("  completions: 4\n", "  completions: 4\n  completionz: 4\n"),
+    )
+    .unwrap();
+    let broken = lint(&copy);
+    assert!(!broken.status.success(), "{}", text(&broken));
+    assert!(
+        text(&broken).contains("FAILED: kubernetes-validate (Kubernetes 1.29.0)"),
+        "{}",
+        text(&broken)
+    );
+
+    std::fs::write(&job, text_of).unwrap();
+    let wf = copy.join("deploy/github-actions/distributed-load.yml");
+    let w = std::fs::read_to_string(&wf).unwrap();
+    std::fs::write(&wf, w.replacen("runs-on:", "runs-onn:", 1)).unwrap();
+    let broken = lint(&copy);
+    assert!(!broken.status.success(), "{}", text(&broken));
+    assert!(
+        text(&broken).contains("FAILED: actionlint"),
+        "{}",
+        text(&broken)
+    );
+    let _ = std::fs::remove_dir_all(&copy);
+}

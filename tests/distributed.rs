@@ -244,6 +244,49 @@ async fn one_two_and_four_workers_merge_into_the_load_of_one_process() {
         assert_eq!(after, before, "after {n} workers and one restore");
     }
 
+    // A retried worker leaves two directories for its index: both complete is refused; with
+    // the retry incomplete, the complete one is merged and the merge says so.
+    let out = dir.join("out-2");
+    let w1 = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-w1of2"))
+        .unwrap();
+    let retry = out.join("retried-w1of2");
+    std::fs::create_dir_all(&retry).unwrap();
+    for e in std::fs::read_dir(&w1).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, retry.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let merge = |extra: &[&str]| {
+        env.command()
+            .args(["merge", out.to_str().unwrap(), "--out"])
+            .arg(dir.join("merged-again"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let twice = merge(&[]);
+    assert_eq!(twice.status.code(), Some(1), "{}", text(&twice));
+    assert!(
+        text(&twice).contains("worker 1/2 has 2 complete run directories"),
+        "{}",
+        text(&twice)
+    );
+    let mut record: Value =
+        serde_json::from_str(&std::fs::read_to_string(retry.join("worker.json")).unwrap()).unwrap();
+    record["complete"] = Value::Bool(false);
+    std::fs::write(retry.join("worker.json"), record.to_string()).unwrap();
+    let once = merge(&[]);
+    assert!(once.status.success(), "{}", text(&once));
+    assert!(text(&once).contains("a retried pod"), "{}", text(&once));
+    let again = &summaries(&dir.join("merged-again"), "-merged")[0];
+    let first = &summaries(&out, "-merged")[0];
+    assert_eq!(again["overall"]["count"], first["overall"]["count"]);
+    assert_eq!(again["overall"]["p99_us"], first["overall"]["p99_us"]);
+
     // A threshold the merged data fails exits 4 from the merge.
     let strict = dir.join("strict.toml");
     std::fs::write(&strict, SCENARIO.replace("< 2s", "< 1us")).unwrap();
