@@ -103,8 +103,12 @@ async fn a_rate_sweep_finds_the_cap_of_one_connection_and_calls_the_steps_beyond
     assert!(out.status.success(), "{t}");
     let s = sweep_json(&dir.join("reports"));
     let steps = s["steps"].as_array().unwrap();
-    // The service time, measured where nothing queues: the first step's median.
-    let p50 = steps[0]["p50_us"].as_f64().unwrap();
+    // The service time, measured where nothing queues: the lowest step median (one step's
+    // median can be inflated by the server's background work, e.g. a checkpoint).
+    let p50 = steps
+        .iter()
+        .map(|st| st["p50_us"].as_f64().unwrap())
+        .fold(f64::INFINITY, f64::min);
     let cap = 1e6 / p50;
     let found = s["max_rate"].as_f64().unwrap();
     assert!(
@@ -283,7 +287,7 @@ async fn a_scale_sweep_shows_a_dropped_index_growing_and_an_indexed_lookup_flat(
     std::fs::write(
         &file,
         "name = \"grow\"\nduration = \"5s\"\nwarmup = \"2s\"\n\n[load]\nmodel = \"open\"\nrate = 150\nconnections = { postgres = 4 }\n\n\
-         [[op]]\nname = \"patient_encounters\"\nweight = 1\npatient = \"uniform\"\n\n\
+         [[op]]\nname = \"patient_encounters\"\nweight = 1\npatient = \"uniform\"\n\n[[op]]\nname = \"unread_alerts\"\nweight = 1\n\n\
          [[variant]]\nname = \"as-migrated\"\n\n[[variant]]\nname = \"no-encounter-index\"\ndrop_indexes = [\"idx_encounters_patient_time\"]\n",
     )
     .unwrap();
@@ -318,17 +322,21 @@ async fn a_scale_sweep_shows_a_dropped_index_growing_and_an_indexed_lookup_flat(
     let s = sweep_json(&dir.join("reports"));
     assert_eq!(s["schema"], "clinicload.sweep_scale/1");
     let growth = s["growth"].as_array().unwrap();
-    let of = |variant: &str| {
+    let of = |variant: &str, op: &str| {
         growth
             .iter()
-            .find(|g| g["variant"] == variant && g["op"] == "patient_encounters")
-            .unwrap_or_else(|| panic!("no growth row for {variant}: {s}"))
+            .find(|g| g["variant"] == variant && g["op"] == op)
+            .unwrap_or_else(|| panic!("no growth row for {op} [{variant}]: {s}"))
     };
-    let dropped = of("no-encounter-index");
+    let dropped = of("no-encounter-index", "patient_encounters");
     assert_eq!(dropped["verdict"], "grows with the data", "{dropped}\n{t}");
     assert_eq!(dropped["against"], "rows read");
-    let indexed = of("as-migrated");
+    // A lookup on one table by its partial index: flat however many alerts there are. (The
+    // encounters query as migrated is not: it joins users, which the planner reads by a
+    // sequential scan once there are a few clinics, and the sweep says so.)
+    let indexed = of("as-migrated", "unread_alerts");
     assert_eq!(indexed["verdict"], "flat", "{indexed}\n{t}");
+    assert_eq!(indexed["against"], "rows read");
     let steps = s["steps"].as_array().unwrap();
     assert_eq!(
         steps
@@ -343,7 +351,7 @@ async fn a_scale_sweep_shows_a_dropped_index_growing_and_an_indexed_lookup_flat(
                 .as_array()
                 .unwrap()
                 .iter()
-                .find(|o| o["variant"] == variant)
+                .find(|o| o["variant"] == variant && o["op"] == "patient_encounters")
                 .and_then(|o| o["path"].as_str())
                 .unwrap_or_default()
                 .to_string()
@@ -409,6 +417,8 @@ async fn a_scale_sweep_shows_a_dropped_index_growing_and_an_indexed_lookup_flat(
             .await
             .unwrap();
     }
+    // The seeds' writes flushed now, not in the middle of the next sweep's measurements.
+    sqlx::query("CHECKPOINT").execute(&mut admin).await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
