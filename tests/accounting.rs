@@ -335,12 +335,7 @@ async fn sigterm_during_a_stall_abandons_what_is_running_and_queued() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(2000)).await;
     let started = Instant::now();
-    assert!(Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap()
-        .success());
+    common::signal(&child, "TERM");
     let out = child.wait_with_output().unwrap();
     pauser.await.unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -399,7 +399,7 @@ async fn workers_that_cannot_all_connect_are_refused_with_the_numbers() {
         .await
         .unwrap();
     pool.close().await;
-    let workers = max.parse::<u32>().unwrap() / 43 + 1;
+    let workers = max.parse::<u32>().unwrap() / 44 + 1;
     let out = env
         .command()
         .args([
@@ -417,7 +417,7 @@ async fn workers_that_cannot_all_connect_are_refused_with_the_numbers() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(
-        t.contains(&format!("{workers} workers x 43 PostgreSQL connections"))
+        t.contains(&format!("{workers} workers x 44 PostgreSQL connections"))
             && t.contains(&format!("max_connections {max}")),
         "{t}"
     );

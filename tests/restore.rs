@@ -1,7 +1,8 @@
 //! A run leaves the dataset as it found it (src/restore), on the real servers: checksums of
 //! both stores before and after a write-heavy run; every cache variant starts from the same
 //! data (its writes find fresh targets: no no-ops); a killed run is restored by the next
-//! command; short write pools are refused with what to seed; bookings take free slots.
+//! command; short write pools are refused with what to seed; bookings take free slots; a
+//! live run holds its dataset, so a second command cannot undo its writes or index change.
 mod common;
 mod fixture;
 
@@ -51,6 +52,16 @@ weight = 1
 name = "complete_task"
 weight = 1
 "#;
+
+/// [`WRITE_HEAVY`] at 2 ops/s for `duration`, with `extra` appended, written to `dir/name`.
+fn slow_write_heavy(dir: &Path, name: &str, duration: &str, extra: &str) -> PathBuf {
+    let file = dir.join(name);
+    let text = WRITE_HEAVY
+        .replace("duration = \"2s\"", &format!("duration = \"{duration}\""))
+        .replace("rate = 40", "rate = 2");
+    std::fs::write(&file, text + extra).unwrap();
+    file
+}
 
 async fn checksums(env: &TestEnv) -> Vec<String> {
     let pool = env.pool().await;
@@ -209,14 +220,7 @@ async fn a_killed_run_is_restored_by_the_next_command() {
     let env = TestEnv::migrated("restore_killed").await;
     fixture::insert(&env).await;
     let dir = scratch("killed");
-    let file = dir.join("write-heavy.toml");
-    std::fs::write(
-        &file,
-        WRITE_HEAVY
-            .replace("duration = \"2s\"", "duration = \"60s\"")
-            .replace("rate = 40", "rate = 2"),
-    )
-    .unwrap();
+    let file = slow_write_heavy(&dir, "write-heavy.toml", "60s", "");
     let before = checksums(&env).await;
     let mut child = env
         .command()
@@ -362,4 +366,181 @@ async fn bookings_take_free_slots_and_never_double_book() {
     .unwrap();
     assert!(per_hour <= 4, "{per_hour} bookings in one doctor-hour");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The bug this guards against: a second `run` (or `restore`, `checksum`, `seed`) took a live
+/// run's undo record and index change for a killed run's leftovers, put the dropped index back
+/// and undid the writes mid-run, and the first run's verdict measured the wrong schema.
+#[tokio::test]
+async fn a_live_run_holds_its_dataset_until_it_has_put_it_back() {
+    let env = TestEnv::migrated("restore_live").await;
+    fixture::insert(&env).await;
+    let dir = scratch("live");
+    let file = slow_write_heavy(
+        &dir,
+        "variant.toml",
+        "10s",
+        "[[variant]]\nname = \"no-doctor-date\"\ndrop_indexes = [\"idx_appointments_doctor_date\"]\n",
+    );
+    let other = slow_write_heavy(&dir, "other.toml", "2s", "");
+    let before = checksums(&env).await;
+    let mut child = env
+        .command()
+        .arg("run")
+        .arg(&file)
+        .args(["--repeats", "1", "--out"])
+        .arg(dir.join("reports"))
+        .arg("--quiet")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Until the variant runs: its index dropped, its writes recorded for undoing.
+    let pool = env.pool().await;
+    let index_there = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_appointments_doctor_date'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+            == 1
+    };
+    let pending = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM clinicload_meta.undo_runs")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let t0 = Instant::now();
+    while index_there().await || pending().await == 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the variant never ran with its index dropped"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let holder = format!("'clinicload run write-heavy (pid {})'", child.id());
+    let other_out = dir.join("other");
+    let mut refused = Vec::new();
+    for args in [
+        vec![
+            "run",
+            other.to_str().unwrap(),
+            "--quiet",
+            "--out",
+            other_out.to_str().unwrap(),
+        ],
+        vec!["restore"],
+        vec!["checksum"],
+        vec!["seed", "--profile", "tiny", "--clinics", "1", "--append"],
+    ] {
+        let out = env.command().args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?} while a run is live: {stderr}"
+        );
+        assert!(
+            stderr.contains("is in use by") && stderr.contains(&holder),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("wait for it to finish"), "{stderr}");
+        assert!(
+            !stderr.contains("clinicload:clinicload@"),
+            "no password: {stderr}"
+        );
+        refused.push(args[0]);
+    }
+    assert_eq!(refused, ["run", "restore", "checksum", "seed"]);
+    // Nothing of the live run was undone by the refused commands.
+    assert!(
+        !index_there().await,
+        "a refused command put the variant's index back"
+    );
+    assert_eq!(
+        pending().await,
+        1,
+        "a refused command undid the live run's writes"
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run must still be live for this test to mean anything"
+    );
+    // Stopped, it puts everything back itself, and the next command finds the dataset free.
+    common::signal(&child, "TERM");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(index_there().await);
+    assert_eq!(pending().await, 0);
+    assert_eq!(checksums(&env).await, before);
+    let out = env.command().arg("restore").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to restore"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The processes of one distributed job share the dataset; nothing else does, not even the
+/// processes of another kind of job.
+#[tokio::test]
+async fn workers_of_one_job_share_the_dataset_lock_and_exclude_the_rest() {
+    use clinicload::restore::lock::{take, Hold, Job};
+    let env = TestEnv::migrated("restore_lock").await;
+    let w1 = take(&env.targets, Hold::Shared(Job::RunWorkers), "run w1")
+        .await
+        .unwrap();
+    let w2 = take(&env.targets, Hold::Shared(Job::RunWorkers), "run w2")
+        .await
+        .unwrap();
+    let shard = take(&env.targets, Hold::Shared(Job::SeedShards), "seed shard").await;
+    let e = format!(
+        "{:#}",
+        shard.err().expect("a seed shard beside run workers")
+    );
+    assert!(
+        e.contains("'clinicload run w1 (pid ") && e.contains("'clinicload run w2 (pid "),
+        "{e}"
+    );
+    let alone = take(&env.targets, Hold::Exclusive, "restore").await;
+    assert!(alone.is_err(), "an exclusive holder beside run workers");
+    w1.release().await;
+    assert!(
+        take(&env.targets, Hold::Exclusive, "restore")
+            .await
+            .is_err(),
+        "w2 still holds it"
+    );
+    drop(w2); // a process that ends without releasing: the server frees the lock
+    let t0 = Instant::now();
+    let alone = loop {
+        match take(&env.targets, Hold::Exclusive, "restore").await {
+            Ok(l) => break l,
+            Err(e) => {
+                assert!(t0.elapsed() < Duration::from_secs(10), "never freed: {e:#}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert!(take(&env.targets, Hold::Shared(Job::RunWorkers), "run w3")
+        .await
+        .is_err());
+    alone.release().await;
+    let shard = take(&env.targets, Hold::Shared(Job::SeedShards), "seed shard")
+        .await
+        .unwrap();
+    assert!(take(&env.targets, Hold::Shared(Job::RunWorkers), "run w4")
+        .await
+        .is_err());
+    shard.release().await;
 }

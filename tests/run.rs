@@ -331,12 +331,7 @@ fn interrupted_run(signal: &str, label: &str) {
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(3500));
     let started = std::time::Instant::now();
-    let status = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    common::signal(&child, signal);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(

@@ -506,11 +506,7 @@ async fn ctrl_c_stops_cleanly_and_the_rerun_completes() {
         .unwrap();
     let pool = env.pool().await;
     wait_for_first_clinic(&pool, &mut child).await;
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    common::signal(&child, "INT");
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(130), "{stdout}");

@@ -202,9 +202,9 @@ pub fn parse_start_at(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> 
         .map_err(|e| format!("{s:?} is not an RFC 3339 time like 2026-11-30T12:00:00Z: {e}"))
 }
 
-/// PostgreSQL connections one worker opens besides its load pool: the sampling pool (2) and
-/// one for the plan check and index counters.
-pub const BOOKKEEPING_CONNECTIONS: u32 = 3;
+/// PostgreSQL connections one worker opens besides its load pool: the sampling pool (2), one
+/// for the plan check and index counters, and the dataset lock's (`restore::lock`).
+pub const BOOKKEEPING_CONNECTIONS: u32 = 4;
 
 /// Refuses a worker whose run, times the worker count, would not fit the server's
 /// connections: every worker opens the scenario's pool, so n workers need n times it.

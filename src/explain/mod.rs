@@ -676,7 +676,12 @@ async fn at_scale_command(
     if opts.samples == 0 || opts.samples > 100 {
         crate::usage!("--samples {}: give 1 to 100", opts.samples);
     }
-    crate::index_ab::change::undo_pending(targets).await?;
+    {
+        use crate::restore::lock;
+        let held = lock::take(targets, lock::Hold::Exclusive, "explain").await?;
+        crate::index_ab::change::undo_pending(targets).await?;
+        held.release().await;
+    }
     let (report, plans) = scale::explain_at_scale(targets, &scenario, opts.samples, at).await?;
     for d in &report.datasets {
         let shown: Vec<String> = d

@@ -31,6 +31,8 @@ use rand::RngCore;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+pub mod lock;
+
 use crate::cache::keys::scan_page;
 use crate::config::Targets;
 use crate::connect;
@@ -571,6 +573,7 @@ pub async fn restore_pending(targets: &Targets, pool: &PgPool) -> Result<Option<
 /// `clinicload restore`: undoes the writes of runs that did not restore the dataset
 /// themselves (killed, or run with `--keep-writes`).
 pub async fn restore_command(targets: &Targets) -> Result<ExitCode> {
+    let lock = lock::take(targets, lock::Hold::Exclusive, "restore").await?;
     let pool = connect::postgres(targets, 2).await?;
     let schema = crate::index_ab::change::undo_where(&pool, None).await?;
     for d in &schema {
@@ -583,6 +586,7 @@ pub async fn restore_command(targets: &Targets) -> Result<ExitCode> {
         }
         None => {}
     }
+    lock.release().await;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -166,10 +166,22 @@ impl RunResult {
 /// writability and room before anything runs; a run that fails before its report removes
 /// the directories it made.
 pub async fn run_scenario(targets: &Targets, file: &Path, opts: &RunOptions) -> Result<RunResult> {
+    use crate::restore::lock;
     let scenario = spec::load(file, &opts.overrides)?;
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("creating the reports directory {}", opts.out.display()))?;
     report::check_writable(&opts.out, report::space_needed(&scenario, opts.repeats))?;
+    // Held until the run has put the dataset back: what it finds pending is then a dead
+    // process's, and no second clinicload undoes this one's work while it measures.
+    let _lock = if scenario.uses(Store::Postgres) {
+        let hold = match scenario.worker {
+            Some(_) => lock::Hold::Shared(lock::Job::RunWorkers),
+            None => lock::Hold::Exclusive,
+        };
+        Some(lock::take(targets, hold, &format!("run {}", scenario.name)).await?)
+    } else {
+        None
+    };
     if scenario.uses(Store::Postgres) {
         // An index variant whose process died left its change: put the schema back first.
         crate::index_ab::change::undo_pending(targets).await?;

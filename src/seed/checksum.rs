@@ -124,6 +124,10 @@ pub async fn checksums(pool: &PgPool, db: &Database) -> Result<Vec<Checksum>> {
 
 /// `clinicload checksum`: prints one line per table and collection.
 pub async fn checksum_command(targets: &Targets) -> Result<ExitCode> {
+    // It may restore what a killed run left: not what a live one is doing.
+    let _lock =
+        crate::restore::lock::take(targets, crate::restore::lock::Hold::Exclusive, "checksum")
+            .await?;
     let pool = connect::postgres(targets, 2).await?;
     // A run that was killed left its writes: the checksum is of the dataset as seeded.
     crate::restore::restore_pending(targets, &pool).await?;

@@ -124,6 +124,7 @@ pub async fn seed_command(targets: &Targets, args: &SeedArgs) -> Result<ExitCode
 }
 
 async fn seed(targets: &Targets, args: &SeedArgs) -> Result<ExitCode> {
+    use crate::restore::lock;
     let params = resolve_params(args)?;
     // A PostgreSQL-only load is a different (partial) dataset: its own fingerprint keeps a
     // normal seed from resuming it as if its documents were there.
@@ -150,6 +151,12 @@ async fn seed(targets: &Targets, args: &SeedArgs) -> Result<ExitCode> {
         .clamp(1, 256);
     // Twice the cores: while one writer waits on a round trip, another keeps the server busy.
     let writers = (threads * 2).clamp(2, 8);
+    // Shards of one seed work side by side; anything else waits its turn.
+    let hold = match args.shard {
+        Some(_) => lock::Hold::Shared(lock::Job::SeedShards),
+        None => lock::Hold::Exclusive,
+    };
+    let _lock = lock::take(targets, hold, "seed").await?;
     let pool = connect::postgres(targets, writers as u32 + 1).await?;
     let (_client, db) = connect::mongo(targets).await?;
 

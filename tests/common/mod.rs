@@ -244,3 +244,14 @@ pub fn assert_accounted(summary: &serde_json::Value) {
 pub fn assert_accounted_summary(summary: &clinicload::report::Summary) {
     assert_accounted(&serde_json::to_value(summary).expect("summary serialises"));
 }
+
+/// Sends `signal` ("INT", "TERM", "KILL") to a child process, as a shell or a service manager
+/// would.
+pub fn signal(child: &std::process::Child, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal} {}", child.id());
+}
