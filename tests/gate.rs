@@ -9,6 +9,7 @@
 mod common;
 mod fixture;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -239,6 +240,18 @@ async fn a_dropped_index_is_a_regression_of_its_operation_and_the_clone_goes_awa
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The backends holding clinicload's dataset lock in `pool`'s database.
+async fn lock_holders(pool: &sqlx::PgPool) -> Vec<i32> {
+    sqlx::query_scalar(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         AND classid::int = 1668049262 AND objid::int = 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn an_a_a_gate_on_two_identical_databases_finds_no_regression_and_judges_thresholds() {
     let _serial = SERIAL.lock().await;
@@ -254,8 +267,8 @@ async fn an_a_a_gate_on_two_identical_databases_finds_no_regression_and_judges_t
     let dir = scratch("aa");
     let file = scenario(&dir, "gate.toml", 200);
     // No query answers in a microsecond: this threshold fails on the candidate.
-    let out = b
-        .command()
+    let mut gate_cmd = b.command();
+    gate_cmd
         .arg("gate")
         .arg(&file)
         .arg("--baseline-database-url")
@@ -270,11 +283,24 @@ async fn an_a_a_gate_on_two_identical_databases_finds_no_regression_and_judges_t
         .args(["--alpha", "0.001"])
         .arg("--out")
         .arg(dir.join("reports"))
-        .arg("--quiet")
-        .output()
-        .unwrap();
+        .arg("--quiet");
+    // Meanwhile: which sessions hold each side's dataset lock. One each, for all 16 runs: a
+    // lock taken per run would be a new session per run, free between runs for another
+    // command to slip in.
+    let gate = tokio::task::spawn_blocking(move || gate_cmd.output().unwrap());
+    let (pa, pb) = (a.pool().await, b.pool().await);
+    let mut holders = (BTreeSet::new(), BTreeSet::new());
+    while !gate.is_finished() {
+        holders.0.extend(lock_holders(&pa).await);
+        holders.1.extend(lock_holders(&pb).await);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let out = gate.await.unwrap();
     let all = text(&out);
     assert_eq!(out.status.code(), Some(4), "{all}");
+    assert_eq!(holders.0.len(), 1, "baseline lock sessions: {holders:?}");
+    assert_eq!(holders.1.len(), 1, "candidate lock sessions: {holders:?}");
+    assert!(lock_holders(&pa).await.is_empty(), "released at the end");
     let gate = std::fs::canonicalize(dir.join("reports/latest")).unwrap();
     let c = read_json(&gate.join("compare.json"));
     // Gated metrics are the thresholds' metrics.

@@ -366,6 +366,21 @@ pub(crate) fn sweep_dir(out: &Path, name: &str, kind: &str) -> Result<(String, P
 }
 
 /// `clinicload sweep rate`.
+/// The dataset is the sweep's for all its steps: another command slipping in between two
+/// steps would load some steps and not others (`restore::lock`).
+async fn hold_dataset(
+    targets: &Targets,
+    scenario: &spec::Scenario,
+    kind: &str,
+) -> Result<Option<crate::restore::lock::DatasetLock>> {
+    use crate::restore::lock::{take_for_runs, Hold};
+    if !scenario.uses(crate::scenario::ops::Store::Postgres) {
+        return Ok(None);
+    }
+    let what = format!("sweep {kind} {}", scenario.name);
+    Ok(Some(take_for_runs(targets, Hold::Exclusive, &what).await?))
+}
+
 pub async fn sweep_rate(targets: &Targets, opts: &RateOptions) -> Result<(Sweep, PathBuf)> {
     let scenario = spec::load(&opts.scenario, &Overrides::default())?;
     if !matches!(scenario.load, Load::Open { .. }) {
@@ -401,6 +416,7 @@ pub async fn sweep_rate(targets: &Targets, opts: &RateOptions) -> Result<(Sweep,
         .map(|t| format!("{} {}", t.key, t.text))
         .collect();
     slo_lines.extend(slo.iter().cloned());
+    let _dataset = hold_dataset(targets, &scenario, "rate").await?;
     let (_, dir) = sweep_dir(&opts.out, &scenario.name, "rate")?;
     let started = Instant::now();
     let runner = Runner {
@@ -589,6 +605,7 @@ pub async fn sweep_connections(
     if opts.max == 0 || opts.max > 1024 {
         crate::usage!("--max {}: give 1 to 1024 connections", opts.max);
     }
+    let _dataset = hold_dataset(targets, &scenario, "connections").await?;
     let (_, dir) = sweep_dir(&opts.out, &scenario.name, "connections")?;
     let started = Instant::now();
     let runner = Runner {

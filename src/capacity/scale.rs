@@ -166,18 +166,6 @@ async fn table_rows(database_url: &str) -> Result<Vec<(String, i64)>> {
     Ok(rows)
 }
 
-async fn vacuum(database_url: &str) -> Result<()> {
-    let mut conn = PgConnection::connect(database_url)
-        .await
-        .with_context(|| format!("connecting to {}", redact(database_url)))?;
-    sqlx::raw_sql("VACUUM (ANALYZE)")
-        .execute(&mut conn)
-        .await
-        .context("VACUUM (ANALYZE) of a freshly seeded scratch dataset")?;
-    conn.close().await.ok();
-    Ok(())
-}
-
 fn database_of(url: &str) -> String {
     url::Url::parse(url)
         .map(|u| u.path().trim_start_matches('/').to_string())
@@ -238,11 +226,8 @@ pub async fn sweep_scale(targets: &Targets, opts: &ScaleOptions) -> Result<(Scal
                     "sweep scale",
                 )
                 .await?;
-                if s.seeded_now {
-                    // Autovacuum catching up on the new rows would fall in the measured
-                    // window: settle the dataset first.
-                    vacuum(&s.targets.database_url).await?;
-                }
+                // (A seed ends with VACUUM (ANALYZE): autovacuum does not wake up for the new
+                // rows in the measured window.)
                 (s.targets, s.seed_s, s.seeded_now, *n)
             }
             None => {

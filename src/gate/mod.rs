@@ -621,16 +621,28 @@ pub async fn gate(targets: &Targets, opts: &GateOptions) -> Result<GateResult> {
         plan.warmup.as_secs_f64(),
         plan.estimate.as_secs_f64() / 60.0
     );
-    let result = run_pairs(
-        &scenario,
-        opts,
-        &plan,
-        &dir,
-        (&base_targets, &base_label),
-        (&cand_targets, &cand_label),
-        &stop,
-    )
-    .await;
+    // Both datasets are the gate's for all its runs (after the clone: CREATE DATABASE ...
+    // TEMPLATE needs its source idle): another command slipping in between two runs would be
+    // load on one side only.
+    let result = match hold_both(&base_targets, &cand_targets, &gate_id).await {
+        Ok(locks) => {
+            let r = run_pairs(
+                &scenario,
+                opts,
+                &plan,
+                &dir,
+                (&base_targets, &base_label),
+                (&cand_targets, &cand_label),
+                &stop,
+            )
+            .await;
+            for l in locks {
+                l.release().await;
+            }
+            r
+        }
+        Err(e) => Err(e),
+    };
     watcher.abort();
     if let Some(c) = clone.as_mut() {
         c.drop_now().await;
@@ -674,6 +686,21 @@ pub async fn gate(targets: &Targets, opts: &GateOptions) -> Result<GateResult> {
         comparison,
         interrupted,
     })
+}
+
+/// The dataset locks of both sides, for all the gate's runs.
+async fn hold_both(
+    base: &Targets,
+    cand: &Targets,
+    gate_id: &str,
+) -> Result<Vec<crate::restore::lock::DatasetLock>> {
+    use crate::restore::lock::{take_for_runs, Hold};
+    let what = format!("gate {gate_id}");
+    let mut locks = vec![take_for_runs(base, Hold::Exclusive, &what).await?];
+    if cand.database_url != base.database_url {
+        locks.push(take_for_runs(cand, Hold::Exclusive, &what).await?);
+    }
+    Ok(locks)
 }
 
 type Pairs = (

@@ -11,6 +11,12 @@
 //! command is refused with the holder's name instead of undoing a live run's work. Distributed
 //! workers and seed shards of one job hold it shared: they work side by side by design (their
 //! undo records are fellows', see [`super::record`]) and exclude everyone else.
+//!
+//! A gate or a rate sweep holds its datasets for all its runs ([`take_for_runs`]), so no other
+//! command slips in between two of them; the runs inside it find the lock theirs already.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 use sqlx::postgres::PgConnection;
@@ -54,9 +60,15 @@ impl Job {
     }
 }
 
+/// Datasets (by URL) that a command of this process holds for all its runs: a run inside it
+/// finds the lock already held for it.
+static HELD_FOR_RUNS: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
+
 /// The held lock; dropping it (or [`DatasetLock::release`]) ends its connection and so frees it.
 pub struct DatasetLock {
     conn: Option<PgConnection>,
+    /// Registered in [`HELD_FOR_RUNS`] under this URL.
+    for_runs: Option<String>,
 }
 
 impl DatasetLock {
@@ -66,6 +78,34 @@ impl DatasetLock {
             let _ = conn.close().await;
         }
     }
+}
+
+impl Drop for DatasetLock {
+    fn drop(&mut self) {
+        if let Some(url) = self.for_runs.take() {
+            let mut held = HELD_FOR_RUNS.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = held.get_mut(&url) {
+                *n -= 1;
+                if *n == 0 {
+                    held.remove(&url);
+                }
+            }
+        }
+    }
+}
+
+/// Takes the dataset lock for a command that runs several runs on it (a gate, a sweep), and
+/// lends it to those runs: their own [`take`] succeeds without a second lock.
+pub async fn take_for_runs(targets: &Targets, hold: Hold, what: &str) -> Result<DatasetLock> {
+    let mut lock = take(targets, hold, what).await?;
+    let url = targets.database_url.clone();
+    *HELD_FOR_RUNS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(url.clone())
+        .or_insert(0) += 1;
+    lock.for_runs = Some(url);
+    Ok(lock)
 }
 
 async fn try_lock(conn: &mut PgConnection, shared: bool, key: i32) -> Result<bool> {
@@ -84,6 +124,17 @@ async fn try_lock(conn: &mut PgConnection, shared: bool, key: i32) -> Result<boo
 
 /// Takes the dataset lock for `what` (e.g. "run smoke"), or fails naming who holds it.
 pub async fn take(targets: &Targets, hold: Hold, what: &str) -> Result<DatasetLock> {
+    if HELD_FOR_RUNS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains_key(&targets.database_url)
+    {
+        // A gate or sweep of this process holds it for its runs.
+        return Ok(DatasetLock {
+            conn: None,
+            for_runs: None,
+        });
+    }
     let pool = crate::connect::postgres(targets, 1).await?;
     let mut conn = pool
         .acquire()
@@ -121,7 +172,10 @@ pub async fn take(targets: &Targets, hold: Hold, what: &str) -> Result<DatasetLo
         }
     };
     let Some(key) = conflict else {
-        return Ok(DatasetLock { conn: Some(conn) });
+        return Ok(DatasetLock {
+            conn: Some(conn),
+            for_runs: None,
+        });
     };
     let holders = holders(&mut conn, key).await.unwrap_or_default();
     let _ = conn.close().await;

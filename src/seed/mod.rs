@@ -310,10 +310,10 @@ async fn seed(targets: &Targets, args: &SeedArgs) -> Result<ExitCode> {
     if all_done as u64 == params.clinics as u64 {
         let t = std::time::Instant::now();
         let rebuilt = indexes::rebuild(&pool).await?;
-        indexes::analyze(&pool).await?;
+        indexes::vacuum_analyze(&pool).await?;
         if rebuilt > 0 {
             eprintln!(
-                "rebuilt {rebuilt} deferred indexes/foreign keys and analyzed in {:.1}s",
+                "rebuilt {rebuilt} deferred indexes/foreign keys and vacuumed in {:.1}s",
                 t.elapsed().as_secs_f64()
             );
         }
