@@ -3,8 +3,11 @@
 //! lookup field, FerretDB's own `explain` then shows a notes lookup by encounterId served by
 //! it (and a sequential scan once it is dropped), `doctor` counts them, and migrate is
 //! idempotent and puts a dropped one back. On a real MongoDB the test checks that migrate
-//! leaves its backing store alone (it has none) and stops.
+//! leaves its backing store alone (it has none) and stops. A scenario's expectation on a notes
+//! lookup (`uses_index = "encounterId_1"`) passes through the companion on FerretDB (through
+//! the index itself on MongoDB) and one naming the wrong index fails explain and run (exit 6).
 mod common;
+mod fixture;
 
 use common::TestEnv;
 use mongodb::bson::{doc, Document};
@@ -200,5 +203,119 @@ async fn an_unreachable_backing_database_is_reported_not_fatal() {
             "{stdout}"
         );
     }
+    db.drop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notes_lookup_expectation_passes_through_its_index_and_a_wrong_one_fails() {
+    let env = TestEnv::new("ferret_expect").await;
+    run(&env, &["migrate"]);
+    fixture::insert(&env).await;
+    let (_client, db) = env.mongo().await;
+    // Enough notes that an index lookup beats reading the table (as above).
+    let docs: Vec<Document> = (0..600)
+        .map(|_| {
+            doc! {
+                "encounterId": uuid::Uuid::new_v4().to_string(),
+                "patientId": uuid::Uuid::new_v4().to_string(),
+                "doctorId": uuid::Uuid::new_v4().to_string(), "status": "signed",
+                "noteType": "soap", "rawTranscription": "x".repeat(300),
+            }
+        })
+        .collect();
+    db.collection::<Document>("clinicalNotes")
+        .insert_many(docs)
+        .await
+        .unwrap();
+    let ferret = ferretdb::ferretdb_version(&db).await.unwrap().is_some();
+    if ferret {
+        let schema = env.targets.mongo_database.clone().unwrap();
+        let mut pg = ferretdb::connect_backing(&env.targets).await.unwrap();
+        let t = table(&mut pg, &schema, "clinicalNotes").await;
+        sqlx::query(&format!("ANALYZE \"{schema}\".\"{t}\""))
+            .execute(&mut pg)
+            .await
+            .unwrap();
+    }
+    let dir = std::env::temp_dir().join(format!("clinicload-ferret-expect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = |name: &str, expect: &str| {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "name = \"notes\"\nduration = \"1s\"\n[load]\nmodel = \"open\"\nrate = 5\n\
+                 connections = {{ postgres = 2, mongo = 2 }}\n[[op]]\nname = \"note_by_encounter\"\n\
+                 expect = {expect}\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let good = scenario(
+        "good.toml",
+        "{ uses_index = \"encounterId_1\", no_seq_scan = [\"clinicalNotes\"] }",
+    );
+    let out = env
+        .command()
+        .arg("explain")
+        .arg(&good)
+        .arg("--out")
+        .arg(dir.join("good"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    for e in [
+        "expect note_by_encounter uses_index = \"encounterId_1\": pass (3 of 3 samples)",
+        "expect note_by_encounter no_seq_scan = [\"clinicalNotes\"]: pass (3 of 3 samples)",
+    ] {
+        assert!(stdout.contains(e), "{stdout}{stderr}");
+    }
+    let explained = std::fs::read_dir(dir.join("good"))
+        .unwrap()
+        .next()
+        .expect("an explain directory")
+        .unwrap()
+        .path();
+    let plans: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(explained.join("plans.json")).unwrap())
+            .unwrap();
+    let verdicts = plans["expectations"].as_array().unwrap();
+    let detail = verdicts[0]["detail"].as_str().unwrap();
+    if ferret {
+        assert!(
+            detail.contains("_encounterid_gin")
+                && detail.contains("companion GIN index of encounterId_1"),
+            "{detail}"
+        );
+        assert!(
+            detail.contains("FerretDB explain"),
+            "the plan's kind is said: {detail}"
+        );
+    } else {
+        assert!(detail.contains("IXSCAN using encounterId_1"), "{detail}");
+    }
+
+    // The notes index on patients cannot serve a lookup by encounter: explain and run fail.
+    let wrong = scenario("wrong.toml", "{ uses_index = \"patientId_1\" }");
+    for cmd in ["explain", "run"] {
+        let out = env
+            .command()
+            .arg(cmd)
+            .arg(&wrong)
+            .arg("--out")
+            .arg(dir.join(format!("wrong-{cmd}")))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(6), "{cmd}: {stderr}");
+        assert!(
+            stderr.contains("uses_index = \"patientId_1\" FAILED") && stderr.contains("plan:"),
+            "{cmd}: {stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
     db.drop().await.unwrap();
 }

@@ -8,6 +8,14 @@
 //! (`enable_seqscan = off`) still breaks it. When that forced plan would meet it, the planner
 //! chose otherwise because of the table sizes, and the verdict is "not judged at this scale",
 //! with the table sizes and both plans' costs, never a failure.
+//!
+//! MongoDB finds ([`judge_mongo`]) name MongoDB indexes (`uses_index = "encounterId_1"`) and
+//! collections (`no_seq_scan = ["clinicalNotes"]`). A real MongoDB's planner takes an index
+//! whenever one serves the filter, so a collection scan fails there. FerretDB answers with its
+//! backing PostgreSQL plan: the MongoDB index counts as used when the companion GIN index on
+//! its first field serves the find (`crate::schema::ferretdb`), and a sequential scan of the
+//! collection's table is "not judged" (the backing planner may rightly prefer it on a small
+//! table), with what to check.
 
 use serde::Serialize;
 
@@ -190,6 +198,131 @@ pub fn judge(
     out
 }
 
+/// Judges `expect` on the plan of a MongoDB find on `collection`, read from an answer of
+/// `kind` ([`super::mongo::MONGODB`] or [`super::mongo::FERRETDB`]).
+pub fn judge_mongo(
+    op: &str,
+    expect: &Expect,
+    natural: &PlanSummary,
+    kind: &str,
+    collection: &str,
+) -> Vec<Verdict> {
+    let ferretdb = kind == super::mongo::FERRETDB;
+    let verdict = |expectation: String, outcome: Outcome, detail: String| Verdict {
+        op: op.to_string(),
+        expectation,
+        outcome,
+        detail: format!("{detail} ({kind})"),
+        plan: if outcome == Outcome::Pass {
+            String::new()
+        } else {
+            natural.tree.clone()
+        },
+    };
+    // FerretDB's table for the collection is named after it in lower case, plus a hash.
+    let of_collection = |relation: &str| {
+        relation == collection
+            || relation
+                .to_lowercase()
+                .starts_with(&format!("{}_", collection.to_lowercase()))
+    };
+    let scanned = natural
+        .accesses
+        .iter()
+        .any(|a| of_collection(&a.relation) && (a.is_seq_scan() || a.method == "COLLSCAN"));
+    let not_judged = || {
+        format!(
+            "FerretDB's backing PostgreSQL planner read the collection's table sequentially ({}): on a small collection that is its right choice; on a large one, check that `clinicload doctor` reports the companion GIN indexes in place (`clinicload migrate` adds them)",
+            natural.access_line()
+        )
+    };
+    let mut out = Vec::new();
+    if let Some(index) = &expect.uses_index {
+        let e = format!("uses_index = {index:?}");
+        let declared = crate::schema::mongo::indexes()
+            .into_iter()
+            .find(|i| i.collection == collection && i.name == index.as_str());
+        let field = declared
+            .as_ref()
+            .and_then(|d| d.keys.keys().next().cloned());
+        let served_by_companion = |field: &str| {
+            let suffix = format!("_{}_gin", field.to_lowercase());
+            natural
+                .accesses
+                .iter()
+                .filter_map(|a| a.index.as_deref())
+                .any(|i| i.ends_with(&suffix))
+        };
+        out.push(match (declared.is_some(), field) {
+            (false, _) => verdict(
+                e,
+                Outcome::Fail,
+                format!(
+                    "the schema declares no MongoDB index {index} on {collection}; the plan reads {}",
+                    natural.access_line()
+                ),
+            ),
+            _ if !ferretdb && uses(natural, index) => {
+                verdict(e, Outcome::Pass, natural.access_line())
+            }
+            (true, Some(f)) if ferretdb && served_by_companion(&f) => verdict(
+                e,
+                Outcome::Pass,
+                format!(
+                    "{}: the companion GIN index of {index}'s field {f}",
+                    natural.access_line()
+                ),
+            ),
+            _ if ferretdb && scanned => verdict(e, Outcome::NotJudged, not_judged()),
+            _ => verdict(
+                e,
+                Outcome::Fail,
+                format!(
+                    "the plan reads {}, not through {index}",
+                    natural.access_line()
+                ),
+            ),
+        });
+    }
+    if !expect.no_seq_scan.is_empty() {
+        let e = format!("no_seq_scan = {:?}", expect.no_seq_scan);
+        let listed = expect
+            .no_seq_scan
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(collection));
+        out.push(if !listed || !scanned {
+            verdict(e, Outcome::Pass, natural.access_line())
+        } else if ferretdb {
+            verdict(e, Outcome::NotJudged, not_judged())
+        } else {
+            verdict(
+                e,
+                Outcome::Fail,
+                format!(
+                    "collection scan of {collection}: no index serves this find ({})",
+                    natural.access_line()
+                ),
+            )
+        });
+    }
+    if let Some(max) = expect.max_examined_per_row {
+        let e = format!("max_examined_per_row = {max}");
+        let got = natural.examined_per_row();
+        let line = format!(
+            "{:.0} examined for {:.0} returned ({got:.1} per document)",
+            natural.examined, natural.returned
+        );
+        out.push(if got <= max {
+            verdict(e, Outcome::Pass, line)
+        } else if ferretdb && scanned {
+            verdict(e, Outcome::NotJudged, format!("{line}; {}", not_judged()))
+        } else {
+            verdict(e, Outcome::Fail, line)
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,5 +442,111 @@ mod tests {
             "tasks: 400",
         );
         assert_eq!(v[0].outcome, Outcome::NotJudged, "{v:?}");
+    }
+
+    fn mongo_plan(relation: &str, method: &str, index: Option<&str>) -> PlanSummary {
+        PlanSummary {
+            accesses: vec![Access {
+                relation: relation.into(),
+                method: method.into(),
+                index: index.map(str::to_string),
+                rows: 1.0,
+                removed: 0.0,
+            }],
+            returned: 1.0,
+            examined: 1.0,
+            tree: format!("{method}\n"),
+            ..PlanSummary::default()
+        }
+    }
+
+    fn notes_expect(index: &str) -> Expect {
+        Expect {
+            uses_index: Some(index.into()),
+            no_seq_scan: vec!["clinicalNotes".into()],
+            max_examined_per_row: None,
+        }
+    }
+
+    fn outcomes(v: &[Verdict]) -> Vec<Outcome> {
+        v.iter().map(|v| v.outcome).collect()
+    }
+
+    #[test]
+    fn mongodb_plans_pass_through_the_named_index_and_fail_on_a_collection_scan() {
+        use crate::explain::mongo::MONGODB;
+        let ix = mongo_plan("clinicalNotes", "IXSCAN", Some("encounterId_1"));
+        let v = judge_mongo(
+            "n",
+            &notes_expect("encounterId_1"),
+            &ix,
+            MONGODB,
+            "clinicalNotes",
+        );
+        assert_eq!(outcomes(&v), [Outcome::Pass, Outcome::Pass]);
+        let v = judge_mongo(
+            "n",
+            &notes_expect("patientId_1"),
+            &ix,
+            MONGODB,
+            "clinicalNotes",
+        );
+        assert_eq!(outcomes(&v), [Outcome::Fail, Outcome::Pass]);
+        let scan = mongo_plan("clinicalNotes", "COLLSCAN", None);
+        let v = judge_mongo(
+            "n",
+            &notes_expect("encounterId_1"),
+            &scan,
+            MONGODB,
+            "clinicalNotes",
+        );
+        assert_eq!(outcomes(&v), [Outcome::Fail, Outcome::Fail]);
+        assert!(v[1].plan.contains("COLLSCAN"), "a failure shows the plan");
+        let v = judge_mongo(
+            "n",
+            &notes_expect("no_such_1"),
+            &ix,
+            MONGODB,
+            "clinicalNotes",
+        );
+        assert!(v[0].outcome == Outcome::Fail && v[0].detail.contains("declares no MongoDB index"));
+    }
+
+    #[test]
+    fn ferretdb_plans_count_the_companion_index_and_leave_a_table_scan_unjudged() {
+        use crate::explain::mongo::FERRETDB;
+        let gin = mongo_plan(
+            "clinicalnotes_e24c607d",
+            "Bitmap Heap Scan",
+            Some("clinicalnotes_e24c607d_encounterid_gin"),
+        );
+        let v = judge_mongo(
+            "n",
+            &notes_expect("encounterId_1"),
+            &gin,
+            FERRETDB,
+            "clinicalNotes",
+        );
+        assert_eq!(outcomes(&v), [Outcome::Pass, Outcome::Pass]);
+        assert!(v[0].detail.contains("FerretDB explain"));
+        // patientId_1's field is not the one the companion serves.
+        let v = judge_mongo(
+            "n",
+            &notes_expect("patientId_1"),
+            &gin,
+            FERRETDB,
+            "clinicalNotes",
+        );
+        assert_eq!(outcomes(&v), [Outcome::Fail, Outcome::Pass]);
+        let seq = mongo_plan("clinicalnotes_e24c607d", "Seq Scan", None);
+        let v = judge_mongo(
+            "n",
+            &notes_expect("encounterId_1"),
+            &seq,
+            FERRETDB,
+            "clinicalNotes",
+        );
+        assert_eq!(outcomes(&v), [Outcome::NotJudged, Outcome::NotJudged]);
+        assert!(v[0].detail.contains("clinicload doctor"));
     }
 }

@@ -333,6 +333,15 @@ pub async fn explain_scenario(
                 let raw = mongodb::bson::Bson::Document(answer).into_relaxed_extjson();
                 let (analyzed, kind) = mongo::summarize(&raw, CLINICAL_NOTES)
                     .context("a MongoDB explain answer with no plan in it")?;
+                if let Some(e) = &spec.expect {
+                    expectations.extend(expect::judge_mongo(
+                        spec.name(),
+                        e,
+                        &analyzed,
+                        kind,
+                        CLINICAL_NOTES,
+                    ));
+                }
                 op.plan_source = kind.to_string();
                 op.sql = Some(spec.def.query.to_string());
                 op.samples.push(Sample {
@@ -719,9 +728,28 @@ async fn at_scale_command(
 
 /// Prints each expectation's outcome; a failure with the plan that broke it.
 pub fn print_expectations(plans: &Plans) {
+    // A pass is one line per expectation, however many keys were sampled; a failure or a
+    // "not judged" is shown per sample, with its plan or reason.
+    let mut samples: Vec<((&str, &str), usize, usize)> = Vec::new();
+    for v in &plans.expectations {
+        let key = (v.op.as_str(), v.expectation.as_str());
+        let passed = usize::from(v.outcome == expect::Outcome::Pass);
+        match samples.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, n, p)) => {
+                *n += 1;
+                *p += passed;
+            }
+            None => samples.push((key, 1, passed)),
+        }
+    }
+    for ((op, expectation), n, passed) in &samples {
+        if passed == n {
+            println!("expect {op} {expectation}: pass ({n} of {n} samples)");
+        }
+    }
     for v in &plans.expectations {
         match v.outcome {
-            expect::Outcome::Pass => println!("expect {} {}: pass", v.op, v.expectation),
+            expect::Outcome::Pass => {}
             expect::Outcome::NotJudged => eprintln!(
                 "warning: expect {} {}: not judged at this scale: {}",
                 v.op, v.expectation, v.detail

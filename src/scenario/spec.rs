@@ -1369,12 +1369,15 @@ fn expect_of(
             | OpKind::PatientEncounters
             | OpKind::PatientPrescriptions
             | OpKind::PatientOrders
+            | OpKind::NoteByEncounter
+            | OpKind::PatientNotes
+            | OpKind::DoctorDrafts
     );
     if !explained {
         return Err(cx.err(
             at,
             format!("{} has an expect table, but its plan is not explained", def.name),
-            "expectations apply to the PostgreSQL reads clinicload explain covers: appointments_today, pending_tasks, unread_alerts, patient_encounters, patient_prescriptions, patient_orders",
+            "expectations apply to the reads clinicload explain covers: appointments_today, pending_tasks, unread_alerts, patient_encounters, patient_prescriptions, patient_orders (PostgreSQL indexes and tables), note_by_encounter, patient_notes, doctor_drafts (MongoDB indexes and the clinicalNotes collection)",
         ));
     }
     let toml::Value::Table(t) = v else {
