@@ -434,6 +434,12 @@ async fn a_live_run_holds_its_dataset_until_it_has_put_it_back() {
         ],
         vec!["restore"],
         vec!["checksum"],
+        vec![
+            "explain",
+            other.to_str().unwrap(),
+            "--out",
+            other_out.to_str().unwrap(),
+        ],
         vec!["seed", "--profile", "tiny", "--clinics", "1", "--append"],
     ] {
         let out = env.command().args(&args).output().unwrap();
@@ -454,7 +460,7 @@ async fn a_live_run_holds_its_dataset_until_it_has_put_it_back() {
         );
         refused.push(args[0]);
     }
-    assert_eq!(refused, ["run", "restore", "checksum", "seed"]);
+    assert_eq!(refused, ["run", "restore", "checksum", "explain", "seed"]);
     // Nothing of the live run was undone by the refused commands.
     assert!(
         !index_there().await,

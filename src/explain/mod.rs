@@ -637,7 +637,14 @@ pub async fn explain_command(targets: &Targets, opts: &ExplainOptions) -> Result
     if let Some(at) = &opts.at_scale {
         return at_scale_command(targets, opts, at).await;
     }
+    // Not beside a live run: its variant may have an index dropped (the plans would be of
+    // that schema), and judging `uses_index` sets the table's other indexes aside inside a
+    // rolled-back transaction, which locks the table under the run's queries.
+    let lock =
+        crate::restore::lock::take(targets, crate::restore::lock::Hold::Exclusive, "explain")
+            .await?;
     let plans = explain(targets, opts).await?;
+    lock.release().await;
     for op in &plans.operations {
         if op.samples.is_empty() {
             println!("{:<24} {}", op.op, op.plan_source);

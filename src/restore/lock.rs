@@ -8,7 +8,9 @@
 //! connection of its own for as long as the command works on the dataset. The server releases
 //! it when that connection ends, however the process ends (kill -9 and a lost host included),
 //! so a pending record with no lock holder is always a dead process's leftover, and a second
-//! command is refused with the holder's name instead of undoing a live run's work. Distributed
+//! command is refused with the holder's name instead of undoing a live run's work. `explain`
+//! takes it too: beside a live run it would plan a variant's schema, and its index checks
+//! lock tables under the run's queries. Distributed
 //! workers and seed shards of one job hold it shared: they work side by side by design (their
 //! undo records are fellows', see [`super::record`]) and exclude everyone else.
 //!
