@@ -365,7 +365,6 @@ pub(crate) fn sweep_dir(out: &Path, name: &str, kind: &str) -> Result<(String, P
     )
 }
 
-/// `clinicload sweep rate`.
 /// The dataset is the sweep's for all its steps: another command slipping in between two
 /// steps would load some steps and not others (`restore::lock`).
 async fn hold_dataset(
@@ -381,6 +380,7 @@ async fn hold_dataset(
     Ok(Some(take_for_runs(targets, Hold::Exclusive, &what).await?))
 }
 
+/// `clinicload sweep rate`.
 pub async fn sweep_rate(targets: &Targets, opts: &RateOptions) -> Result<(Sweep, PathBuf)> {
     let scenario = spec::load(&opts.scenario, &Overrides::default())?;
     if !matches!(scenario.load, Load::Open { .. }) {

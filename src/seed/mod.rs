@@ -151,7 +151,7 @@ async fn seed(targets: &Targets, args: &SeedArgs) -> Result<ExitCode> {
         .clamp(1, 256);
     // Twice the cores: while one writer waits on a round trip, another keeps the server busy.
     let writers = (threads * 2).clamp(2, 8);
-    // Shards of one seed work side by side; anything else waits its turn.
+    // Shards of one seed work side by side; any other command on the dataset is refused.
     let hold = match args.shard {
         Some(_) => lock::Hold::Shared(lock::Job::SeedShards),
         None => lock::Hold::Exclusive,
