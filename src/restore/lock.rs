@@ -10,11 +10,11 @@
 //! so a pending record with no lock holder is always a dead process's leftover, and a second
 //! command is refused with the holder's name instead of undoing a live run's work. `explain`
 //! takes it too: beside a live run it would plan a variant's schema, and its index checks
-//! lock tables under the run's queries. Distributed
-//! workers and seed shards of one job hold it shared: they work side by side by design (their
-//! undo records are fellows', see [`super::record`]) and exclude everyone else.
+//! lock tables under the run's queries. Distributed workers and seed shards of one job hold
+//! it shared: they work side by side by design (their undo records are fellows', see
+//! [`super::record`]) and exclude everyone else.
 //!
-//! A gate or a rate sweep holds its datasets for all its runs ([`take_for_runs`]), so no other
+//! A gate or a rate or connections sweep holds its datasets for all its runs ([`take_for_runs`]), so no other
 //! command slips in between two of them; the runs inside it find the lock theirs already.
 
 use std::collections::BTreeMap;
