@@ -40,6 +40,13 @@ use crate::scenario::spec::{Load, Scenario};
 /// A start later than this after its intended time counts as a late start.
 pub const LATE_AFTER: Duration = Duration::from_millis(1);
 
+/// An arrival still queued when a window ends early (a signal, `abort_on_fail`) and due at
+/// most this long before the stop was being handed to a worker as the stop came: it runs,
+/// rather than count as missed. Older queued arrivals are a backlog, and missed. Without it,
+/// an `abort_on_fail` run at 20 ops/s now and then counted the one arrival due at the abort
+/// as missed and exited 3 (operations failed) instead of 4 (threshold failed).
+const STOP_EDGE: Duration = Duration::from_millis(10);
+
 /// One second of the measured window, for the charts over time.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct IntervalPoint {
@@ -334,9 +341,10 @@ pub async fn run(
         AbortOnDrop(tokio::spawn(async move {
             interrupt_signal().await;
             interrupted.store(true, Ordering::SeqCst);
-            sh.stop.store(true, Ordering::SeqCst);
-            // Taken after `stop` is set: every arrival the scheduler sent is intended before it.
+            // Set before `stop`: whoever sees `stop` sees when, and the scheduler sends only
+            // arrivals intended before it.
             let _ = sh.stop_at.set(Instant::now());
+            sh.stop.store(true, Ordering::SeqCst);
             n.notify_waiters();
         }))
     };
@@ -385,7 +393,10 @@ pub async fn run(
                     if at >= shs.warmup_end {
                         let _ = lag.record(micros(Instant::now().saturating_duration_since(at)));
                     }
-                    if shs.stop.load(Ordering::SeqCst) || tx.send((at, i)).is_err() {
+                    // Due before an early stop: still the window's, sent.
+                    let after_stop = shs.stop.load(Ordering::SeqCst)
+                        && shs.stop_at.get().map_or(true, |s| at > *s);
+                    if after_stop || tx.send((at, i)).is_err() {
                         return (i, lag);
                     }
                 }
@@ -398,7 +409,10 @@ pub async fn run(
                     while let Ok((intended, slot)) = rx.recv_async().await {
                         let now = Instant::now();
                         let measured = intended >= sh.warmup_end;
-                        if sh.stop.load(Ordering::SeqCst) {
+                        let at_the_edge = sh.stop_at.get().is_some_and(|s| {
+                            intended <= *s && s.saturating_duration_since(intended) <= STOP_EDGE
+                        });
+                        if sh.stop.load(Ordering::SeqCst) && !at_the_edge {
                             // Still queued when the run stopped: never started.
                             if measured {
                                 let op = sh.mix[(slot % sh.mix.len() as u64) as usize];
@@ -495,8 +509,8 @@ pub async fn run(
                     &recorder.totals(),
                     &op_names,
                 ) {
-                    sh.stop.store(true, Ordering::SeqCst);
                     let _ = sh.stop_at.set(Instant::now());
+                    sh.stop.store(true, Ordering::SeqCst);
                     aborted = Some(line);
                     stopping = true;
                 }
