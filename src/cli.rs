@@ -575,32 +575,7 @@ fn parse_delay(s: &str) -> Result<(String, std::time::Duration), String> {
     Ok((op.trim().to_string(), d))
 }
 
-/// `--shard i/n`: this process writes the clinics whose index % n == i.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
-}
-
-impl std::str::FromStr for Shard {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Shard, String> {
-        let bad = || format!("invalid shard {s:?}: expected i/n with 0 <= i < n, e.g. 0/4");
-        let (i, n) = s.split_once('/').ok_or_else(bad)?;
-        let index: u32 = i.trim().parse().map_err(|_| bad())?;
-        let count: u32 = n.trim().parse().map_err(|_| bad())?;
-        if count == 0 || index >= count {
-            return Err(bad());
-        }
-        Ok(Shard { index, count })
-    }
-}
-
-impl std::fmt::Display for Shard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
-}
+pub use crate::seed::Shard;
 
 /// Options of `clinicload seed`.
 #[derive(Args, Debug, Clone)]
@@ -694,6 +669,41 @@ pub struct SeedArgs {
     /// Test hook: the generator panics on this clinic (how a generator bug must be reported)
     #[arg(long, hide = true)]
     pub panic_in_clinic: Option<u32>,
+}
+
+impl SeedArgs {
+    /// The seed's own options, as `crate::seed` takes them.
+    pub fn options(&self) -> crate::seed::SeedOptions {
+        crate::seed::SeedOptions {
+            profile: self.profile.clone(),
+            clinics: self.clinics.clone(),
+            seed: self.seed.clone(),
+            as_of: self.as_of.clone(),
+            doctors: self.doctors.clone(),
+            nurses: self.nurses.clone(),
+            receptionists: self.receptionists.clone(),
+            admins: self.admins.clone(),
+            patients: self.patients.clone(),
+            history_days: self.history_days.clone(),
+            future_days: self.future_days.clone(),
+            note_length: self.note_length.clone(),
+            voice_share: self.voice_share.clone(),
+            voice_length: self.voice_length.clone(),
+            plan: self.plan.clone(),
+            threads: self.threads.clone(),
+            shard: self.shard.clone(),
+            shards: self.shards.clone(),
+            append: self.append.clone(),
+            reset: self.reset.clone(),
+            force: self.force.clone(),
+            defer_indexes: self.defer_indexes.clone(),
+            defer_foreign_keys: self.defer_foreign_keys.clone(),
+            postgres_only: self.postgres_only.clone(),
+            memory_budget: self.memory_budget.clone(),
+            pause_after_clinic_ms: self.pause_after_clinic_ms.clone(),
+            panic_in_clinic: self.panic_in_clinic.clone(),
+        }
+    }
 }
 
 /// `--duration` / `--warmup`: the scenario file's duration syntax and bound; clap names the

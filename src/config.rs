@@ -3,6 +3,7 @@
 //! is printed or written anywhere.
 
 use clap::Args;
+use serde::{Deserialize, Serialize};
 
 /// The local stack's URLs (see `scripts/stack`); docker-compose.yml publishes the same ports.
 pub const DEFAULT_DATABASE_URL: &str =
@@ -299,6 +300,81 @@ pub fn redact_in(text: &str, targets: &Targets) -> String {
         }
     }
     redact_assignments(&out)
+}
+
+/// Worker `index` of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Worker {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl std::fmt::Display for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Worker {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Worker, String> {
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?}: give the worker as i/n, e.g. 0/4"))?;
+        let index: u32 = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?}: the worker index {i:?} is not a number"))?;
+        let count: u32 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?}: the worker count {n:?} is not a number"))?;
+        if count == 0 || count > 1024 || index >= count {
+            return Err(format!(
+                "{s:?}: give 0 <= i < n <= 1024 (worker indexes count from 0, as JOB_COMPLETION_INDEX does)"
+            ));
+        }
+        Ok(Worker { index, count })
+    }
+}
+
+impl Worker {
+    /// Whether arrival `k` of the one-process schedule (or virtual user `k`) is this worker's:
+    /// the worker a hash of `k` names. (`k % n` would hand each worker a fixed part of the
+    /// operation mix whenever n and the mix cycle share a factor; a hashed share keeps every
+    /// worker's mix the scenario's, and thins Poisson arrivals into Poisson arrivals.)
+    pub fn owns(&self, k: u64) -> bool {
+        splitmix64(k) % u64::from(self.count) == u64::from(self.index)
+    }
+
+    /// Whether the row or document with this id is this worker's write target.
+    pub fn owns_id(&self, id: &[u8]) -> bool {
+        fnv1a(id) % u64::from(self.count) == u64::from(self.index)
+    }
+
+    /// The seed of this worker's parameter draws: distinct per worker, the same on a re-run.
+    pub fn param_seed(&self, seed: u64) -> u64 {
+        seed ^ (u64::from(self.index) + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93)
+    }
+}
+
+/// SplitMix64's finalizer: a stable, well-mixed hash of an index.
+fn splitmix64(k: u64) -> u64 {
+    let mut z = k.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// FNV-1a: a stable hash (the same in every process and version), unlike std's.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
 #[cfg(test)]

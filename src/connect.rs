@@ -203,3 +203,37 @@ pub async fn redis(targets: &Targets) -> Result<redis::aio::ConnectionManager> {
         .with_context(|| format!("Redis at {} did not answer PING", redact(url)))?;
     Ok(conn)
 }
+
+/// One page of `SCAN cursor MATCH pattern COUNT 1000`: the next cursor (0 when the scan is
+/// complete) and the keys of this page.
+pub async fn scan_page(
+    conn: &mut redis::aio::ConnectionManager,
+    cursor: u64,
+    pattern: &str,
+) -> anyhow::Result<(u64, Vec<String>)> {
+    use anyhow::Context;
+    redis::cmd("SCAN")
+        .arg(cursor)
+        .arg("MATCH")
+        .arg(pattern)
+        .arg("COUNT")
+        .arg(1000)
+        .query_async(conn)
+        .await
+        .with_context(|| format!("Redis SCAN MATCH {pattern}"))
+}
+
+/// Makes the session send its pending statistics (index scans among them) now.
+pub const FLUSH_STATISTICS: &str = "SELECT pg_stat_force_next_flush()";
+
+/// Makes every idle connection of `pool` flush its pending statistics.
+pub async fn flush_pool(pool: &PgPool) -> Result<()> {
+    let mut held = Vec::new();
+    for _ in 0..pool.size().max(1) {
+        held.push(pool.acquire().await.context("flushing index statistics")?);
+    }
+    for c in &mut held {
+        sqlx::query(FLUSH_STATISTICS).execute(&mut **c).await?;
+    }
+    Ok(())
+}

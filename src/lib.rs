@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod model;
 pub mod report;
 pub mod restore;
+pub mod run;
 pub mod scenario;
 pub mod schema;
 pub mod seed;

@@ -33,7 +33,7 @@ async fn main() -> ExitCode {
                     .map_err(|_| {
                         format!("--shards {n} needs the shard's index: give --shard i/{n}, or run as a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)")
                     })
-                    .and_then(|i| format!("{}/{n}", i.trim()).parse::<clinicload::cli::Shard>());
+                    .and_then(|i| format!("{}/{n}", i.trim()).parse::<clinicload::seed::Shard>());
                 match shard {
                     Ok(s) => args.shard = Some(s),
                     Err(e) => {
@@ -42,7 +42,7 @@ async fn main() -> ExitCode {
                     }
                 }
             }
-            clinicload::seed::seed_command(&targets, &args).await
+            clinicload::seed::seed_command(&targets, &args.options()).await
         }
         Command::Checksum => clinicload::seed::checksum::checksum_command(&targets).await,
         Command::Restore => clinicload::restore::restore_command(&targets).await,
@@ -138,7 +138,7 @@ async fn main() -> ExitCode {
                 eprintln!("error: --start-at is for distributed workers: give --worker i/n (or --workers n with JOB_COMPLETION_INDEX)");
                 return clinicload::exit::code(clinicload::exit::USAGE);
             }
-            let opts = clinicload::scenario::RunOptions {
+            let opts = clinicload::run::RunOptions {
                 overrides: clinicload::scenario::spec::Overrides {
                     duration,
                     warmup,
@@ -157,7 +157,7 @@ async fn main() -> ExitCode {
                 repeats: repeats.map(|r| r as usize),
                 start_at,
             };
-            clinicload::scenario::run_command(&targets, &scenario, &opts).await
+            clinicload::run::run_command(&targets, &scenario, &opts).await
         }
     };
     match result {

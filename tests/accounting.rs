@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use clinicload::config::Targets;
 use clinicload::report::Summary;
-use clinicload::scenario::{run_scenario, spec::Overrides, RunOptions};
+use clinicload::run::{run_scenario, RunOptions};
+use clinicload::scenario::spec::Overrides;
 use common::TestEnv;
 use serde_json::Value;
 

@@ -7,7 +7,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use clinicload::scenario::{run_scenario, spec::Overrides, RunOptions};
+use clinicload::run::{run_scenario, RunOptions};
+use clinicload::scenario::spec::Overrides;
 
 const PAUSE_MS: u64 = 400;
 

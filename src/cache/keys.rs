@@ -55,24 +55,7 @@ pub fn escape_glob(prefix: &str) -> String {
     escaped
 }
 
-/// One page of `SCAN cursor MATCH pattern COUNT 1000`: the next cursor (0 when the scan is
-/// complete) and the keys of this page.
-pub async fn scan_page(
-    conn: &mut redis::aio::ConnectionManager,
-    cursor: u64,
-    pattern: &str,
-) -> anyhow::Result<(u64, Vec<String>)> {
-    use anyhow::Context;
-    redis::cmd("SCAN")
-        .arg(cursor)
-        .arg("MATCH")
-        .arg(pattern)
-        .arg("COUNT")
-        .arg(1000)
-        .query_async(conn)
-        .await
-        .with_context(|| format!("Redis SCAN MATCH {pattern}"))
-}
+pub use crate::connect::scan_page;
 
 #[cfg(test)]
 mod tests {

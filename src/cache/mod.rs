@@ -10,7 +10,7 @@
 //! checked against the writes acknowledged before it started (`stale`); `memory` measures
 //! what the cached schedules cost in Redis; `variants` reads a scenario's `[cache]` and
 //! `[[variant]]` sections and `report` puts the figures into the run's report. The runner's
-//! side (building the cache per variant, the ops) is in `scenario::cache_run` and
+//! side (building the cache per variant, the ops) is in `run::cache_run` and
 //! `scenario::ops::cache`. docs/cache.md has the design and measured results.
 
 mod config;

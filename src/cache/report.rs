@@ -3,8 +3,6 @@
 //! Redis memory of the cached schedules extrapolated to the dataset's scale. Plain data in
 //! summary.json, plus its Markdown and HTML renderings.
 
-use std::fmt::Write;
-
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -192,22 +190,12 @@ pub fn rows(r: &CacheReport) -> Vec<(&'static str, String)> {
     out
 }
 
-pub fn markdown(r: &CacheReport) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "## Cache: {}\n", r.variant.name);
-    let _ = writeln!(out, "| metric | value |\n|---|---|");
-    for (k, v) in rows(r) {
-        let _ = writeln!(out, "| {k} | {v} |");
+/// The section the reports show: the variant's name and the table's rows, with the
+/// figures for summary.json.
+pub fn section(r: &CacheReport) -> crate::report::CacheSection {
+    crate::report::CacheSection {
+        name: r.variant.name.clone(),
+        rows: rows(r),
+        json: crate::report::OrderedJson::of(r),
     }
-    out
-}
-
-pub fn html(r: &CacheReport) -> String {
-    let esc = crate::report::html::esc;
-    let mut out = format!("<h2>Cache: {}</h2>\n<table>\n", esc(&r.variant.name));
-    for (k, v) in rows(r) {
-        let _ = writeln!(out, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
-    }
-    out.push_str("</table>\n");
-    out
 }

@@ -25,8 +25,8 @@ use crate::config::Targets;
 use crate::metrics::fmt_us;
 use crate::report::page::{Cell, Page, Table, Tone};
 use crate::report::Summary;
+use crate::run::{run_scenario, RunOptions};
 use crate::scenario::spec::{self, Load, Overrides};
-use crate::scenario::{run_scenario, RunOptions};
 
 pub const SCHEMA: &str = "clinicload.sweep/1";
 
@@ -219,19 +219,7 @@ pub fn judge_step(s: &Summary) -> (StepHealth, String) {
         .target_rate
         .is_some_and(|t| s.run.achieved_rate < 0.95 * s.run.intended_rate.min(t));
     // Operations beyond the connections wait for one: the server's side is full.
-    let sc = &s.scenario;
-    let connections: u32 = [
-        (
-            crate::scenario::ops::Store::Postgres,
-            sc.connections.postgres,
-        ),
-        (crate::scenario::ops::Store::Mongo, sc.connections.mongo),
-        (crate::scenario::ops::Store::Redis, sc.connections.redis),
-    ]
-    .iter()
-    .filter(|(st, _)| sc.uses(*st))
-    .map(|(_, n)| *n)
-    .sum();
+    let connections: u32 = s.scenario.pools.iter().map(|(_, n)| *n).sum();
     // Little's law over every arrival: operations in the system on average.
     let in_system = s.run.achieved_rate * s.overall.all.mean_us / 1e6;
     let waiting = s.run.target_rate.is_some() && in_system > connections as f64;

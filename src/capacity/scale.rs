@@ -18,9 +18,9 @@ use sqlx::{Connection, PgConnection};
 use crate::config::{redact, Targets};
 use crate::metrics::fmt_us;
 use crate::report::page::{Cell, Page, Plot, Table, Tone};
+use crate::run::{run_scenario, RunOptions};
 use crate::scenario::ops::Store;
 use crate::scenario::spec::{self, Overrides};
-use crate::scenario::{run_scenario, RunOptions};
 use crate::seed::scratch::{self, ScratchSpec};
 
 pub const SCHEMA: &str = "clinicload.sweep_scale/1";
@@ -247,7 +247,7 @@ pub async fn sweep_scale(targets: &Targets, opts: &ScaleOptions) -> Result<(Scal
         let rows = table_rows(&t.database_url).await?;
         // The plans as the schema stands (a variant's own plans come with its run).
         let migrated_paths = if scenario.uses(Store::Postgres) {
-            crate::scenario::variant_run::access_paths(&t, &scenario)
+            crate::run::variants::access_paths(&t, &scenario)
                 .await
                 .unwrap_or_default()
         } else {

@@ -17,12 +17,12 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::{Worker, WorkerFacts};
+use super::WorkerFacts;
 use crate::metrics::{new_histogram, ErrorCount, Label, Series, Totals};
+use crate::report::IntervalPoint;
 use crate::report::{self, GeneratorFacts, Summary};
-use crate::scenario::runner::{IntervalPoint, RunOutcome};
+use crate::scenario::runner::RunOutcome;
 use crate::scenario::spec::{self, Overrides, Scenario};
-use crate::scenario::RunOptions;
 
 pub const SCHEMA: &str = "clinicload.worker/1";
 
@@ -77,7 +77,7 @@ pub struct WorkerRecord {
     overall_all: String,
     /// (op, kind, count, example)
     errors: Vec<(usize, String, u64, String)>,
-    dataset: Option<crate::scenario::catalog::DatasetInfo>,
+    dataset: Option<crate::report::DatasetInfo>,
     servers: BTreeMap<String, String>,
 }
 
@@ -107,7 +107,7 @@ fn decode(s: &str) -> Result<Histogram<u64>> {
 pub fn write_record(
     dir: &Path,
     scenario: &Scenario,
-    opts: &RunOptions,
+    overrides: &Overrides,
     outcome: &RunOutcome,
     totals: &Totals,
     summary: &Summary,
@@ -144,10 +144,10 @@ pub fn write_record(
         run_id: summary.run_id.clone(),
         scenario_name: scenario.name.clone(),
         scenario_toml: toml,
-        duration_s: opts.overrides.duration.map(|d| d.as_secs_f64()),
-        warmup_s: opts.overrides.warmup.map(|d| d.as_secs_f64()),
-        rate: opts.overrides.rate,
-        thresholds: opts.overrides.thresholds.clone(),
+        duration_s: overrides.duration.map(|d| d.as_secs_f64()),
+        warmup_s: overrides.warmup.map(|d| d.as_secs_f64()),
+        rate: overrides.rate,
+        thresholds: overrides.thresholds.clone(),
         complete: !outcome.interrupted,
         measured_s: outcome.measured.as_secs_f64(),
         aborted_by_threshold: outcome.aborted_by_threshold.clone(),
@@ -191,20 +191,7 @@ pub struct MergeOptions {
     pub allow_skew: bool,
 }
 
-/// One worker in a merged run.
-#[derive(Debug, Clone, Serialize)]
-pub struct WorkerRow {
-    pub worker: Worker,
-    pub dir: String,
-    pub ok: u64,
-    pub achieved_rate: f64,
-    pub p99_us: u64,
-    pub late_ms: f64,
-    pub clock_offset_ms: Option<f64>,
-    /// Its window's start against the earliest worker's (server clock, ms).
-    pub window_skew_ms: f64,
-    pub complete: bool,
-}
+pub use crate::report::WorkerRow;
 
 /// What the merge needs to choose the workers' directories: read first, for every directory,
 /// without the histograms.
@@ -624,7 +611,7 @@ fn write_merged(
     ));
     let mut overrides_map = BTreeMap::new();
     overrides_map.insert("merged_workers".into(), chosen.len().to_string());
-    let mut summary = report::summarize(
+    let mut summary = crate::scenario::summary::summarize(
         run_id,
         &scenario,
         overrides_map,
@@ -926,15 +913,8 @@ pub fn merge_command(opts: &MergeOptions) -> Result<ExitCode> {
         println!("{}", t.line());
     }
     println!("report: {}", dir.join("report.html").display());
-    let result = crate::scenario::RunResult {
-        dir,
-        summary,
-        variants: Vec::new(),
-        repeats: Vec::new(),
-        paths: Vec::new(),
-        write_error: None,
-    };
-    Ok(crate::exit::code(result.exit_code()))
+    let code = crate::scenario::summary::exit_code(std::iter::once(&summary), false);
+    Ok(crate::exit::code(code))
 }
 
 #[cfg(test)]

@@ -17,85 +17,12 @@
 
 pub mod merge;
 
+pub use crate::config::Worker;
+pub use crate::report::{ClockCheck, WorkerFacts};
+
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
-
-/// Worker `index` of `count`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Worker {
-    pub index: u32,
-    pub count: u32,
-}
-
-impl std::fmt::Display for Worker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
-}
-
-impl std::str::FromStr for Worker {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Worker, String> {
-        let (i, n) = s
-            .split_once('/')
-            .ok_or_else(|| format!("{s:?}: give the worker as i/n, e.g. 0/4"))?;
-        let index: u32 = i
-            .trim()
-            .parse()
-            .map_err(|_| format!("{s:?}: the worker index {i:?} is not a number"))?;
-        let count: u32 = n
-            .trim()
-            .parse()
-            .map_err(|_| format!("{s:?}: the worker count {n:?} is not a number"))?;
-        if count == 0 || count > 1024 || index >= count {
-            return Err(format!(
-                "{s:?}: give 0 <= i < n <= 1024 (worker indexes count from 0, as JOB_COMPLETION_INDEX does)"
-            ));
-        }
-        Ok(Worker { index, count })
-    }
-}
-
-impl Worker {
-    /// Whether arrival `k` of the one-process schedule (or virtual user `k`) is this worker's:
-    /// the worker a hash of `k` names. (`k % n` would hand each worker a fixed part of the
-    /// operation mix whenever n and the mix cycle share a factor; a hashed share keeps every
-    /// worker's mix the scenario's, and thins Poisson arrivals into Poisson arrivals.)
-    pub fn owns(&self, k: u64) -> bool {
-        splitmix64(k) % u64::from(self.count) == u64::from(self.index)
-    }
-
-    /// Whether the row or document with this id is this worker's write target.
-    pub fn owns_id(&self, id: &[u8]) -> bool {
-        fnv1a(id) % u64::from(self.count) == u64::from(self.index)
-    }
-
-    /// The seed of this worker's parameter draws: distinct per worker, the same on a re-run.
-    pub fn param_seed(&self, seed: u64) -> u64 {
-        seed ^ (u64::from(self.index) + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93)
-    }
-}
-
-/// SplitMix64's finalizer: a stable, well-mixed hash of an index.
-fn splitmix64(k: u64) -> u64 {
-    let mut z = k.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// FNV-1a: a stable hash (the same in every process and version), unlike std's.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
 
 /// The worker from the command line: `--worker i/n`, or the index from JOB_COMPLETION_INDEX
 /// (a Kubernetes Indexed Job) with the count from `--workers n` / CLINICLOAD_WORKERS.
@@ -121,15 +48,8 @@ pub fn resolve(explicit: Option<Worker>, workers: Option<u32>) -> Result<Option<
         })
 }
 
-/// This worker's clock against the PostgreSQL server's: offset (server minus local, ms) and
-/// the round trip it was measured over (the offset's uncertainty is half of it). The best of
-/// five round trips.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct ClockCheck {
-    pub offset_ms: f64,
-    pub rtt_ms: f64,
-}
-
+/// This worker's clock against the PostgreSQL server's ([`ClockCheck`]): the best of five
+/// round trips.
 pub async fn clock_check(pool: &sqlx::PgPool) -> Result<ClockCheck> {
     let mut best: Option<ClockCheck> = None;
     for _ in 0..5 {
@@ -242,20 +162,6 @@ pub async fn check_connections(
         );
     }
     Ok(())
-}
-
-/// What a worker adds to its run: who it was and how its clock and start went.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WorkerFacts {
-    pub worker: Worker,
-    /// The common start, when given.
-    pub start_at: Option<String>,
-    /// How late the worker reached the common start (ms; 0 when it waited for it).
-    pub late_ms: f64,
-    pub clock: Option<ClockCheck>,
-    /// Start of the measured window, ms since the epoch on the server's clock (local clock
-    /// corrected by the measured offset).
-    pub window_start_ms: f64,
 }
 
 #[cfg(test)]

@@ -21,19 +21,7 @@ use serde::Serialize;
 
 use super::plan::PlanSummary;
 
-/// What a scenario expects of one operation's plan.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Expect {
-    /// The plan reads through this index (a bitmap scan counts).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub uses_index: Option<String>,
-    /// No sequential scan of these tables.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub no_seq_scan: Vec<String>,
-    /// Rows examined per row returned, at most.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_examined_per_row: Option<f64>,
-}
+pub use crate::scenario::spec::Expect;
 
 /// The outcome of one expectation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

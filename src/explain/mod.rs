@@ -695,7 +695,7 @@ async fn at_scale_command(
     {
         use crate::restore::lock;
         let held = lock::take(targets, lock::Hold::Exclusive, "explain").await?;
-        crate::index_ab::change::undo_pending(targets).await?;
+        crate::restore::index_changes::undo_pending(targets).await?;
         held.release().await;
     }
     let (report, plans) = scale::explain_at_scale(targets, &scenario, opts.samples, at).await?;

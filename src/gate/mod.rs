@@ -21,8 +21,8 @@ use sqlx::{Connection, PgConnection};
 
 use crate::compare::{self, CompareOptions, ThresholdOutcome};
 use crate::config::{redact, Targets};
+use crate::run::{run_scenario, RunOptions};
 use crate::scenario::spec::{self, Overrides};
-use crate::scenario::{run_scenario, RunOptions};
 
 /// What the candidate is compared with.
 #[derive(Debug, Clone)]
@@ -476,16 +476,17 @@ pub struct GateResult {
 /// Judges each threshold of the scenario on the candidate's repeats: the median of the
 /// observed values, so that one noisy repeat does not fail a gate (and one lucky one does not
 /// pass it).
-fn thresholds_on(candidates: &[crate::report::Summary]) -> Vec<ThresholdOutcome> {
-    let Some(first) = candidates.first() else {
+fn thresholds_on(
+    thresholds: &[crate::thresholds::Threshold],
+    candidates: &[crate::report::Summary],
+) -> Vec<ThresholdOutcome> {
+    if candidates.is_empty() {
         return Vec::new();
-    };
-    first
-        .thresholds
+    }
+    thresholds
         .iter()
         .enumerate()
-        .map(|(i, v)| {
-            let t = &v.threshold;
+        .map(|(i, t)| {
             let observed: Vec<f64> = candidates
                 .iter()
                 .filter_map(|s| s.thresholds.get(i).and_then(|v| v.observed))
@@ -539,7 +540,12 @@ pub async fn gate(targets: &Targets, opts: &GateOptions) -> Result<GateResult> {
     };
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("creating the reports directory {}", opts.out.display()))?;
-    let per_run = crate::report::space_needed(&scenario, None);
+    let per_run = crate::report::space_needed(
+        scenario.ops.len(),
+        scenario.duration + scenario.warmup,
+        scenario.cache.len().max(scenario.variants.len()),
+        None,
+    );
     crate::report::check_writable(&opts.out, per_run * 2 * plan.repeats as u64 + (1 << 20))?;
     let now = chrono::Utc::now();
     let (gate_id, dir) = crate::report::create_run_dir(
@@ -660,7 +666,7 @@ pub async fn gate(targets: &Targets, opts: &GateOptions) -> Result<GateResult> {
     let base = compare::side::from_runs(&base_label, &base_dirs)?;
     let cand = compare::side::from_runs(&cand_label, &cand_dirs)?;
     let mut comparison = compare::compare(&base, &cand, &opts.compare)?;
-    comparison.set_thresholds(thresholds_on(&cand_summaries));
+    comparison.set_thresholds(thresholds_on(&scenario.thresholds, &cand_summaries));
     // (the repeats warning is the comparison's own)
     comparison.warnings.extend(
         plan.warnings

@@ -9,7 +9,8 @@
 //! [`analyse`]. A hypothetical change ([`hypothetical`]) is planned with HypoPG only: plans
 //! and costs, labelled as an estimate, no latency.
 
-pub mod change;
+/// The ledger of index changes lives with the dataset's other undo records.
+pub use crate::restore::index_changes as change;
 pub mod hypothetical;
 
 use std::collections::BTreeMap;

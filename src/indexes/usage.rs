@@ -47,19 +47,8 @@ pub struct Snapshot {
     pub mongo: Option<MongoCounters>,
 }
 
-const FLUSH: &str = "SELECT pg_stat_force_next_flush()";
-
-/// Makes every idle connection of `pool` flush its pending statistics.
-pub async fn flush_pool(pool: &PgPool) -> Result<()> {
-    let mut held = Vec::new();
-    for _ in 0..pool.size().max(1) {
-        held.push(pool.acquire().await.context("flushing index statistics")?);
-    }
-    for c in &mut held {
-        sqlx::query(FLUSH).execute(&mut **c).await?;
-    }
-    Ok(())
-}
+pub use crate::connect::flush_pool;
+use crate::connect::FLUSH_STATISTICS as FLUSH;
 
 /// Makes every idle load connection flush its pending statistics.
 pub async fn flush_conns(conns: &PgConns) -> Result<()> {

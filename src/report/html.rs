@@ -273,12 +273,12 @@ fn thresholds(out: &mut String, s: &Summary) {
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td style=\"color:{}\">{}</td><td>{}</td></tr>",
-            esc(&v.threshold.key),
-            esc(&v.threshold.text),
+            esc(&v.key),
+            esc(&v.text),
             esc(&v.observed_text),
             if v.pass { "#2ca02c" } else { "#d62728" },
             if v.pass { "passed" } else { "FAILED" },
-            esc(&v.threshold.source)
+            esc(&v.source)
         );
     }
     out.push_str("</table>");
@@ -410,7 +410,7 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
         &xt,
         false,
     ));
-    let lat = |f: fn(&crate::scenario::runner::IntervalPoint) -> u64| -> Vec<(f64, f64)> {
+    let lat = |f: fn(&super::IntervalPoint) -> u64| -> Vec<(f64, f64)> {
         s.intervals
             .iter()
             .filter(|p| p.ops > p.errors)
@@ -457,7 +457,7 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
     table_row(&mut out, &s.overall);
     out.push_str("</table>");
     if let Some(cache) = &s.cache {
-        out.push_str(&crate::cache::report::html(cache));
+        out.push_str(&cache_html(cache));
     }
     let mut rest: String = md.split("```").skip(2).collect::<Vec<_>>().join("");
     if let Some(i) = rest.find("\n## Cache: ") {
@@ -481,11 +481,21 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
         "<p>Query text of each operation:</p><pre>{}</pre></body></html>",
         esc(&s
             .scenario
-            .ops
+            .queries
             .iter()
-            .map(|o| format!("{}:\n{}", o.name(), o.def.query))
+            .map(|(name, query)| format!("{name}:\n{query}"))
             .collect::<Vec<_>>()
             .join("\n\n"))
     );
+    out
+}
+
+/// The schedule cache's section: its metrics as a two-column table.
+fn cache_html(c: &super::CacheSection) -> String {
+    let mut out = format!("<h2>Cache: {}</h2>\n<table>\n", esc(&c.name));
+    for (k, v) in &c.rows {
+        let _ = writeln!(out, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v));
+    }
+    out.push_str("</table>\n");
     out
 }

@@ -4,9 +4,8 @@
 
 use std::fmt::Write;
 
+use super::LoadFacts;
 use super::{OpReport, Summary};
-use crate::scenario::ops::Store;
-use crate::scenario::spec::Load;
 
 fn ms(us: u64) -> String {
     format!("{:.3}", us as f64 / 1000.0)
@@ -35,11 +34,11 @@ fn thresholds(out: &mut String, s: &Summary) {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} |",
-            v.threshold.key,
-            v.threshold.text,
+            v.key,
+            v.text,
             v.observed_text,
             if v.pass { "passed" } else { "**FAILED**" },
-            v.threshold.source
+            v.source
         );
     }
     let _ = writeln!(out);
@@ -55,15 +54,15 @@ pub fn render(s: &Summary) -> String {
     let _ = writeln!(out, "```");
     let _ = writeln!(out, "scenario: {} ({})", sc.name, sc.file.display());
     match &sc.load {
-        Load::Open {
+        LoadFacts::Open {
             rate,
             ramp,
             ramp_from,
             max_in_flight,
-            arrivals,
+            poisson,
         } => {
             let _ = write!(out, "load model: open, target rate {rate} ops/s");
-            if *arrivals == crate::scenario::schedule::Arrivals::Poisson {
+            if *poisson {
                 let _ = write!(out, ", Poisson arrivals");
             }
             if !ramp.is_zero() {
@@ -71,7 +70,7 @@ pub fn render(s: &Summary) -> String {
             }
             let _ = writeln!(out, ", at most {max_in_flight} in flight");
         }
-        Load::Closed { users, think_time } => {
+        LoadFacts::Closed { users, think_time } => {
             let _ = writeln!(
                 out,
                 "load model: closed, {users} virtual users, think time {:?}",
@@ -79,17 +78,11 @@ pub fn render(s: &Summary) -> String {
             );
         }
     }
-    let c = &sc.connections;
-    let mut pools = Vec::new();
-    for (store, name, n) in [
-        (Store::Postgres, "postgres", c.postgres),
-        (Store::Mongo, "mongo", c.mongo),
-        (Store::Redis, "redis", c.redis),
-    ] {
-        if sc.uses(store) {
-            pools.push(format!("{name} {n}"));
-        }
-    }
+    let pools: Vec<String> = sc
+        .pools
+        .iter()
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
     let _ = writeln!(out, "connections: {}", pools.join(", "));
     let _ = writeln!(
         out,
@@ -243,8 +236,19 @@ pub fn render(s: &Summary) -> String {
         }
     }
     if let Some(cache) = &s.cache {
-        let _ = write!(out, "\n{}", crate::cache::report::markdown(cache));
+        let _ = write!(out, "\n{}", cache_markdown(cache));
     }
     out.push_str(&super::page::tables_markdown(&s.sections));
+    out
+}
+
+/// The schedule cache's section: its metrics as a two-column table.
+fn cache_markdown(c: &super::CacheSection) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## Cache: {}\n", c.name);
+    let _ = writeln!(out, "| metric | value |\n|---|---|");
+    for (k, v) in &c.rows {
+        let _ = writeln!(out, "| {k} | {v} |");
+    }
     out
 }

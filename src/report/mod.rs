@@ -6,11 +6,13 @@
 //! fingerprint, server versions, clinicload version and the machine. [`Summary`] is that
 //! record; the three renderers only format it.
 
+pub mod facts;
 pub mod hlog;
 pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod ordered_json;
 pub mod page;
 pub mod variants;
 
@@ -20,11 +22,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::metrics::{Series, Stats, Totals};
-use crate::scenario::catalog::DatasetInfo;
-use crate::scenario::ops::OpKind;
-use crate::scenario::runner::{label_name, IntervalPoint, RunOutcome, LATE_AFTER};
-use crate::scenario::spec::{Load, Scenario};
+use crate::metrics::Stats;
+pub use facts::{
+    CacheSection, ClockCheck, DatasetInfo, IntervalPoint, LoadFacts, ScenarioFacts,
+    ThresholdVerdict, WorkerFacts, WorkerRow,
+};
+pub use ordered_json::OrderedJson;
 
 /// Version of the summary.json layout; bumped on any incompatible change.
 pub const SCHEMA: &str = "clinicload.summary/2";
@@ -170,7 +173,8 @@ impl Arrivals {
         self.failed + self.timed_out + self.missed + self.abandoned
     }
 
-    fn add(&mut self, o: &Arrivals) {
+    /// Adds another's buckets to these.
+    pub fn add(&mut self, o: &Arrivals) {
         self.intended += o.intended;
         self.ok += o.ok;
         self.noop += o.noop;
@@ -182,14 +186,6 @@ impl Arrivals {
         self.unsupported += o.unsupported;
         self.missed += o.missed;
         self.abandoned += o.abandoned;
-    }
-}
-
-/// What `rows` counts for an operation: bytes for the streams and cached JSON, else rows.
-pub fn unit_of(kind: OpKind) -> &'static str {
-    match kind {
-        OpKind::VoiceRecording | OpKind::DoctorSchedule => "bytes",
-        _ => "rows",
     }
 }
 
@@ -285,7 +281,7 @@ pub struct RunFacts {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wal_bytes: Option<u64>,
     /// How the load generator itself kept up: what tells a server-bound run from one where
-    /// clinicload fell behind (`crate::capacity` judges it).
+    /// clinicload fell behind (the capacity sweeps judge it).
     pub generator: GeneratorFacts,
 }
 
@@ -316,7 +312,8 @@ pub struct Summary {
     pub run_id: String,
     pub clinicload_version: &'static str,
     pub started_at: String,
-    pub scenario: Scenario,
+    /// The scenario as it ran (its whole definition in summary.json).
+    pub scenario: ScenarioFacts,
     pub command_line_overrides: BTreeMap<String, String>,
     pub dataset: Option<DatasetInfo>,
     pub servers: BTreeMap<String, String>,
@@ -332,14 +329,14 @@ pub struct Summary {
     pub files: BTreeMap<String, String>,
     /// The schedule cache's figures, when the scenario ran one (`cache::report`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache: Option<crate::cache::report::CacheReport>,
+    pub cache: Option<CacheSection>,
     /// How the dataset was restored after the run (`crate::restore`); absent when the run
     /// wrote nothing or kept its writes (`--keep-writes`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restore: Option<crate::restore::RestoreReport>,
     /// Each threshold of the scenario (`[thresholds]`, `--threshold`) judged on this run, in
     /// order: key, expression, normalised value, observed value, pass.
-    pub thresholds: Vec<crate::thresholds::Verdict>,
+    pub thresholds: Vec<ThresholdVerdict>,
     /// Index usage under the workload (`crate::indexes`), as it is in indexes.json.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub indexes: Option<serde_json::Value>,
@@ -349,10 +346,10 @@ pub struct Summary {
     pub sections: Vec<page::Table>,
     /// A distributed worker's run (`crate::distributed`): which share, its clock and start.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub worker: Option<crate::distributed::WorkerFacts>,
+    pub worker: Option<WorkerFacts>,
     /// A merged run (`clinicload merge`): one row per worker.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub merged_from: Vec<crate::distributed::merge::WorkerRow>,
+    pub merged_from: Vec<WorkerRow>,
 }
 
 /// Percentiles for the latency-by-percentile chart: 0 .. 99.999 on a 1/(1-p) scale.
@@ -361,7 +358,8 @@ pub const CHART_PERCENTILES: &[f64] = &[
     99.999, 100.0,
 ];
 
-fn percentiles(h: &hdrhistogram::Histogram<u64>) -> Vec<(f64, u64)> {
+/// (percentile, latency) pairs of `h` at [`CHART_PERCENTILES`], for the chart.
+pub fn percentiles(h: &hdrhistogram::Histogram<u64>) -> Vec<(f64, u64)> {
     if h.is_empty() {
         return Vec::new();
     }
@@ -369,306 +367,6 @@ fn percentiles(h: &hdrhistogram::Histogram<u64>) -> Vec<(f64, u64)> {
         .iter()
         .map(|p| (*p, h.value_at_percentile(*p)))
         .collect()
-}
-
-fn arrivals_of(series: &[&Series], totals: &Totals, op: usize) -> Arrivals {
-    let mut a = Arrivals::default();
-    for s in series {
-        a.ok += s.total.len();
-        a.noop += s.noop;
-        a.timed_out += s.timed_out;
-        a.failed += s.errors - s.timed_out;
-        a.unsupported += s.unsupported;
-        a.missed += s.missed;
-        a.abandoned += s.abandoned;
-    }
-    a.failed_by_kind = totals
-        .errors
-        .iter()
-        .filter(|((o, k), _)| *o == op && k != "timeout")
-        .map(|((_, k), e)| (k.clone(), e.count))
-        .collect();
-    a
-}
-
-/// Assembles the summary from the run's parts.
-#[allow(clippy::too_many_arguments)]
-pub fn summarize(
-    run_id: &str,
-    scenario: &Scenario,
-    overrides: BTreeMap<String, String>,
-    outcome: &RunOutcome,
-    totals: &Totals,
-    dataset: Option<DatasetInfo>,
-    servers: BTreeMap<String, String>,
-    warnings: Vec<String>,
-) -> Summary {
-    let mut warnings = warnings;
-    let secs = outcome.measured.as_secs_f64().max(1e-9);
-    let mut operations = Vec::new();
-    let mut all_arrivals = Arrivals::default();
-    let mut overall_errors_by_kind: BTreeMap<String, ErrorKind> = BTreeMap::new();
-    let (mut rows_total, mut bytes_total) = (0u64, 0u64);
-    for (i, op) in scenario.ops.iter().enumerate() {
-        // The op's row merges its sub-labels; the sub-labels follow as their own rows.
-        let series: Vec<&Series> = totals.series.iter().filter(|s| s.label.op == i).collect();
-        let mut merged = crate::metrics::new_histogram();
-        let mut merged_all = crate::metrics::new_histogram();
-        let mut rows = 0;
-        let mut errors = 0;
-        for s in &series {
-            let _ = merged.add(&s.total);
-            let _ = merged_all.add(&s.all);
-            rows += s.rows;
-            errors += s.errors;
-        }
-        let unit = unit_of(op.def.kind);
-        if unit == "bytes" {
-            bytes_total += rows;
-        } else {
-            rows_total += rows;
-        }
-        let errors_by_kind: BTreeMap<String, ErrorKind> = totals
-            .errors
-            .iter()
-            .filter(|((o, _), _)| *o == i)
-            .map(|((_, k), e)| {
-                (
-                    k.clone(),
-                    ErrorKind {
-                        count: e.count,
-                        example: e.example.clone(),
-                    },
-                )
-            })
-            .collect();
-        for (k, e) in &errors_by_kind {
-            overall_errors_by_kind
-                .entry(k.clone())
-                .and_modify(|o| o.count += e.count)
-                .or_insert_with(|| e.clone());
-        }
-        let mut arrivals = arrivals_of(&series, totals, i);
-        arrivals.intended = outcome.intended_per_op.get(i).copied().unwrap_or(0);
-        let unsupported = outcome.unsupported[i].as_ref().map(|s| Unsupported {
-            server_said: s.clone(),
-            draws: arrivals.unsupported,
-        });
-        let row = |label: String,
-                   sub: Option<String>,
-                   h: &hdrhistogram::Histogram<u64>,
-                   all: &hdrhistogram::Histogram<u64>,
-                   rows: u64,
-                   errors: u64,
-                   noop: u64| {
-            let all_stats = Stats::of(all);
-            OpReport {
-                label,
-                name: op.name().to_string(),
-                sub,
-                store: format!("{:?}", op.def.store).to_lowercase(),
-                write: op.def.write,
-                weight: op.weight,
-                unit,
-                count: h.len(),
-                errors,
-                noop,
-                throughput: h.len() as f64 / secs,
-                rows,
-                rows_per_op: if h.is_empty() {
-                    0.0
-                } else {
-                    rows as f64 / h.len() as f64
-                },
-                stats: Stats::of(h),
-                all: all_stats,
-                p99_all_us: all_stats.p99_us,
-                arrivals: None,
-                errors_by_kind: BTreeMap::new(),
-                unsupported: None,
-                percentiles: percentiles(h),
-            }
-        };
-        let label_of = |s: &&Series| label_name(scenario, s.label);
-        let mut main = row(
-            op.name().to_string(),
-            None,
-            &merged,
-            &merged_all,
-            rows,
-            errors,
-            arrivals.noop,
-        );
-        main.errors_by_kind = errors_by_kind;
-        main.unsupported = unsupported;
-        if arrivals.accounted() > 0
-            && arrivals.noop as f64 > NOOP_WARN_SHARE * arrivals.accounted() as f64
-        {
-            warnings.push(format!(
-                "{}: {} of {} arrivals ({:.1}%) were writes that changed nothing (no-op): its targets ran out or were already in the state it sets",
-                op.name(),
-                arrivals.noop,
-                arrivals.accounted(),
-                100.0 * arrivals.noop as f64 / arrivals.accounted() as f64
-            ));
-        }
-        if arrivals.accounted() != arrivals.intended {
-            warnings.push(format!(
-                "{}: arrivals do not add up: {} intended, {} accounted for ({arrivals:?}); please report this",
-                op.name(),
-                arrivals.intended,
-                arrivals.accounted()
-            ));
-        }
-        all_arrivals.add(&arrivals);
-        main.arrivals = Some(arrivals);
-        operations.push(main);
-        for s in series.iter().filter(|s| s.label.sub.is_some()) {
-            operations.push(row(
-                label_of(s),
-                s.label.sub.map(str::to_string),
-                &s.total,
-                &s.all,
-                s.rows,
-                s.errors,
-                s.noop,
-            ));
-        }
-    }
-    // The operations' intended counts add up to the run's (each arrival runs one op).
-    all_arrivals.intended = outcome.intended;
-    let total_errors: u64 = totals.series.iter().map(|s| s.errors).sum();
-    let total_noop: u64 = totals.series.iter().map(|s| s.noop).sum();
-    let all_stats = Stats::of(&totals.overall_all);
-    let overall = OpReport {
-        label: "overall".into(),
-        name: "overall".into(),
-        sub: None,
-        store: "all".into(),
-        write: false,
-        weight: 0,
-        unit: "rows",
-        count: totals.overall.len(),
-        errors: total_errors,
-        noop: total_noop,
-        throughput: totals.overall.len() as f64 / secs,
-        rows: rows_total,
-        rows_per_op: 0.0,
-        stats: Stats::of(&totals.overall),
-        all: all_stats,
-        p99_all_us: all_stats.p99_us,
-        arrivals: Some(all_arrivals.clone()),
-        errors_by_kind: overall_errors_by_kind,
-        unsupported: None,
-        percentiles: percentiles(&totals.overall),
-    };
-    let open = matches!(scenario.load, Load::Open { .. });
-    let handled = all_arrivals.ok
-        + all_arrivals.noop
-        + all_arrivals.failed
-        + all_arrivals.timed_out
-        + all_arrivals.unsupported;
-    if open {
-        // Compared with what was intended in the window (a ramp intends less than the
-        // target rate), not with the target rate.
-        if all_arrivals.missed > 0 || (handled as f64) < 0.95 * outcome.intended as f64 {
-            warnings.push(format!(
-                "target rate not reached: {handled} of {} intended arrivals were handled ({:.1} ops/s achieved of {:.1} ops/s intended{}); {} starts late, {} missed. Latencies include the waiting (measured from intended starts)",
-                outcome.intended,
-                handled as f64 / secs,
-                outcome.intended as f64 / secs,
-                outcome
-                    .target_rate
-                    .map(|t| format!(", target {t} ops/s"))
-                    .unwrap_or_default(),
-                outcome.late_starts,
-                all_arrivals.missed
-            ));
-        }
-    }
-    if all_arrivals.abandoned > 0 {
-        warnings.push(format!(
-            "{} arrivals were abandoned: still running or queued {:.1} s after the end",
-            all_arrivals.abandoned,
-            outcome.grace.as_secs_f64()
-        ));
-    }
-    let run = RunFacts {
-        model: if open { "open" } else { "closed" },
-        latency_from: if open {
-            "intended start"
-        } else {
-            "actual start"
-        },
-        measured_s: outcome.measured.as_secs_f64(),
-        interrupted: outcome.interrupted,
-        aborted_by_threshold: outcome.aborted_by_threshold.clone(),
-        target_rate: outcome.target_rate,
-        intended_rate: outcome.intended as f64 / secs,
-        achieved_rate: handled as f64 / secs,
-        intended: outcome.intended,
-        error_rate: if outcome.intended == 0 {
-            0.0
-        } else {
-            all_arrivals.not_ok() as f64 / outcome.intended as f64
-        },
-        max_error_rate: scenario.max_error_rate,
-        grace_s: outcome.grace.as_secs_f64(),
-        arrivals: all_arrivals.clone(),
-        started: outcome.started,
-        late_starts: outcome.late_starts,
-        late_after_ms: LATE_AFTER.as_secs_f64() * 1000.0,
-        missed: all_arrivals.missed,
-        start_delay_p99_us: if outcome.start_delay.is_empty() {
-            0
-        } else {
-            outcome.start_delay.value_at_quantile(0.99)
-        },
-        start_delay_max_us: outcome.start_delay.max(),
-        warmup_ops: outcome.warmup_ops,
-        warmup_errors: outcome.warmup_errors,
-        abandoned: all_arrivals.abandoned,
-        wal_bytes: None,
-        generator: outcome.generator.clone(),
-    };
-    let started_at = chrono::DateTime::<chrono::Utc>::from(outcome.measured_from)
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let files = [
-        ("summary_json", "summary.json"),
-        ("hlog", "latency.hlog"),
-        ("markdown", "summary.md"),
-        ("html", "report.html"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let mut summary = Summary {
-        schema: SCHEMA,
-        run_id: run_id.to_string(),
-        clinicload_version: env!("CARGO_PKG_VERSION"),
-        started_at,
-        scenario: scenario.clone(),
-        command_line_overrides: overrides,
-        dataset,
-        servers,
-        machine: Machine::detect(),
-        run,
-        overall,
-        bytes: bytes_total,
-        operations,
-        intervals: outcome.intervals.clone(),
-        warnings,
-        files,
-        cache: None,
-        restore: None,
-        thresholds: Vec::new(),
-        indexes: None,
-        sections: Vec::new(),
-        worker: None,
-        merged_from: Vec::new(),
-    };
-    summary.thresholds = crate::thresholds::evaluate(&scenario.thresholds, &summary);
-    summary
 }
 
 /// `20261125T101500Z-smoke`: UTC start time and scenario name; sorts by time.
@@ -745,11 +443,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Room asked of the reports directory before a run starts: the fixed part of the report
 /// files plus, per second and per operation label, an interval histogram in the log and a
 /// point in summary.json.
-pub fn space_needed(scenario: &Scenario, repeats: Option<usize>) -> u64 {
-    let labels = scenario.ops.len() as u64 * 2 + 1;
-    let secs = (scenario.duration + scenario.warmup).as_secs() + 2;
+pub fn space_needed(
+    ops: usize,
+    length: std::time::Duration,
+    variants: usize,
+    repeats: Option<usize>,
+) -> u64 {
+    let labels = ops as u64 * 2 + 1;
+    let secs = length.as_secs() + 2;
     let per_run = 256 * 1024 + secs.saturating_mul(labels).saturating_mul(1024);
-    let variants = scenario.cache.len().max(scenario.variants.len()).max(1) as u64;
+    let variants = variants.max(1) as u64;
     per_run.saturating_mul(variants * repeats.unwrap_or(1).max(1) as u64 + 1)
 }
 

@@ -35,8 +35,7 @@ use serde::Serialize;
 
 use super::html::esc;
 use super::Summary;
-use crate::cache::report::rows as cache_rows;
-use crate::scenario::spec::{Load, Scenario};
+use super::{LoadFacts, ScenarioFacts};
 
 pub const SCHEMA: &str = "clinicload.comparison/1";
 
@@ -44,7 +43,7 @@ pub const SCHEMA: &str = "clinicload.comparison/1";
 struct Comparison<'a> {
     schema: &'static str,
     run_id: &'a str,
-    scenario: &'a Scenario,
+    scenario: &'a ScenarioFacts,
     variants: Vec<Entry<'a>>,
 }
 
@@ -56,13 +55,13 @@ struct Entry<'a> {
 }
 
 /// What the latencies of the page are: the model states where they are measured from.
-fn latency_note(scenario: &Scenario) -> &'static str {
+fn latency_note(scenario: &ScenarioFacts) -> &'static str {
     match scenario.load {
-        Load::Open { .. } => {
+        LoadFacts::Open { .. } => {
             "Open model: latencies in ms, measured from each operation's intended start; \
              p99 all counts every arrival (failed, timed out, missed, abandoned included)."
         }
-        Load::Closed { .. } => {
+        LoadFacts::Closed { .. } => {
             "Closed model: latencies in ms, measured from each operation's actual start \
              (waits before a start are not in them); p99 all counts every operation started."
         }
@@ -132,7 +131,7 @@ fn table(variants: &[(String, Summary)]) -> Vec<(String, Vec<String>)> {
     }
     let per_variant: Vec<Vec<(&'static str, String)>> = variants
         .iter()
-        .map(|(_, s)| s.cache.as_ref().map(cache_rows).unwrap_or_default())
+        .map(|(_, s)| s.cache.as_ref().map(|c| c.rows.clone()).unwrap_or_default())
         .collect();
     let mut metrics: Vec<&'static str> = Vec::new();
     let mut seen = BTreeSet::new();
@@ -162,7 +161,7 @@ fn table(variants: &[(String, Summary)]) -> Vec<(String, Vec<String>)> {
 
 pub fn markdown(
     run_id: &str,
-    scenario: &Scenario,
+    scenario: &ScenarioFacts,
     variants: &[(String, Summary)],
     extra: &Extra,
 ) -> String {
@@ -225,7 +224,7 @@ pub fn markdown(
 
 pub fn html(
     run_id: &str,
-    scenario: &Scenario,
+    scenario: &ScenarioFacts,
     variants: &[(String, Summary)],
     extra: &Extra,
 ) -> String {
@@ -280,7 +279,7 @@ pub fn html(
 pub fn write_all(
     dir: &Path,
     run_id: &str,
-    scenario: &Scenario,
+    scenario: &ScenarioFacts,
     variants: &[(String, Summary)],
     extra: &Extra,
 ) -> Result<()> {

@@ -31,11 +31,12 @@ use rand::RngCore;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+pub mod index_changes;
 pub mod lock;
 
-use crate::cache::keys::scan_page;
 use crate::config::Targets;
 use crate::connect;
+use crate::connect::scan_page;
 
 /// MongoDB collection (in the dataset's database) holding the pre-images of documents.
 pub const UNDO_COLLECTION: &str = "clinicloadUndo";
@@ -575,7 +576,7 @@ pub async fn restore_pending(targets: &Targets, pool: &PgPool) -> Result<Option<
 pub async fn restore_command(targets: &Targets) -> Result<ExitCode> {
     let lock = lock::take(targets, lock::Hold::Exclusive, "restore").await?;
     let pool = connect::postgres(targets, 2).await?;
-    let schema = crate::index_ab::change::undo_where(&pool, None).await?;
+    let schema = index_changes::undo_where(&pool, None).await?;
     for d in &schema {
         println!("restored the schema: {d}");
     }

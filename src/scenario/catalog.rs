@@ -73,13 +73,7 @@ impl Entity {
     }
 }
 
-/// The dataset's identity, from `clinicload_meta.dataset`.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct DatasetInfo {
-    pub fingerprint: String,
-    pub seed: i64,
-    pub as_of: String,
-}
+pub use crate::report::DatasetInfo;
 
 /// Sampled rows, per entity.
 #[derive(Debug, Default)]
@@ -213,7 +207,7 @@ impl Catalog {
 
     /// Keeps a distributed worker's share of the write pools (the read samples are shared): the rows and documents whose
     /// id hashes to it, and the free slots whose doctor and time do; no two workers share one.
-    pub fn partition(&mut self, w: crate::distributed::Worker) {
+    pub fn partition(&mut self, w: crate::config::Worker) {
         let mine = |id: &Uuid| w.owns_id(id.as_bytes());
         let doc = |b: &Bson| match b {
             Bson::ObjectId(o) => w.owns_id(&o.bytes()),

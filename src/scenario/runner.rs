@@ -47,25 +47,7 @@ pub const LATE_AFTER: Duration = Duration::from_millis(1);
 /// as missed and exited 3 (operations failed) instead of 4 (threshold failed).
 const STOP_EDGE: Duration = Duration::from_millis(10);
 
-/// One second of the measured window, for the charts over time.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct IntervalPoint {
-    /// Seconds from the start of the measured window to the end of this interval.
-    pub t: f64,
-    pub seconds: f64,
-    /// Arrivals that ended in this interval: ok, no-op and errors.
-    pub ops: u64,
-    /// Failed, timed out, missed and abandoned arrivals that ended in this interval.
-    pub errors: u64,
-    /// Writes that changed nothing.
-    pub noop: u64,
-    /// Latency of the successful operations of the interval.
-    pub p50_us: u64,
-    pub p99_us: u64,
-    pub max_us: u64,
-    /// (label, count, p99) per operation label.
-    pub per_op: Vec<(String, u64, u64)>,
-}
+pub use crate::report::IntervalPoint;
 
 /// How the run went, besides the histograms in the recorder.
 #[derive(Debug, Clone)]

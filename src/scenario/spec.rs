@@ -155,7 +155,7 @@ pub struct OpSpec {
     pub params: Vec<(String, ParamValue)>,
     /// `expect = { ... }`: what the operation's plan must do (`crate::explain::expect`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub expect: Option<crate::explain::expect::Expect>,
+    pub expect: Option<Expect>,
 }
 
 fn params_map<S: serde::Serializer>(p: &[(String, ParamValue)], s: S) -> Result<S::Ok, S::Error> {
@@ -259,16 +259,30 @@ pub struct Scenario {
     pub abort_on_fail: Option<Duration>,
     /// `--worker i/n`: this process runs worker i's share (`crate::distributed`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub worker: Option<crate::distributed::Worker>,
+    pub worker: Option<crate::config::Worker>,
 }
 
 /// One `[[variant]]` of a scenario: its name and what it does to the indexes
-/// (`crate::index_ab`); its cache settings are in [`Scenario::cache`].
+/// (the index A/B, `crate::index_ab`); its cache settings are in [`Scenario::cache`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Variant {
     pub name: String,
-    #[serde(skip_serializing_if = "crate::index_ab::IndexChange::is_empty")]
-    pub indexes: crate::index_ab::IndexChange,
+    #[serde(skip_serializing_if = "crate::restore::index_changes::IndexChange::is_empty")]
+    pub indexes: crate::restore::index_changes::IndexChange,
+}
+
+/// What a scenario expects of one operation's plan.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Expect {
+    /// The plan reads through this index (a bitmap scan counts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uses_index: Option<String>,
+    /// No sequential scan of these tables.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub no_seq_scan: Vec<String>,
+    /// Rows examined per row returned, at most.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_examined_per_row: Option<f64>,
 }
 
 /// The name of the variant added in front of index variants that all change the schema.
@@ -374,7 +388,7 @@ pub struct Overrides {
     /// Arrivals of the open model, overriding the file's (sweeps use Poisson).
     pub arrivals: Option<crate::scenario::schedule::Arrivals>,
     /// `--worker i/n` (`crate::distributed`).
-    pub worker: Option<crate::distributed::Worker>,
+    pub worker: Option<crate::config::Worker>,
 }
 
 /// The longest duration any scenario key or flag takes (`duration`, `warmup`, `ramp`,
@@ -1089,7 +1103,7 @@ fn cache_variants(cx: &Ctx, raw: &RawScenario, ops: &[OpSpec]) -> Result<Variant
     let mut variants: Vec<Variant> = Vec::new();
     for (i, v) in raw.variant.iter().enumerate() {
         let mut t = v.get_ref().clone();
-        let indexes = crate::index_ab::IndexChange::take(&mut t).map_err(|m| {
+        let indexes = crate::restore::index_changes::IndexChange::take(&mut t).map_err(|m| {
             cx.err(
                 v.span().start,
                 format!("variant {}: {m}", i + 1),
@@ -1354,13 +1368,7 @@ const EXPECT_HINT: &str = "write expect = { uses_index = \"idx_tasks_pending\", 
 
 /// `expect = { uses_index = "...", no_seq_scan = [...], max_examined_per_row = N }` of an
 /// operation that `clinicload explain` covers (a keyed PostgreSQL read).
-fn expect_of(
-    cx: &Ctx,
-    at: usize,
-    def: &OpDef,
-    v: &toml::Value,
-) -> Result<crate::explain::expect::Expect, SpecError> {
-    use crate::explain::expect::Expect;
+fn expect_of(cx: &Ctx, at: usize, def: &OpDef, v: &toml::Value) -> Result<Expect, SpecError> {
     let explained = matches!(
         def.kind,
         OpKind::AppointmentsToday

@@ -234,7 +234,7 @@ async fn restore_one(pool: &PgPool, name: &str, def: &str) -> Result<()> {
 /// first: an insert count flushed after the VACUUM would wake autovacuum all the same (seen:
 /// `n_ins_since_vacuum` 8,000 on patients right after a vacuumed seed).
 pub async fn vacuum_analyze(pool: &PgPool) -> Result<()> {
-    crate::indexes::usage::flush_pool(pool).await?;
+    crate::connect::flush_pool(pool).await?;
     let parallel = (pool.options().get_max_connections() as usize).max(1);
     futures::stream::iter(TABLES.map(|t| async move {
         sqlx::query(&format!("VACUUM (ANALYZE) {t}"))

@@ -28,14 +28,107 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 
-use crate::cli::SeedArgs;
 use crate::config::{redact, Targets};
 use crate::connect;
 use crate::generate::{self, ClinicShape, SeedParams};
 use crate::model::VoiceRecording;
 
+/// What `clinicload seed` was asked to do (the command line's `SeedArgs`, as plain data).
+#[derive(Debug, Clone)]
+pub struct SeedOptions {
+    /// Named clinic shape: tiny (tests), small, medium or large
+    pub profile: String,
+    /// Number of clinics in the dataset
+    pub clinics: u32,
+    /// Random seed; equal seeds and parameters give byte-identical data
+    pub seed: u64,
+    /// The "today" the data is anchored at, YYYY-MM-DD [default: today]
+    pub as_of: Option<chrono::NaiveDate>,
+
+    /// Doctors per clinic [default: from the profile]
+    pub doctors: Option<u32>,
+    /// Nurses per clinic
+    pub nurses: Option<u32>,
+    /// Receptionists per clinic
+    pub receptionists: Option<u32>,
+    /// Admins per clinic
+    pub admins: Option<u32>,
+    /// Patients per clinic
+    pub patients: Option<u32>,
+    /// Days of history before the as-of date
+    pub history_days: Option<u32>,
+    /// Days of bookings after the as-of date
+    pub future_days: Option<u32>,
+    /// Multiplier on the length of note texts (1.0 = typical)
+    pub note_length: Option<f64>,
+    /// Share of encounters with a voice recording, 0..1
+    pub voice_share: Option<f64>,
+    /// Recording length as a share of the visit's length, 0..1
+    pub voice_length: Option<f64>,
+
+    /// Print the rows and bytes per table and collection that would be written; touch nothing
+    pub plan: bool,
+    /// Generator threads, 1 to 256 [default: all cores]
+    pub threads: Option<u16>,
+    /// Write only clinics with index % n == i (i/n)
+    pub shard: Option<Shard>,
+    /// Shard count, with this shard's index from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)
+    pub shards: Option<u32>,
+    /// Add the dataset to a database that already holds other data
+    pub append: bool,
+    /// Empty clinicload's tables and collections first (only in a database prepared by
+    /// `clinicload migrate`, unless --force)
+    pub reset: bool,
+    /// With --reset: also in a database that `clinicload migrate` did not prepare
+    pub force: bool,
+    /// Drop secondary indexes before loading into empty tables, rebuild them after, then ANALYZE
+    pub defer_indexes: bool,
+    /// Drop the foreign keys before loading into empty tables and re-add them after, which
+    /// validates every row at once instead of one lookup per row; then ANALYZE. With
+    /// --defer-indexes, primary keys and unique constraints are deferred too
+    pub defer_foreign_keys: bool,
+    /// Write only the PostgreSQL tables, no MongoDB documents or GridFS audio: for measuring
+    /// PostgreSQL ingest alone. Recorded under its own fingerprint (suffix +postgres-only)
+    pub postgres_only: bool,
+    /// Memory for generated clinics waiting for, or being written by, a writer (MB); generator
+    /// threads wait when it is used up. Peak memory is about this plus one clinic per
+    /// generator thread, whatever the profile and --clinics
+    pub memory_budget: u64,
+    /// Test hook: pause this many milliseconds after each committed clinic
+    pub pause_after_clinic_ms: u64,
+    /// Test hook: the generator panics on this clinic (how a generator bug must be reported)
+    pub panic_in_clinic: Option<u32>,
+}
+
+/// `--shard i/n`: this process writes the clinics whose index % n == i.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad = || format!("invalid shard {s:?}: expected i/n with 0 <= i < n, e.g. 0/4");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: u32 = i.trim().parse().map_err(|_| bad())?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
 /// The dataset parameters: the profile, then each override given on the command line.
-pub fn resolve_params(args: &SeedArgs) -> Result<SeedParams> {
+pub fn resolve_params(args: &SeedOptions) -> Result<SeedParams> {
     let Some(mut shape): Option<ClinicShape> = generate::profile(&args.profile) else {
         bail!(
             "unknown profile {:?}; choose one of {}",
@@ -66,7 +159,7 @@ pub fn resolve_params(args: &SeedArgs) -> Result<SeedParams> {
 }
 
 /// The clinics this process writes: all of them, or its shard's share.
-pub fn shard_clinics(params: &SeedParams, args: &SeedArgs) -> Vec<u32> {
+pub fn shard_clinics(params: &SeedParams, args: &SeedOptions) -> Vec<u32> {
     (0..params.clinics)
         .filter(|i| args.shard.map_or(true, |s| i % s.count == s.index))
         .collect()
@@ -117,13 +210,13 @@ fn install_stop_handler(stop: Arc<AtomicBool>) {
 }
 
 /// `clinicload seed`.
-pub async fn seed_command(targets: &Targets, args: &SeedArgs) -> Result<ExitCode> {
+pub async fn seed_command(targets: &Targets, args: &SeedOptions) -> Result<ExitCode> {
     seed(targets, args)
         .await
         .map_err(|e| failure::reword(e, targets))
 }
 
-async fn seed(targets: &Targets, args: &SeedArgs) -> Result<ExitCode> {
+async fn seed(targets: &Targets, args: &SeedOptions) -> Result<ExitCode> {
     use crate::restore::lock;
     let params = resolve_params(args)?;
     // A PostgreSQL-only load is a different (partial) dataset: its own fingerprint keeps a
@@ -163,7 +256,7 @@ async fn seed(targets: &Targets, args: &SeedArgs) -> Result<ExitCode> {
     // A run that was killed left its writes: undo them first, so an appended seed (or the
     // dataset a reset empties) is the seeded one, and no undo record outlives its rows.
     crate::restore::restore_pending(targets, &pool).await?;
-    crate::index_ab::change::undo_where(&pool, None).await?;
+    crate::restore::index_changes::undo_where(&pool, None).await?;
     let mut state = safety::inspect(&pool, &db).await?;
     if args.reset {
         safety::reset(&pool, &db, &state, args.force, targets).await?;

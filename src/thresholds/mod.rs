@@ -200,6 +200,16 @@ pub enum Cmp {
 }
 
 impl Cmp {
+    /// "<", "<=", ">" or ">=", as written and as summary.json has it.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Cmp::Lt => "<",
+            Cmp::Le => "<=",
+            Cmp::Gt => ">",
+            Cmp::Ge => ">=",
+        }
+    }
+
     /// Whether `observed` meets it; NaN never does.
     pub fn holds(self, observed: f64, value: f64) -> bool {
         match self {
@@ -415,31 +425,8 @@ fn parse_expr(expr: &str, kind: Kind) -> Result<(Cmp, f64), String> {
     Ok((op, value))
 }
 
-/// A threshold judged on a run.
-#[derive(Debug, Clone, Serialize)]
-pub struct Verdict {
-    #[serde(flatten)]
-    pub threshold: Threshold,
-    /// The observed value in the threshold's unit; null when the run has nothing to judge
-    /// it on (no arrivals of the operation, no intended arrivals), which fails.
-    pub observed: Option<f64>,
-    /// The observed value as shown in the reports ("17.204ms", "0.120%", "no data").
-    pub observed_text: String,
-    pub pass: bool,
-}
-
-impl Verdict {
-    /// "appointments_today.p99_all < 15ms: observed 17.204ms, FAILED".
-    pub fn line(&self) -> String {
-        format!(
-            "{} {}: observed {}, {}",
-            self.threshold.key,
-            self.threshold.text,
-            self.observed_text,
-            if self.pass { "passed" } else { "FAILED" }
-        )
-    }
-}
+/// A threshold judged on a run, as the report holds it.
+pub type Verdict = crate::report::ThresholdVerdict;
 
 /// Judges every threshold on the summary, in order.
 pub fn evaluate(thresholds: &[Threshold], summary: &Summary) -> Vec<Verdict> {
@@ -449,7 +436,12 @@ pub fn evaluate(thresholds: &[Threshold], summary: &Summary) -> Vec<Verdict> {
             let observed = observe(&t.metric, summary).filter(|v| !v.is_nan());
             let pass = observed.is_some_and(|o| t.op.holds(o, t.value));
             Verdict {
-                threshold: t.clone(),
+                key: t.key.clone(),
+                op: t.op.symbol(),
+                value: t.value,
+                unit: t.unit,
+                text: t.text.clone(),
+                source: t.source.clone(),
                 observed,
                 observed_text: observed
                     .map(|o| show(t.metric.metric.kind(), o))

@@ -221,7 +221,8 @@ pub async fn run_variants(
             .collect();
     }
     if write_error.is_none() {
-        write_error = report::variants::write_all(dir, run_id, scenario, &variants, &extra)
+        let facts = crate::scenario::summary::scenario_facts(scenario);
+        write_error = report::variants::write_all(dir, run_id, &facts, &variants, &extra)
             .and_then(|_| report::point_latest(&opts.out, run_id))
             .err();
     }
