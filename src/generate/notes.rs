@@ -10,9 +10,10 @@ use rand::Rng;
 use std::borrow::Cow;
 
 use super::clinical::VisitFacts;
+use super::people::PatientInfo;
 use super::rng::{entity_rng, entity_uuid, EntityRng, Kind};
 use super::{vocab, SeedParams};
-use crate::model::{ClinicalNote, SoapContent};
+use crate::model::{ClinicalNote, Encounter, SoapContent};
 
 /// Transcribed words per minute of visit at `note_length` 1.0: conversation with the pauses
 /// of history-taking and examination (a 20-minute visit gives ~1,200 words, ~7 kB).
@@ -117,6 +118,27 @@ const SMALL_TALK: &[(&str, &str)] = &[
     ),
 ];
 
+/// The body system of the review of systems that a complaint's tag concerns; any other tag
+/// concerns "constitutional".
+const ROS_SYSTEM_BY_TAG: &[(&str, &str)] = &[
+    ("respiratory", "respiratory"),
+    ("ent", "respiratory"),
+    ("cardiovascular", "cardiovascular"),
+    ("gastrointestinal", "gastrointestinal"),
+    ("musculoskeletal", "musculoskeletal"),
+    ("dermatology", "skin"),
+    ("neurology", "neurological"),
+    ("mental_health", "psychiatric"),
+    ("genitourinary", "genitourinary"),
+];
+
+/// The negative findings every review of systems starts from, in order.
+const ROS_NEGATIVES: &[(&str, &str)] = &[
+    ("constitutional", "No fever, weight loss or night sweats."),
+    ("cardiovascular", "No chest pain or palpitations."),
+    ("respiratory", "No cough or shortness of breath."),
+];
+
 /// The note of one encounter. Without `with_transcript` its `raw_transcription` is left empty
 /// (every other field is the same): the transcript is most of a note's bytes and of its
 /// generation time, and a PostgreSQL-only seed needs only the note's status.
@@ -130,50 +152,120 @@ pub fn note(
 ) -> ClinicalNote {
     let mut rng = entity_rng(params.seed, clinic, Kind::Note, key);
     let enc = f.encounter;
-    let c = f.complaint;
-    let p = f.patient;
-    let days = rng.gen_range(2..15);
-    let hpi = format!(
-        "{}-year-old {} patient. {}",
-        p.age,
-        p.sex,
-        c.hpi.replace("{days}", &days.to_string())
-    );
-    let pmh = if p.chronic.is_empty() {
-        "No significant past medical history.".to_string()
+    let days: u32 = rng.gen_range(2..15);
+    let content = soap_content(&mut rng, f, days);
+    let raw_transcription = if with_transcript {
+        let mut rng = entity_rng(params.seed, clinic, Kind::Transcript, key);
+        transcription(&mut rng, params.shape.note_length, f, days, &content)
     } else {
-        p.chronic
-            .iter()
-            .map(|&k| vocab::CHRONIC[k].name)
-            .collect::<Vec<_>>()
-            .join("; ")
+        String::new()
     };
-    let meds = if p.chronic.is_empty() {
-        "None".to_string()
+    let ai_summary = ai_summary(f);
+    let signing = signing(&mut rng, enc, now);
+    let note_type = note_type(&mut rng, f);
+    ClinicalNote {
+        id: entity_uuid(params.seed, clinic, Kind::Note, key),
+        encounter_id: enc.id,
+        patient_id: enc.patient_id,
+        doctor_id: enc.doctor_id,
+        status: signing.status,
+        note_type,
+        content,
+        raw_transcription,
+        ai_summary,
+        ai_confidence_score: (rng.gen_range(0.70..0.995_f64) * 1000.0).round() / 1000.0,
+        signed_by: signing.signed_at.map(|_| enc.doctor_id),
+        signed_at: signing.signed_at,
+        tags: tags(f),
+        created_at: signing.created_at,
+        updated_at: signing.updated_at.max(signing.created_at),
+    }
+}
+
+/// The SOAP content, from the visit's facts plus a drawn social and family history.
+fn soap_content(rng: &mut EntityRng, f: &VisitFacts<'_>, days: u32) -> SoapContent {
+    let (p, c) = (f.patient, f.complaint);
+    let social = if p.age < 18 {
+        SOCIAL_CHILD[rng.gen_range(0..SOCIAL_CHILD.len())]
     } else {
-        p.chronic
-            .iter()
-            .filter_map(|&k| vocab::drug(vocab::CHRONIC[k].drug))
-            .map(|d| format!("{} {} {}", d.name, d.dose, d.frequency))
-            .collect::<Vec<_>>()
-            .join("; ")
+        SOCIAL_ADULT[rng.gen_range(0..SOCIAL_ADULT.len())]
     };
-    let allergies = if p.allergies.is_empty() {
-        "No known drug allergies".to_string()
-    } else {
-        p.allergies
+    SoapContent {
+        chief_complaint: c.chief.to_string(),
+        history_of_present_illness: format!(
+            "{}-year-old {} patient. {}",
+            p.age,
+            p.sex,
+            c.hpi.replace("{days}", &days.to_string())
+        ),
+        review_of_systems: review_of_systems(c),
+        past_medical_history: past_medical_history(p),
+        medications: current_medications(p),
+        allergies: allergy_list(p),
+        family_history: FAMILY[rng.gen_range(0..FAMILY.len())].to_string(),
+        social_history: social.to_string(),
+        vital_signs: vital_signs(f.encounter.vitals.as_ref()),
+        physical_exam: format!("General: alert, in no acute distress. {}", c.exam),
+        clinical_impression: c.impression.to_string(),
+        diagnoses: f
+            .encounter
+            .diagnosis_codes
             .iter()
-            .map(|&k| {
-                format!(
-                    "{} ({})",
-                    vocab::ALLERGIES[k].0,
-                    vocab::ALLERGIES[k].1.to_lowercase()
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let vital_signs = match &enc.vitals {
+            .map(|code| (code.clone(), diagnosis_name(code).to_string()))
+            .collect(),
+        plan_medications: f.drugs.iter().map(|d| drug_line(d)).collect(),
+        plan_orders: f.orders.clone(),
+        patient_education: c.education.to_string(),
+        follow_up: c.follow_up.to_string(),
+    }
+}
+
+/// The patient's chronic conditions, or a line saying there are none.
+fn past_medical_history(p: &PatientInfo) -> String {
+    if p.chronic.is_empty() {
+        return "No significant past medical history.".to_string();
+    }
+    p.chronic
+        .iter()
+        .map(|&k| vocab::CHRONIC[k].name)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The long-term medicines of the patient's chronic conditions, or "None".
+fn current_medications(p: &PatientInfo) -> String {
+    if p.chronic.is_empty() {
+        return "None".to_string();
+    }
+    p.chronic
+        .iter()
+        .filter_map(|&k| vocab::drug(vocab::CHRONIC[k].drug))
+        .map(|d| format!("{} {} {}", d.name, d.dose, d.frequency))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The patient's allergies with their reactions, or "No known drug allergies".
+fn allergy_list(p: &PatientInfo) -> String {
+    if p.allergies.is_empty() {
+        return "No known drug allergies".to_string();
+    }
+    p.allergies
+        .iter()
+        .map(|&k| {
+            format!(
+                "{} ({})",
+                vocab::ALLERGIES[k].0,
+                vocab::ALLERGIES[k].1.to_lowercase()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The encounter's vitals on one line, or a note that a telehealth visit measured none.
+fn vital_signs(vitals: Option<&serde_json::Value>) -> String {
+    match vitals {
         Some(v) => format!(
             "BP {}/{}, HR {}, Temp {} C, RR {}, SpO2 {}%, Wt {} kg, Ht {} cm",
             v["systolic"],
@@ -186,82 +278,37 @@ pub fn note(
             v["heightCm"]
         ),
         None => "Telehealth visit; vitals not measured.".to_string(),
-    };
-    let system = match c.tag {
-        "respiratory" | "ent" => "respiratory",
-        "cardiovascular" => "cardiovascular",
-        "gastrointestinal" => "gastrointestinal",
-        "musculoskeletal" => "musculoskeletal",
-        "dermatology" => "skin",
-        "neurology" => "neurological",
-        "mental_health" => "psychiatric",
-        "genitourinary" => "genitourinary",
-        _ => "constitutional",
-    };
-    let mut ros: Vec<(&'static str, String)> = vec![
-        (
-            "constitutional",
-            "No fever, weight loss or night sweats.".to_string(),
-        ),
-        (
-            "cardiovascular",
-            "No chest pain or palpitations.".to_string(),
-        ),
-        (
-            "respiratory",
-            "No cough or shortness of breath.".to_string(),
-        ),
-    ];
-    if let Some(e) = ros.iter_mut().find(|e| e.0 == system) {
-        e.1 = format!("Positive as per HPI: {}.", c.chief.to_lowercase());
-    } else {
-        ros.push((
-            system,
-            format!("Positive as per HPI: {}.", c.chief.to_lowercase()),
-        ));
     }
-    let diagnoses: Vec<(String, String)> = enc
-        .diagnosis_codes
+}
+
+/// The usual negatives, with the complaint's body system marked positive (added if missing).
+fn review_of_systems(c: &vocab::Complaint) -> Vec<(&'static str, String)> {
+    let system = ROS_SYSTEM_BY_TAG
         .iter()
-        .map(|code| (code.clone(), diagnosis_name(code).to_string()))
+        .find(|(tag, _)| *tag == c.tag)
+        .map_or("constitutional", |(_, system)| *system);
+    let mut ros: Vec<(&'static str, String)> = ROS_NEGATIVES
+        .iter()
+        .map(|(system, finding)| (*system, finding.to_string()))
         .collect();
-    let plan_medications: Vec<String> = f.drugs.iter().map(|d| drug_line(d)).collect();
-    let social = if p.age < 18 {
-        SOCIAL_CHILD[rng.gen_range(0..SOCIAL_CHILD.len())]
-    } else {
-        SOCIAL_ADULT[rng.gen_range(0..SOCIAL_ADULT.len())]
-    };
-    let content = SoapContent {
-        chief_complaint: c.chief.to_string(),
-        history_of_present_illness: hpi,
-        review_of_systems: ros,
-        past_medical_history: pmh,
-        medications: meds,
-        allergies,
-        family_history: FAMILY[rng.gen_range(0..FAMILY.len())].to_string(),
-        social_history: social.to_string(),
-        vital_signs,
-        physical_exam: format!("General: alert, in no acute distress. {}", c.exam),
-        clinical_impression: c.impression.to_string(),
-        diagnoses,
-        plan_medications,
-        plan_orders: f.orders.clone(),
-        patient_education: c.education.to_string(),
-        follow_up: c.follow_up.to_string(),
-    };
-    let raw_transcription = if with_transcript {
-        let mut rng = entity_rng(params.seed, clinic, Kind::Transcript, key);
-        transcription(&mut rng, params.shape.note_length, f, days, &content)
-    } else {
-        String::new()
-    };
-    let ai_summary = format!(
+    let positive = format!("Positive as per HPI: {}.", c.chief.to_lowercase());
+    match ros.iter_mut().find(|e| e.0 == system) {
+        Some(e) => e.1 = positive,
+        None => ros.push((system, positive)),
+    }
+    ros
+}
+
+/// One paragraph: who was seen for what, the assessment, medicines, orders and follow-up.
+fn ai_summary(f: &VisitFacts<'_>) -> String {
+    let (p, c) = (f.patient, f.complaint);
+    format!(
         "{}-year-old {} seen for {}. Assessment: {} ({}). Plan: {}{}{} {}",
         p.age,
         p.sex,
         c.reason.to_lowercase(),
         c.impression.trim_end_matches('.'),
-        enc.diagnosis_codes.join(", "),
+        f.encounter.diagnosis_codes.join(", "),
         if f.drugs.is_empty() {
             "no new medications".to_string()
         } else {
@@ -282,13 +329,23 @@ pub fn note(
             .collect::<Vec<_>>()
             .join(", "),
         c.follow_up
-    );
-    // Status by age: drafts for encounters still open or ended in the last two days (most of
-    // them), signed after the encounter ended for older ones, a few amended later.
-    let ended = enc.end_time;
+    )
+}
+
+/// When a note was created and how far it got by now.
+struct Signing {
+    created_at: NaiveDateTime,
+    status: &'static str,
+    signed_at: Option<NaiveDateTime>,
+    updated_at: NaiveDateTime,
+}
+
+/// Status by age: drafts for encounters still open or ended in the last two days (most of
+/// them), signed after the encounter ended for older ones, a few amended later.
+fn signing(rng: &mut EntityRng, enc: &Encounter, now: NaiveDateTime) -> Signing {
     let created_at =
         (enc.start_time + Duration::minutes(rng.gen_range(1..5))).min(now.max(enc.start_time));
-    let (status, signed_at, updated_at) = match ended {
+    let (status, signed_at, updated_at) = match enc.end_time {
         None => ("draft", None, created_at),
         Some(end) => {
             let age_h = (now - end).num_hours();
@@ -310,17 +367,33 @@ pub fn note(
             }
         }
     };
-    let note_type = match enc.encounter_type {
+    Signing {
+        created_at,
+        status,
+        signed_at,
+        updated_at,
+    }
+}
+
+/// Procedure and progress notes where the visit calls for them, a few consultations, else SOAP.
+fn note_type(rng: &mut EntityRng, f: &VisitFacts<'_>) -> &'static str {
+    match f.encounter.encounter_type {
         "procedure" => "procedure",
         "follow_up" => "progress",
-        _ if c.tag == "chronic_care" => "progress",
+        _ if f.complaint.tag == "chronic_care" => "progress",
         _ if rng.gen_bool(0.03) => "consultation",
         _ => "soap",
-    };
+    }
+}
+
+/// Search tags: complaint tag, specialty, encounter type, ICD-10 code, and whether the visit
+/// had a prescription or orders.
+fn tags(f: &VisitFacts<'_>) -> Vec<String> {
+    let c = f.complaint;
     let mut tags = vec![
         c.tag.to_string(),
         f.specialty.to_lowercase().replace(' ', "-"),
-        enc.encounter_type.to_string(),
+        f.encounter.encounter_type.to_string(),
         format!("icd10:{}", c.icd10),
     ];
     if !f.drugs.is_empty() {
@@ -329,23 +402,7 @@ pub fn note(
     if !f.orders.is_empty() {
         tags.push("orders".to_string());
     }
-    ClinicalNote {
-        id: entity_uuid(params.seed, clinic, Kind::Note, key),
-        encounter_id: enc.id,
-        patient_id: enc.patient_id,
-        doctor_id: enc.doctor_id,
-        status,
-        note_type,
-        content,
-        raw_transcription,
-        ai_summary,
-        ai_confidence_score: (rng.gen_range(0.70..0.995_f64) * 1000.0).round() / 1000.0,
-        signed_by: signed_at.map(|_| enc.doctor_id),
-        signed_at,
-        tags,
-        created_at,
-        updated_at: updated_at.max(created_at),
-    }
+    tags
 }
 
 /// The general exchanges of [`SMALL_TALK`] as transcript lines, formatted once per process
@@ -380,7 +437,27 @@ fn transcription(
         "Doctor: Hi {first}, good to see you. What brings you in today?\nPatient: {}.\nDoctor: How long has this been going on?\nPatient: About {days} days now.\n",
         f.complaint.chief
     ));
-    let closing = format!(
+    let closing = closing_exchange(content);
+    // Visit-specific exchanges first (history, medicines, examination, orders), then general
+    // questions; each pass shuffles the pool so long transcripts do not simply repeat.
+    let mut pool = visit_exchanges(f, days, content);
+    pool.extend(small_talk_lines().iter().map(|l| Cow::Borrowed(l.as_str())));
+    'fill: while s.len() + closing.len() < target_bytes {
+        pool.shuffle(rng);
+        for line in &pool {
+            if s.len() + closing.len() >= target_bytes {
+                break 'fill;
+            }
+            s.push_str(line);
+        }
+    }
+    s.push_str(&closing);
+    s
+}
+
+/// The doctor reads back the impression, the prescriptions, the advice and the follow-up.
+fn closing_exchange(content: &SoapContent) -> String {
+    format!(
         "Doctor: So, my impression is {}. {}\nDoctor: {} {}\nPatient: Okay, thank you.\n",
         content
             .clinical_impression
@@ -393,9 +470,12 @@ fn transcription(
         },
         content.patient_education,
         content.follow_up
-    );
-    // Visit-specific exchanges first (history, medicines, examination, orders), then general
-    // questions; each pass shuffles the pool so long transcripts do not simply repeat.
+    )
+}
+
+/// The exchanges specific to this visit: history, medicines, allergies, family and social
+/// history, vitals, examination, the complaint's story, and one per ordered test.
+fn visit_exchanges(f: &VisitFacts<'_>, days: u32, content: &SoapContent) -> Vec<Cow<'static, str>> {
     let mut pool: Vec<Cow<'static, str>> = vec![
         format!(
             "Doctor: Let me go over your history. I have {}.\nPatient: Yes, that's right.\n",
@@ -444,16 +524,5 @@ fn transcription(
     for o in &content.plan_orders {
         pool.push(format!("Doctor: I'd like to order a {}.\nPatient: When will I get the results?\nDoctor: Usually within a few days; we'll call you.\n", o.split(" (").next().unwrap_or(o).to_lowercase()).into());
     }
-    pool.extend(small_talk_lines().iter().map(|l| Cow::Borrowed(l.as_str())));
-    'fill: while s.len() + closing.len() < target_bytes {
-        pool.shuffle(rng);
-        for line in &pool {
-            if s.len() + closing.len() >= target_bytes {
-                break 'fill;
-            }
-            s.push_str(line);
-        }
-    }
-    s.push_str(&closing);
-    s
+    pool
 }

@@ -225,6 +225,14 @@ fn skewed(rng: &mut EntityRng, n: usize) -> usize {
 /// Mean attended visits per person-year (NAMCS 1997 via clinic-realism.md).
 pub const MEAN_VISITS_PER_YEAR: f64 = 3.0;
 
+/// Sex mix of a primary-care list, per mille, as (upper bound of the draw 0..1000, sex).
+const SEX_MIX: &[(i32, &str)] = &[
+    (509, "female"),
+    (989, "male"),
+    (994, "other"),
+    (999, "unknown"),
+];
+
 /// One patient and its scheduling facts.
 pub fn patient(
     params: &SeedParams,
@@ -233,68 +241,12 @@ pub fn patient(
     doctor_specialties: &[&'static str],
 ) -> (Patient, PatientInfo) {
     let mut rng = entity_rng(params.seed, clinic, Kind::Patient, u64::from(i));
-    let band =
-        AGE_BANDS[pick_weighted(&mut rng, &AGE_BANDS.iter().map(|b| b.2).collect::<Vec<_>>())];
-    let age = rng.gen_range(band.0..=band.1);
+    let age = draw_age(&mut rng);
     let dob =
         params.as_of - Duration::days(i64::from(age) * 365 + i64::from(rng.gen_range(0..365u32)));
-    let sex = match rng.gen_range(0..1000) {
-        0..=509 => "female",
-        510..=989 => "male",
-        990..=994 => "other",
-        _ => "unknown",
-    };
-    let first: &str = FirstName().fake_with_rng(&mut rng);
-    let last: &str = LastName().fake_with_rng(&mut rng);
-    let phone: String = CellNumber().fake_with_rng(&mut rng);
-    let email = (age >= 16 && rng.gen_bool(0.8)).then(|| {
-        format!(
-            "{}.{}{}@example.{}",
-            ascii_slug(first, 20),
-            ascii_slug(last, 20),
-            rng.gen_range(1..100),
-            ["com", "net", "org"][rng.gen_range(0..3)]
-        )
-    });
-    let street: String = StreetName().fake_with_rng(&mut rng);
-    let number: String = BuildingNumber().fake_with_rng(&mut rng);
-    let city: String = CityName().fake_with_rng(&mut rng);
-    let state: &str = StateAbbr().fake_with_rng(&mut rng);
-    let zip: String = PostCode().fake_with_rng(&mut rng);
-    let address = json!({
-        "line1": format!("{number} {street}"),
-        "line2": if rng.gen_bool(0.2) { Json::String(format!("Apt {}", rng.gen_range(1..400))) } else { Json::Null },
-        "city": city,
-        "state": state,
-        "postalCode": zip,
-        "country": "US",
-    });
-    let ec_first: &str = FirstName().fake_with_rng(&mut rng);
-    let ec_phone: String = CellNumber().fake_with_rng(&mut rng);
-    let emergency_contact = json!({
-        "name": format!("{ec_first} {last}"),
-        "relationship": vocab::RELATIONSHIPS[rng.gen_range(0..vocab::RELATIONSHIPS.len())],
-        "phone": ec_phone,
-    });
-    // Insurance: Medicare for most 65+, otherwise the weighted list; 8% self-pay.
-    let (insurance_provider, insurance_policy_number) = if rng.gen_bool(0.08) {
-        (None, None)
-    } else {
-        let ins = if age >= 65 && rng.gen_bool(0.7) {
-            &vocab::INSURERS[6]
-        } else {
-            let w: Vec<u32> = vocab::INSURERS.iter().map(|s| s.2).collect();
-            &vocab::INSURERS[pick_weighted(&mut rng, &w)]
-        };
-        (
-            Some(ins.0.to_string()),
-            Some(format!(
-                "{}{:09}",
-                ins.1,
-                rng.gen_range(0..1_000_000_000u32)
-            )),
-        )
-    };
+    let sex = draw_sex(&mut rng);
+    let contact = draw_contact(&mut rng, age);
+    let (insurance_provider, insurance_policy_number) = draw_insurance(&mut rng, age);
     let blood_type = rng.gen_bool(0.7).then(|| {
         let w: Vec<u32> = vocab::BLOOD_TYPES.iter().map(|s| s.1).collect();
         vocab::BLOOD_TYPES[pick_weighted(&mut rng, &w)].0
@@ -305,81 +257,31 @@ pub fn patient(
     let chronic: Vec<usize> = (0..vocab::CHRONIC.len())
         .filter(|&k| rng.gen_range(0..1000) < vocab::CHRONIC[k].prevalence[age_band(age)])
         .collect();
-    let allergies_json = Json::Array(
-        allergies
-            .iter()
-            .map(|&k| {
-                let a = &vocab::ALLERGIES[k];
-                json!({"substance": a.0, "reaction": a.1, "severity": a.2})
-            })
-            .collect(),
-    );
-    let chronic_json = Json::Array(
-        chronic
-            .iter()
-            .map(|&k| {
-                let c = &vocab::CHRONIC[k];
-                let since = params.as_of.year() - rng.gen_range(1..=(age.clamp(2, 30) as i32));
-                json!({"code": c.code, "name": c.name, "sinceYear": since})
-            })
-            .collect(),
-    );
-    // Primary doctor: children to a pediatrician when the clinic has one; everyone else to a
-    // primary-care doctor mostly, some to a specialist who follows them.
-    let pediatricians: Vec<u32> = (0..doctor_specialties.len() as u32)
-        .filter(|&d| doctor_specialties[d as usize] == "Pediatrics")
-        .collect();
-    let primary_care: Vec<u32> = (0..doctor_specialties.len() as u32)
-        .filter(|&d| {
-            matches!(
-                doctor_specialties[d as usize],
-                "Family Medicine" | "Internal Medicine"
-            )
-        })
-        .collect();
-    let n_doctors = doctor_specialties.len().max(1) as u32;
-    let primary_doctor = if age < 16 && !pediatricians.is_empty() && rng.gen_bool(0.85) {
-        pediatricians[rng.gen_range(0..pediatricians.len())]
-    } else if !primary_care.is_empty() && rng.gen_bool(0.75) {
-        primary_care[skewed(&mut rng, primary_care.len())]
-    } else {
-        skewed(&mut rng, n_doctors as usize) as u32
-    };
-    // Registration: 10% joined during the history window, the rest earlier.
-    let history = i64::from(params.shape.history_days);
-    let registered = if history > 0 && rng.gen_bool(0.10) {
-        params.as_of - Duration::days(rng.gen_range(1..history.max(2)))
-    } else {
-        params.as_of - Duration::days(history + rng.gen_range(1..3650))
-    };
-    let registered = registered.max(dob);
-    // Visit propensity: exponential (Gamma shape 1) around the age-adjusted mean. With Poisson
-    // visit counts this gives ~24% of patients without a visit in a year (Smits 2008) and the
-    // top 1%/10% of patients making ~6%/~35-40% of visits (Neal 1998), see clinic-realism.md.
-    let u: f64 = rng.gen_range(f64::EPSILON..1.0);
-    let chronic_factor = 1.0 + 0.15 * chronic.len() as f64;
-    let visits_per_year =
-        -u.ln() * MEAN_VISITS_PER_YEAR * age_visit_factor(age) * chronic_factor / 1.25;
-    let created_at = datetime(registered, rng.gen_range(8 * 60..17 * 60)).min(as_of_noon(params));
-    let updated_at = created_at.max(as_of_noon(params) - Duration::days(rng.gen_range(1..400)));
+    let allergies_json = allergies_json(&allergies);
+    let chronic_json = chronic_json(&mut rng, &chronic, age, params.as_of);
+    let primary_doctor = draw_primary_doctor(&mut rng, age, doctor_specialties);
+    let registered = draw_registration(&mut rng, params).max(dob);
+    let visits_per_year = draw_visit_propensity(&mut rng, age, chronic.len());
+    let now = as_of_noon(params);
+    let created_at = datetime(registered, rng.gen_range(8 * 60..17 * 60)).min(now);
+    let updated_at = created_at.max(now - Duration::days(rng.gen_range(1..400)));
     let status = if rng.gen_bool(0.01) {
         "inactive"
     } else {
         "active"
     };
     let id = patient_id(params, clinic, i);
-    let name = format!("{first} {last}");
     let row = Patient {
         id,
         mrn: format!("M{clinic}-{i:07}"),
-        first_name: first.to_string(),
-        last_name: last.to_string(),
+        first_name: contact.first.to_string(),
+        last_name: contact.last.to_string(),
         date_of_birth: dob,
         sex,
-        phone: Some(phone),
-        email,
-        address: Some(address),
-        emergency_contact: Some(emergency_contact),
+        phone: Some(contact.phone),
+        email: contact.email,
+        address: Some(contact.address),
+        emergency_contact: Some(contact.emergency_contact),
         insurance_provider,
         insurance_policy_number,
         blood_type,
@@ -393,7 +295,7 @@ pub fn patient(
     let info = PatientInfo {
         index: i,
         id,
-        name,
+        name: format!("{} {}", contact.first, contact.last),
         age,
         sex,
         registered,
@@ -404,4 +306,170 @@ pub fn patient(
         visits_per_year,
     };
     (row, info)
+}
+
+/// An age from the weighted [`AGE_BANDS`], uniform within its band.
+fn draw_age(rng: &mut EntityRng) -> u32 {
+    let band = AGE_BANDS[pick_weighted(rng, &AGE_BANDS.iter().map(|b| b.2).collect::<Vec<_>>())];
+    rng.gen_range(band.0..=band.1)
+}
+
+/// A sex from [`SEX_MIX`].
+fn draw_sex(rng: &mut EntityRng) -> &'static str {
+    let draw: i32 = rng.gen_range(0..1000);
+    SEX_MIX
+        .iter()
+        .find(|(upper, _)| draw <= *upper)
+        .map_or("unknown", |(_, sex)| *sex)
+}
+
+/// A patient's name and how to reach them.
+struct Contact {
+    first: &'static str,
+    last: &'static str,
+    phone: String,
+    /// Only for some patients aged 16 or more.
+    email: Option<String>,
+    address: Json,
+    emergency_contact: Json,
+}
+
+/// Name, phone, email (most adults), a US address and an emergency contact of the family.
+fn draw_contact(rng: &mut EntityRng, age: u32) -> Contact {
+    let first: &'static str = FirstName().fake_with_rng(rng);
+    let last: &'static str = LastName().fake_with_rng(rng);
+    let phone: String = CellNumber().fake_with_rng(rng);
+    let email = (age >= 16 && rng.gen_bool(0.8)).then(|| {
+        format!(
+            "{}.{}{}@example.{}",
+            ascii_slug(first, 20),
+            ascii_slug(last, 20),
+            rng.gen_range(1..100),
+            ["com", "net", "org"][rng.gen_range(0..3)]
+        )
+    });
+    let address = draw_address(rng);
+    let ec_first: &str = FirstName().fake_with_rng(rng);
+    let ec_phone: String = CellNumber().fake_with_rng(rng);
+    let emergency_contact = json!({
+        "name": format!("{ec_first} {last}"),
+        "relationship": vocab::RELATIONSHIPS[rng.gen_range(0..vocab::RELATIONSHIPS.len())],
+        "phone": ec_phone,
+    });
+    Contact {
+        first,
+        last,
+        phone,
+        email,
+        address,
+        emergency_contact,
+    }
+}
+
+/// A US street address, one in five with an apartment number.
+fn draw_address(rng: &mut EntityRng) -> Json {
+    let street: String = StreetName().fake_with_rng(rng);
+    let number: String = BuildingNumber().fake_with_rng(rng);
+    let city: String = CityName().fake_with_rng(rng);
+    let state: &str = StateAbbr().fake_with_rng(rng);
+    let zip: String = PostCode().fake_with_rng(rng);
+    json!({
+        "line1": format!("{number} {street}"),
+        "line2": if rng.gen_bool(0.2) { Json::String(format!("Apt {}", rng.gen_range(1..400))) } else { Json::Null },
+        "city": city,
+        "state": state,
+        "postalCode": zip,
+        "country": "US",
+    })
+}
+
+/// Insurer and policy number: Medicare for most 65+, otherwise the weighted list; 8% self-pay.
+fn draw_insurance(rng: &mut EntityRng, age: u32) -> (Option<String>, Option<String>) {
+    if rng.gen_bool(0.08) {
+        return (None, None);
+    }
+    let ins = if age >= 65 && rng.gen_bool(0.7) {
+        &vocab::INSURERS[6]
+    } else {
+        let w: Vec<u32> = vocab::INSURERS.iter().map(|s| s.2).collect();
+        &vocab::INSURERS[pick_weighted(rng, &w)]
+    };
+    (
+        Some(ins.0.to_string()),
+        Some(format!(
+            "{}{:09}",
+            ins.1,
+            rng.gen_range(0..1_000_000_000u32)
+        )),
+    )
+}
+
+/// The `allergies` column: substance, reaction and severity of each allergy.
+fn allergies_json(allergies: &[usize]) -> Json {
+    Json::Array(
+        allergies
+            .iter()
+            .map(|&k| {
+                let a = &vocab::ALLERGIES[k];
+                json!({"substance": a.0, "reaction": a.1, "severity": a.2})
+            })
+            .collect(),
+    )
+}
+
+/// The `chronic_conditions` column: code, name and a drawn year of onset of each condition.
+fn chronic_json(rng: &mut EntityRng, chronic: &[usize], age: u32, as_of: NaiveDate) -> Json {
+    Json::Array(
+        chronic
+            .iter()
+            .map(|&k| {
+                let c = &vocab::CHRONIC[k];
+                let since = as_of.year() - rng.gen_range(1..=(age.clamp(2, 30) as i32));
+                json!({"code": c.code, "name": c.name, "sinceYear": since})
+            })
+            .collect(),
+    )
+}
+
+/// Primary doctor: children to a pediatrician when the clinic has one; everyone else to a
+/// primary-care doctor mostly, some to a specialist who follows them.
+fn draw_primary_doctor(rng: &mut EntityRng, age: u32, doctor_specialties: &[&'static str]) -> u32 {
+    let pediatricians: Vec<u32> = (0..doctor_specialties.len() as u32)
+        .filter(|&d| doctor_specialties[d as usize] == "Pediatrics")
+        .collect();
+    let primary_care: Vec<u32> = (0..doctor_specialties.len() as u32)
+        .filter(|&d| {
+            matches!(
+                doctor_specialties[d as usize],
+                "Family Medicine" | "Internal Medicine"
+            )
+        })
+        .collect();
+    let n_doctors = doctor_specialties.len().max(1) as u32;
+    if age < 16 && !pediatricians.is_empty() && rng.gen_bool(0.85) {
+        pediatricians[rng.gen_range(0..pediatricians.len())]
+    } else if !primary_care.is_empty() && rng.gen_bool(0.75) {
+        primary_care[skewed(rng, primary_care.len())]
+    } else {
+        skewed(rng, n_doctors as usize) as u32
+    }
+}
+
+/// Registration day: 10% joined during the history window, the rest earlier.
+fn draw_registration(rng: &mut EntityRng, params: &SeedParams) -> NaiveDate {
+    let history = i64::from(params.shape.history_days);
+    if history > 0 && rng.gen_bool(0.10) {
+        params.as_of - Duration::days(rng.gen_range(1..history.max(2)))
+    } else {
+        params.as_of - Duration::days(history + rng.gen_range(1..3650))
+    }
+}
+
+/// Visit propensity: exponential (Gamma shape 1) around the age-adjusted mean. With Poisson
+/// visit counts this gives ~24% of patients without a visit in a year (Smits 2008) and the
+/// top 1%/10% of patients making ~6%/~35-40% of visits (Neal 1998), see clinic-realism.md.
+fn draw_visit_propensity(rng: &mut EntityRng, age: u32, chronic_conditions: usize) -> f64 {
+    let u: f64 = rng.gen_range(f64::EPSILON..1.0);
+    let chronic_factor = 1.0 + 0.15 * chronic_conditions as f64;
+    -u.ln() * MEAN_VISITS_PER_YEAR * age_visit_factor(age) * chronic_factor / 1.25
 }

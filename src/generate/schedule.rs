@@ -8,6 +8,7 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Timelike, Weekday};
 use rand::Rng;
 use rand_distr::{Distribution, Poisson};
 use serde_json::{json, Value as Json};
+use uuid::Uuid;
 
 use super::people::{user_id, PatientInfo};
 use super::rng::{entity_rng, entity_uuid, pick_weighted, EntityRng, Kind};
@@ -300,194 +301,353 @@ pub fn book(
 ) -> Vec<Booked> {
     let shape = &params.shape;
     let (first_day, n_days) = window(params);
-    let now = as_of_noon(params);
+    let receptionists_from = shape.doctors + shape.nurses;
+    let bk = Booking {
+        params,
+        clinic,
+        calendars,
+        doctor_specialties,
+        first_day,
+        n_days,
+        now: as_of_noon(params),
+        receptionists: (receptionists_from..receptionists_from + shape.receptionists).collect(),
+    };
     let mut occ = Occupancy::new(calendars.len(), n_days);
-    let receptionists: Vec<u32> = (shape.doctors + shape.nurses
-        ..shape.doctors + shape.nurses + shape.receptionists)
-        .collect();
     let mut out = Vec::new();
     if calendars.is_empty() {
         return out;
     }
     for p in patients {
-        let mut rng = entity_rng(params.seed, clinic, Kind::Visits, u64::from(p.index));
-        let start_day = p.registered.max(first_day);
-        let offset = (start_day - first_day).num_days().max(0) as usize;
-        if offset >= n_days {
-            continue;
-        }
-        let span = n_days - offset;
-        // Appointments per year = attended visits / (1 - no-show - cancel), so that after
-        // no-shows and cancellations the attended rate matches the patient's propensity.
-        let per_year = p.visits_per_year / (1.0 - 0.23 - CANCEL_RATE);
-        let mean = per_year * span as f64 / 365.0;
-        let count = if mean > 0.0 {
-            Poisson::new(mean).map_or(0, |d| d.sample(&mut rng) as usize)
-        } else {
-            0
-        }
-        .min(400);
-        // Patients differ in reliability: most rarely miss, a few often do.
-        let reliability_bias: f64 = if rng.gen_bool(0.15) {
-            rng.gen_range(0.10..0.35)
-        } else {
-            0.0
-        };
-        let mut visits: Vec<(NaiveDateTime, u32, usize, &'static str, i64, u64)> = Vec::new();
-        let registered_in_window = p.registered >= first_day;
-        for v in 0..count {
-            let key = (u64::from(p.index) << 16) | v as u64;
-            let mut vrng = entity_rng(params.seed, clinic, Kind::Appointment, key);
-            let complaint = pick_complaint(&mut vrng, p);
-            let c = &vocab::COMPLAINTS[complaint];
-            let atype = appointment_type(&mut vrng, c, registered_in_window && v == 0);
-            let minutes = slot_minutes(atype);
-            // Doctor: the primary doctor mostly; a matching specialist for some visits.
-            let specialist = doctor_specialties
-                .iter()
-                .position(|s| *s == c.specialty && c.specialty != "Family Medicine");
-            let doctor = match specialist {
-                Some(d) if vrng.gen_bool(0.4) => d as u32,
-                _ if vrng.gen_bool(0.85) => p.primary_doctor,
-                _ => vrng.gen_range(0..calendars.len() as u32),
-            };
-            let cal = &calendars[doctor as usize];
-            let lead = lead_minutes(&mut vrng, atype);
-            // A newly registered patient registered when booking the first visit.
-            let day0 = if registered_in_window && v == 0 {
-                offset + (lead / 1440) as usize
-            } else {
-                offset + vrng.gen_range(0..span)
-            };
-            let mut placed = None;
-            for day in day0..(day0 + 7).min(n_days) {
-                let date = first_day + Duration::days(day as i64);
-                if !cal.works_on(date) {
-                    continue;
-                }
-                if let Some(m) = find_slot(&occ, cal, doctor as usize, day, minutes, &mut vrng) {
-                    placed = Some((day, m));
-                    break;
-                }
-            }
-            let Some((day, m)) = placed else { continue };
-            let start = at(first_day + Duration::days(day as i64), m);
-            if start < p.created_at {
-                continue;
-            }
-            // A future visit exists only if it was booked by now.
-            if start > now && (start - now).num_minutes() > lead {
-                continue;
-            }
-            occ.take(doctor as usize, day, m / UNIT_MIN, minutes / UNIT_MIN);
-            visits.push((start, doctor, complaint, atype, lead, key));
-        }
-        visits.sort_by_key(|v| (v.0, v.5));
-        let mut earlier = 0u32;
-        let mut earlier_no_shows = 0u32;
-        for (start, doctor, complaint, atype, lead, key) in visits {
-            let mut vrng = entity_rng(params.seed, clinic, Kind::Appointment, key ^ (1 << 63));
-            let minutes = slot_minutes(atype);
-            let end = start + Duration::minutes(i64::from(minutes));
-            let booked_at = (start - Duration::minutes(lead)).max(p.created_at);
-            let lead = (start - booked_at).num_minutes();
-            let lead_days = lead as f64 / 1440.0;
-            let mut cancelled_at = None;
-            let mut checked_in_at = None;
-            let status: &'static str = if vrng.gen_bool(CANCEL_RATE) {
-                // Cancelled mostly a few days ahead, never before booking nor after now.
-                let back = Duration::minutes(((lead as f64) * vrng.gen_range(0.05..0.9)) as i64)
-                    .max(Duration::minutes(1));
-                let t = (start - back).max(booked_at).min(now);
-                cancelled_at = Some(t);
-                "cancelled"
-            } else if end <= now {
-                // No-shows rise with lead time and with the patient's earlier no-shows
-                // (Dantas et al. 2018); calibrated to a ~23% mean.
-                let history = (f64::from(earlier_no_shows) + 0.25) / (f64::from(earlier) + 1.0);
-                let p_ns =
-                    (0.05 + 0.16 * (lead_days / 30.0).min(2.0) + 0.30 * history + reliability_bias)
-                        .clamp(0.02, 0.9);
-                earlier += 1;
-                if vrng.gen_bool(p_ns) {
-                    earlier_no_shows += 1;
-                    "no_show"
-                } else {
-                    checked_in_at = Some(start - Duration::minutes(vrng.gen_range(0..20)));
-                    "completed"
-                }
-            } else if start <= now {
-                checked_in_at = Some(start - Duration::minutes(vrng.gen_range(0..20)));
-                "in_progress"
-            } else if (start - now).num_minutes() <= 30 {
-                checked_in_at =
-                    Some((now - Duration::minutes(vrng.gen_range(0..15))).max(booked_at));
-                "checked_in"
-            } else if vrng.gen_bool(if (start - now).num_days() < 3 {
-                0.7
-            } else {
-                0.2
-            }) {
-                "confirmed"
-            } else {
-                "scheduled"
-            };
-            let c = &vocab::COMPLAINTS[complaint];
-            let p_info = p;
-            let updated_at = match status {
-                "cancelled" => cancelled_at.expect("set"),
-                "completed" => (end + Duration::minutes(vrng.gen_range(1..30))).min(now),
-                "no_show" => (end + Duration::minutes(vrng.gen_range(10..120))).min(now),
-                "in_progress" | "checked_in" => checked_in_at.expect("set"),
-                _ => {
-                    booked_at
-                        + Duration::minutes(vrng.gen_range(0..(lead.max(1)))).min(now - booked_at)
-                }
-            }
-            .max(booked_at);
-            let created_by = if !receptionists.is_empty() && vrng.gen_bool(0.85) {
-                Some(user_id(
-                    params,
-                    clinic,
-                    receptionists[vrng.gen_range(0..receptionists.len())],
-                ))
-            } else {
-                None
-            };
-            out.push(Booked {
-                appointment: Appointment {
-                    id: entity_uuid(params.seed, clinic, Kind::Appointment, key),
-                    patient_id: p_info.id,
-                    doctor_id: user_id(params, clinic, doctor),
-                    patient_name: p_info.name.clone(),
-                    start_time: start,
-                    end_time: end,
-                    status,
-                    appointment_type: atype,
-                    reason: Some(c.reason.to_string()),
-                    notes: vrng
-                        .gen_bool(0.12)
-                        .then(|| BOOKING_NOTES[vrng.gen_range(0..BOOKING_NOTES.len())].to_string()),
-                    booked_at,
-                    checked_in_at,
-                    cancelled_at,
-                    cancellation_reason: cancelled_at.map(|_| {
-                        CANCEL_REASONS[vrng.gen_range(0..CANCEL_REASONS.len())].to_string()
-                    }),
-                    created_by,
-                    created_at: booked_at,
-                    updated_at,
-                },
-                patient: p.index,
-                doctor,
-                complaint,
-                key,
-            });
-        }
+        book_patient(&bk, &mut occ, p, &mut out);
     }
     // Walk-ins fill free slots on past working days; the occupancy map keeps them apart.
     out.sort_by_key(|b| (b.appointment.start_time, b.doctor, b.key));
     out
+}
+
+/// The clinic-wide facts the booking steps read.
+struct Booking<'a> {
+    params: &'a SeedParams,
+    clinic: u32,
+    calendars: &'a [Calendar],
+    doctor_specialties: &'a [&'static str],
+    /// First day of the window and its length in days.
+    first_day: NaiveDate,
+    n_days: usize,
+    now: NaiveDateTime,
+    /// User indexes of the receptionists, who enter most bookings.
+    receptionists: Vec<u32>,
+}
+
+impl Booking<'_> {
+    /// The RNG of entity `key` of `kind` in this clinic.
+    fn rng(&self, kind: Kind, key: u64) -> EntityRng {
+        entity_rng(self.params.seed, self.clinic, kind, key)
+    }
+}
+
+/// A visit placed in a doctor's calendar, before its status is known.
+struct Placed {
+    start: NaiveDateTime,
+    doctor: u32,
+    complaint: usize,
+    appointment_type: &'static str,
+    /// Minutes between booking and visit, as drawn.
+    lead: i64,
+    key: u64,
+}
+
+/// Places one patient's visits in the calendars, then books them in time order.
+fn book_patient(bk: &Booking, occ: &mut Occupancy, p: &PatientInfo, out: &mut Vec<Booked>) {
+    let mut rng = bk.rng(Kind::Visits, u64::from(p.index));
+    let start_day = p.registered.max(bk.first_day);
+    let offset = (start_day - bk.first_day).num_days().max(0) as usize;
+    if offset >= bk.n_days {
+        return;
+    }
+    let count = appointment_count(&mut rng, p, bk.n_days - offset);
+    // Patients differ in reliability: most rarely miss, a few often do.
+    let reliability_bias: f64 = if rng.gen_bool(0.15) {
+        rng.gen_range(0.10..0.35)
+    } else {
+        0.0
+    };
+    let mut visits: Vec<Placed> = Vec::new();
+    for v in 0..count {
+        if let Some(placed) = place_visit(bk, occ, p, v, offset) {
+            visits.push(placed);
+        }
+    }
+    visits.sort_by_key(|v| (v.start, v.key));
+    let mut history = Attendance::default();
+    for visit in &visits {
+        out.push(appointment(bk, p, visit, reliability_bias, &mut history));
+    }
+}
+
+/// How many appointments the patient books over `span` days (Poisson, at most 400).
+fn appointment_count(rng: &mut EntityRng, p: &PatientInfo, span: usize) -> usize {
+    // Appointments per year = attended visits / (1 - no-show - cancel), so that after
+    // no-shows and cancellations the attended rate matches the patient's propensity.
+    let per_year = p.visits_per_year / (1.0 - 0.23 - CANCEL_RATE);
+    let mean = per_year * span as f64 / 365.0;
+    if mean > 0.0 {
+        Poisson::new(mean).map_or(0, |d| d.sample(rng) as usize)
+    } else {
+        0
+    }
+    .min(400)
+}
+
+/// Visit `v` of the patient: its complaint, type, doctor and a free slot near a drawn day.
+/// `None` when no slot is free within a week, or the visit would fall before the patient
+/// registered or would not be booked yet by now.
+fn place_visit(
+    bk: &Booking,
+    occ: &mut Occupancy,
+    p: &PatientInfo,
+    v: usize,
+    offset: usize,
+) -> Option<Placed> {
+    let key = (u64::from(p.index) << 16) | v as u64;
+    let mut vrng = bk.rng(Kind::Appointment, key);
+    // A newly registered patient registered when booking the first visit.
+    let first_visit = p.registered >= bk.first_day && v == 0;
+    let complaint = pick_complaint(&mut vrng, p);
+    let c = &vocab::COMPLAINTS[complaint];
+    let atype = appointment_type(&mut vrng, c, first_visit);
+    let minutes = slot_minutes(atype);
+    let doctor = choose_doctor(bk, &mut vrng, p, c);
+    let lead = lead_minutes(&mut vrng, atype);
+    let day0 = if first_visit {
+        offset + (lead / 1440) as usize
+    } else {
+        offset + vrng.gen_range(0..bk.n_days - offset)
+    };
+    let (day, m) = first_free_slot(bk, occ, doctor, day0, minutes, &mut vrng)?;
+    let start = at(bk.first_day + Duration::days(day as i64), m);
+    if start < p.created_at {
+        return None;
+    }
+    // A future visit exists only if it was booked by now.
+    if start > bk.now && (start - bk.now).num_minutes() > lead {
+        return None;
+    }
+    occ.take(doctor as usize, day, m / UNIT_MIN, minutes / UNIT_MIN);
+    Some(Placed {
+        start,
+        doctor,
+        complaint,
+        appointment_type: atype,
+        lead,
+        key,
+    })
+}
+
+/// The primary doctor mostly; a matching specialist for some visits; now and then anyone.
+fn choose_doctor(bk: &Booking, rng: &mut EntityRng, p: &PatientInfo, c: &vocab::Complaint) -> u32 {
+    let specialist = bk
+        .doctor_specialties
+        .iter()
+        .position(|s| *s == c.specialty && c.specialty != "Family Medicine");
+    match specialist {
+        Some(d) if rng.gen_bool(0.4) => d as u32,
+        _ if rng.gen_bool(0.85) => p.primary_doctor,
+        _ => rng.gen_range(0..bk.calendars.len() as u32),
+    }
+}
+
+/// The first working day of the doctor from `day0` on (within a week and the window) with a
+/// free slot of `minutes`, and the slot's start in minutes after midnight.
+fn first_free_slot(
+    bk: &Booking,
+    occ: &Occupancy,
+    doctor: u32,
+    day0: usize,
+    minutes: u32,
+    rng: &mut EntityRng,
+) -> Option<(usize, u32)> {
+    let cal = &bk.calendars[doctor as usize];
+    for day in day0..(day0 + 7).min(bk.n_days) {
+        let date = bk.first_day + Duration::days(day as i64);
+        if !cal.works_on(date) {
+            continue;
+        }
+        if let Some(m) = find_slot(occ, cal, doctor as usize, day, minutes, rng) {
+            return Some((day, m));
+        }
+    }
+    None
+}
+
+/// The patient's attendance so far, which raises the chance of the next no-show.
+#[derive(Default)]
+struct Attendance {
+    /// Past appointments that were not cancelled.
+    earlier: u32,
+    earlier_no_shows: u32,
+}
+
+/// When an appointment is, and when it was booked.
+struct Slot {
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+    booked_at: NaiveDateTime,
+    /// Minutes from booking to start.
+    lead: i64,
+}
+
+/// An appointment's status and the moments that go with it.
+struct Outcome {
+    status: &'static str,
+    checked_in_at: Option<NaiveDateTime>,
+    cancelled_at: Option<NaiveDateTime>,
+}
+
+/// The appointment row of a placed visit, with its status by time.
+fn appointment(
+    bk: &Booking,
+    p: &PatientInfo,
+    visit: &Placed,
+    reliability_bias: f64,
+    history: &mut Attendance,
+) -> Booked {
+    let mut vrng = bk.rng(Kind::Appointment, visit.key ^ (1 << 63));
+    let start = visit.start;
+    let end = start + Duration::minutes(i64::from(slot_minutes(visit.appointment_type)));
+    let booked_at = (start - Duration::minutes(visit.lead)).max(p.created_at);
+    let slot = Slot {
+        start,
+        end,
+        booked_at,
+        lead: (start - booked_at).num_minutes(),
+    };
+    let outcome = outcome(&mut vrng, bk.now, &slot, reliability_bias, history);
+    let updated_at = last_update(&mut vrng, bk.now, &slot, &outcome);
+    let created_by = booking_clerk(bk, &mut vrng);
+    let cancelled_at = outcome.cancelled_at;
+    Booked {
+        appointment: Appointment {
+            id: entity_uuid(bk.params.seed, bk.clinic, Kind::Appointment, visit.key),
+            patient_id: p.id,
+            doctor_id: user_id(bk.params, bk.clinic, visit.doctor),
+            patient_name: p.name.clone(),
+            start_time: start,
+            end_time: end,
+            status: outcome.status,
+            appointment_type: visit.appointment_type,
+            reason: Some(vocab::COMPLAINTS[visit.complaint].reason.to_string()),
+            notes: vrng
+                .gen_bool(0.12)
+                .then(|| BOOKING_NOTES[vrng.gen_range(0..BOOKING_NOTES.len())].to_string()),
+            booked_at,
+            checked_in_at: outcome.checked_in_at,
+            cancelled_at,
+            cancellation_reason: cancelled_at
+                .map(|_| CANCEL_REASONS[vrng.gen_range(0..CANCEL_REASONS.len())].to_string()),
+            created_by,
+            created_at: booked_at,
+            updated_at,
+        },
+        patient: p.index,
+        doctor: visit.doctor,
+        complaint: visit.complaint,
+        key: visit.key,
+    }
+}
+
+/// Status by time: a few cancelled ahead; past ones completed or no-show; the one under way
+/// in progress; those due within half an hour checked in; later ones confirmed or scheduled.
+fn outcome(
+    rng: &mut EntityRng,
+    now: NaiveDateTime,
+    slot: &Slot,
+    reliability_bias: f64,
+    history: &mut Attendance,
+) -> Outcome {
+    let Slot {
+        start,
+        end,
+        booked_at,
+        lead,
+    } = *slot;
+    let lead_days = lead as f64 / 1440.0;
+    let mut cancelled_at = None;
+    let mut checked_in_at = None;
+    let status: &'static str = if rng.gen_bool(CANCEL_RATE) {
+        // Cancelled mostly a few days ahead, never before booking nor after now.
+        let back = Duration::minutes(((lead as f64) * rng.gen_range(0.05..0.9)) as i64)
+            .max(Duration::minutes(1));
+        let t = (start - back).max(booked_at).min(now);
+        cancelled_at = Some(t);
+        "cancelled"
+    } else if end <= now {
+        // No-shows rise with lead time and with the patient's earlier no-shows
+        // (Dantas et al. 2018); calibrated to a ~23% mean.
+        let past =
+            (f64::from(history.earlier_no_shows) + 0.25) / (f64::from(history.earlier) + 1.0);
+        let p_ns = (0.05 + 0.16 * (lead_days / 30.0).min(2.0) + 0.30 * past + reliability_bias)
+            .clamp(0.02, 0.9);
+        history.earlier += 1;
+        if rng.gen_bool(p_ns) {
+            history.earlier_no_shows += 1;
+            "no_show"
+        } else {
+            checked_in_at = Some(start - Duration::minutes(rng.gen_range(0..20)));
+            "completed"
+        }
+    } else if start <= now {
+        checked_in_at = Some(start - Duration::minutes(rng.gen_range(0..20)));
+        "in_progress"
+    } else if (start - now).num_minutes() <= 30 {
+        checked_in_at = Some((now - Duration::minutes(rng.gen_range(0..15))).max(booked_at));
+        "checked_in"
+    } else if rng.gen_bool(if (start - now).num_days() < 3 {
+        0.7
+    } else {
+        0.2
+    }) {
+        "confirmed"
+    } else {
+        "scheduled"
+    };
+    Outcome {
+        status,
+        checked_in_at,
+        cancelled_at,
+    }
+}
+
+/// When the appointment row last changed: at cancellation, check-in or shortly after the
+/// visit, or for an open booking some time after it was made; never before booking.
+fn last_update(
+    rng: &mut EntityRng,
+    now: NaiveDateTime,
+    slot: &Slot,
+    outcome: &Outcome,
+) -> NaiveDateTime {
+    let (end, booked_at, lead) = (slot.end, slot.booked_at, slot.lead);
+    match outcome.status {
+        "cancelled" => outcome.cancelled_at.expect("set"),
+        "completed" => (end + Duration::minutes(rng.gen_range(1..30))).min(now),
+        "no_show" => (end + Duration::minutes(rng.gen_range(10..120))).min(now),
+        "in_progress" | "checked_in" => outcome.checked_in_at.expect("set"),
+        _ => booked_at + Duration::minutes(rng.gen_range(0..(lead.max(1)))).min(now - booked_at),
+    }
+    .max(booked_at)
+}
+
+/// The receptionist who entered the booking (most bookings), if the clinic has one.
+fn booking_clerk(bk: &Booking, rng: &mut EntityRng) -> Option<Uuid> {
+    if !bk.receptionists.is_empty() && rng.gen_bool(0.85) {
+        Some(user_id(
+            bk.params,
+            bk.clinic,
+            bk.receptionists[rng.gen_range(0..bk.receptionists.len())],
+        ))
+    } else {
+        None
+    }
 }
 
 /// Walk-in visits: on each past working day a doctor sees a walk-in with probability
