@@ -290,298 +290,322 @@ impl Catalog {
             planned: planned_uses(scenario),
             ..Catalog::default()
         };
-        // A distributed worker draws the pools of the whole run and keeps its share of them
-        // (`partition`), so the pools are sized for every worker's writes.
-        let whole_run = planned_uses(&Scenario {
-            worker: None,
-            ..scenario.clone()
-        });
-        // A consumed entity's pool holds what the run plans to take, with a margin (SAMPLE
-        // rows when that is not known: the closed model). Every row in it has its pre-image
-        // saved before the run, so it is no bigger than needed.
-        let pool_size = |e: Entity| -> i64 {
-            match whole_run.get(&e) {
-                Some(&p) if p > 0 => {
-                    (p.saturating_add(p / 10).saturating_add(16)).min(i64::MAX as u64) as i64
-                }
-                _ => SAMPLE,
-            }
-        };
-        let mut needed: Vec<(Entity, Dist, &'static str)> = Vec::new();
-        for op in &scenario.ops {
-            for (e, d) in op.draws() {
-                needed.push((e, d, op.name()));
-            }
-        }
-        let needs = |e: Entity| needed.iter().any(|(n, _, _)| *n == e);
-        let needs_dist =
-            |e: Entity, d: &str| needed.iter().any(|(n, x, _)| *n == e && x.name() == d);
-
+        let needs = Needs::of(scenario);
         c.today = chrono::Local::now().date_naive();
         if let Some(pool) = &stores.pg {
-            c.today = sqlx::query_scalar("SELECT CURRENT_DATE")
-                .fetch_one(pool)
-                .await
-                .context("reading the database's date")?;
-            c.dataset = dataset_info(pool).await;
-            if scenario
-                .ops
-                .iter()
-                .any(|o| o.def.kind == OpKind::PgPkLookup)
-            {
-                sqlx::query("SELECT 1 FROM clinicload_bench_kv LIMIT 1")
-                    .execute(pool)
-                    .await
-                    .context(
-                        "pg_pk_lookup reads table clinicload_bench_kv, which is missing: \
-                         scripts/bench-harness creates it (or drop pg_pk_lookup from the scenario)",
-                    )?;
-            }
-            let today_needed =
-                needs_dist(Entity::Doctor, "today") || needs_dist(Entity::Doctor, "busy_doctor");
-            if needs(Entity::Doctor) {
-                c.doctors = uuids(
-                    pool,
-                    "SELECT id FROM users WHERE role = 'doctor' AND status = 'active' ORDER BY id LIMIT $1",
-                )
-                .await?;
-            }
-            if today_needed {
-                let rows = sqlx::query(
-                    "SELECT doctor_id, count(*) AS n FROM appointments \
-                     WHERE DATE(start_time) = CURRENT_DATE GROUP BY doctor_id ORDER BY n DESC, doctor_id",
-                )
-                .fetch_all(pool)
-                .await
-                .context("sampling today's doctors")?;
-                let mut cum = 0u64;
-                for r in rows {
-                    cum += r.get::<i64, _>(1) as u64;
-                    c.doctors_today.push(r.get(0));
-                    c.doctors_today_cum.push(cum);
-                }
-                if c.doctors_today.is_empty() {
-                    c.warnings.push(format!(
-                        "no appointments today ({}) in the dataset{}: doctors for \"today\"/\"busy_doctor\" are drawn from all doctors, and appointments_today will mostly find no rows. Seed a dataset anchored at today",
-                        chrono::Local::now().date_naive(),
-                        c.dataset.as_ref().map(|d| format!(" (anchored at {})", d.as_of)).unwrap_or_default()
-                    ));
-                }
-            }
-            if needs(Entity::Patient) {
-                c.patients = named(
-                    pool,
-                    "SELECT id, first_name || ' ' || last_name FROM patients ORDER BY id LIMIT $1",
-                )
-                .await?;
-            }
-            if needs_dist(Entity::Patient, "today") {
-                c.patients_today = named(
-                    pool,
-                    "SELECT DISTINCT patient_id, patient_name FROM appointments \
-                     WHERE DATE(start_time) = CURRENT_DATE ORDER BY patient_id LIMIT $1",
-                )
-                .await?;
-                if c.patients_today.is_empty() {
-                    c.warnings.push(
-                        "no patients with appointments today: patients for \"today\" are drawn from all patients".into(),
-                    );
-                }
-            }
-            if needs(Entity::TodayAppointment) {
-                // Today's open appointments first (in hash order), then, as far as the run
-                // plans check-ins, the coming days' in time order.
-                let today: i64 = sqlx::query_scalar(
-                    "SELECT count(*) FROM appointments WHERE DATE(start_time) = CURRENT_DATE \
-                     AND status IN ('scheduled', 'confirmed')",
-                )
-                .fetch_one(pool)
-                .await
-                .context("counting today's open appointments")?;
-                let planned = c
-                    .planned
-                    .get(&Entity::TodayAppointment)
-                    .copied()
-                    .unwrap_or(0) as i64;
-                let mut n = planned.saturating_add(planned / 10).max(today.min(SAMPLE));
-                if n == 0 {
-                    n = SAMPLE;
-                }
-                c.today_appointments = uuids_n(
-                    pool,
-                    "SELECT id FROM appointments WHERE start_time >= CURRENT_DATE \
-                     AND status IN ('scheduled', 'confirmed') \
-                     ORDER BY DATE(start_time), md5(id::text) LIMIT $1",
-                    n,
-                )
-                .await?;
-                if (today as usize) < c.today_appointments.len() {
-                    c.warnings.push(format!(
-                        "check_in: {today} open appointments today; the pool continues with the coming days' ({} in all)",
-                        c.today_appointments.len()
-                    ));
-                }
-            }
-            if needs(Entity::FutureAppointment) {
-                let taken: HashSet<Uuid> = c.today_appointments.iter().copied().collect();
-                let n = pool_size(Entity::FutureAppointment);
-                c.future_appointments = uuids_n(
-                    pool,
-                    "SELECT id FROM appointments WHERE start_time > LOCALTIMESTAMP \
-                     AND status IN ('scheduled', 'confirmed') ORDER BY md5(id::text) LIMIT $1",
-                    n.saturating_add(taken.len() as i64),
-                )
-                .await?;
-                // Disjoint from the check-in pool: no appointment is both checked in and cancelled.
-                c.future_appointments.retain(|id| !taken.contains(id));
-                c.future_appointments.truncate(n as usize);
-            }
-            if needs(Entity::PendingTask) {
-                c.pending_tasks = uuids_n(
-                    pool,
-                    "SELECT id FROM tasks WHERE status = 'pending' ORDER BY md5(id::text) LIMIT $1",
-                    pool_size(Entity::PendingTask),
-                )
-                .await?;
-            }
-            if needs(Entity::FreeSlot) {
-                // book_appointment books from tomorrow on; schedule_book within its window,
-                // from today.
-                let mut from = 1;
-                let mut to = 28;
-                for op in &scenario.ops {
-                    if op.def.kind == OpKind::ScheduleBook {
-                        from = 0;
-                        to = to.max(op.int("days"));
-                    }
-                }
-                let slots = free_slots(pool, &c.doctors, from, to).await?;
-                c.free_slots_total = slots.iter().map(Vec::len).sum();
-                c.free_slots = slots.into_iter().map(std::sync::Mutex::new).collect();
-            }
-            if needs(Entity::OpenEncounter) {
-                // Encounters in progress first; when the run plans more completions than
-                // there are, the most recent completed ones, which are completed again (a
-                // further prescription), said in a warning.
-                c.open_encounters = uuids_n(
-                    pool,
-                    "SELECT id FROM encounters WHERE status IN ('in_progress', 'completed') \
-                     ORDER BY status = 'in_progress' DESC, start_time DESC, id LIMIT $1",
-                    pool_size(Entity::OpenEncounter),
-                )
-                .await?;
-                let open: i64 = sqlx::query_scalar(
-                    "SELECT count(*) FROM encounters WHERE status = 'in_progress'",
-                )
-                .fetch_one(pool)
-                .await
-                .context("counting encounters in progress")?;
-                if (open as usize) < c.open_encounters.len() {
-                    c.warnings.push(format!(
-                        "complete_encounter: {open} encounters in progress; the pool continues with recent completed encounters, completed again with a further prescription ({} in all)",
-                        c.open_encounters.len()
-                    ));
-                }
-            }
+            c.sample_postgres(scenario, pool, &needs).await?;
         }
         if let Some(db) = &stores.mongo {
-            if needs(Entity::NoteEncounter)
-                || needs(Entity::NotePatient)
-                || needs(Entity::NoteDoctor)
-            {
-                let mut cursor = db
-                    .collection::<Document>(CLINICAL_NOTES)
-                    .find(doc! {})
-                    .projection(doc! { "encounterId": 1, "patientId": 1, "doctorId": 1 })
-                    .sort(doc! { "_id": 1 })
-                    .limit(SAMPLE)
-                    .await
-                    .context("sampling clinicalNotes")?;
-                while let Some(d) = cursor.try_next().await.context("sampling clinicalNotes")? {
-                    if let Ok(s) = d.get_str("encounterId") {
-                        c.note_encounters.push(s.to_string());
-                    }
-                    if let Ok(s) = d.get_str("patientId") {
-                        c.note_patients.push(s.to_string());
-                    }
-                    if let Ok(s) = d.get_str("doctorId") {
-                        c.note_doctors.push(s.to_string());
-                    }
-                }
-                for v in [
-                    &mut c.note_encounters,
-                    &mut c.note_patients,
-                    &mut c.note_doctors,
-                ] {
-                    v.sort();
-                    v.dedup();
-                }
-            }
-            if needs(Entity::DraftNote) {
-                let mut cursor = db
-                    .collection::<Document>(CLINICAL_NOTES)
-                    .find(doc! { "status": "draft" })
-                    .projection(doc! { "_id": 1, "doctorId": 1 })
-                    .sort(doc! { "_id": 1 })
-                    .limit(pool_size(Entity::DraftNote))
-                    .await
-                    .context("sampling draft notes")?;
-                while let Some(d) = cursor.try_next().await.context("sampling draft notes")? {
-                    if let (Some(id), Ok(doctor)) = (d.get("_id"), d.get_str("doctorId")) {
-                        c.draft_notes.push((id.clone(), doctor.to_string()));
-                    }
-                }
-                if c.draft_notes.is_empty() {
-                    // Every note is signed (small datasets): sign_note still issues its
-                    // update, which then matches no draft and changes nothing.
-                    let mut cursor = db
-                        .collection::<Document>(CLINICAL_NOTES)
-                        .find(doc! {})
-                        .projection(doc! { "_id": 1, "doctorId": 1 })
-                        .sort(doc! { "_id": 1 })
-                        .limit(SAMPLE)
-                        .await
-                        .context("sampling notes")?;
-                    while let Some(d) = cursor.try_next().await.context("sampling notes")? {
-                        if let (Some(id), Ok(doctor)) = (d.get("_id"), d.get_str("doctorId")) {
-                            c.draft_notes.push((id.clone(), doctor.to_string()));
-                        }
-                    }
-                    if !c.draft_notes.is_empty() {
-                        c.warnings.push(
-                            "no draft notes in the dataset: sign_note updates signed notes' ids, matching no draft (counted as no-ops)".into(),
-                        );
-                    }
-                }
-            }
-            if needs(Entity::Recording) {
-                let mut cursor = db
-                    .collection::<Document>(GRIDFS_FILES)
-                    .find(doc! {})
-                    .projection(doc! { "_id": 1 })
-                    .sort(doc! { "_id": 1 })
-                    .limit(SAMPLE)
-                    .await
-                    .context("sampling GridFS files")?;
-                while let Some(d) = cursor.try_next().await.context("sampling GridFS files")? {
-                    if let Some(id) = d.get("_id") {
-                        c.recordings.push(id.clone());
-                    }
-                }
-            }
+            c.sample_mongo(db, &needs).await?;
         }
         if let Some(w) = scenario.worker {
             c.partition(w);
         }
-        for (e, _, op) in &needed {
+        c.check_needs_met(&needs, stores)?;
+        Ok(c)
+    }
+
+    /// The PostgreSQL side: the database's date and dataset, then each entity drawn.
+    async fn sample_postgres(
+        &mut self,
+        scenario: &Scenario,
+        pool: &sqlx::PgPool,
+        needs: &Needs,
+    ) -> Result<()> {
+        self.today = sqlx::query_scalar("SELECT CURRENT_DATE")
+            .fetch_one(pool)
+            .await
+            .context("reading the database's date")?;
+        self.dataset = dataset_info(pool).await;
+        require_bench_kv(scenario, pool).await?;
+        let today_needed =
+            needs.dist(Entity::Doctor, "today") || needs.dist(Entity::Doctor, "busy_doctor");
+        if needs.entity(Entity::Doctor) {
+            self.doctors = uuids(
+                pool,
+                "SELECT id FROM users WHERE role = 'doctor' AND status = 'active' ORDER BY id LIMIT $1",
+            )
+            .await?;
+        }
+        if today_needed {
+            self.sample_doctors_today(pool).await?;
+        }
+        if needs.entity(Entity::Patient) {
+            self.patients = named(
+                pool,
+                "SELECT id, first_name || ' ' || last_name FROM patients ORDER BY id LIMIT $1",
+            )
+            .await?;
+        }
+        if needs.dist(Entity::Patient, "today") {
+            self.sample_patients_today(pool).await?;
+        }
+        if needs.entity(Entity::TodayAppointment) {
+            self.sample_today_appointments(pool).await?;
+        }
+        if needs.entity(Entity::FutureAppointment) {
+            self.sample_future_appointments(pool, needs).await?;
+        }
+        if needs.entity(Entity::PendingTask) {
+            self.pending_tasks = uuids_n(
+                pool,
+                "SELECT id FROM tasks WHERE status = 'pending' ORDER BY md5(id::text) LIMIT $1",
+                needs.pool_size(Entity::PendingTask),
+            )
+            .await?;
+        }
+        if needs.entity(Entity::FreeSlot) {
+            self.sample_free_slots(scenario, pool).await?;
+        }
+        if needs.entity(Entity::OpenEncounter) {
+            self.sample_open_encounters(pool, needs).await?;
+        }
+        Ok(())
+    }
+
+    /// Doctors with appointments today, busiest first, with cumulative appointment counts.
+    async fn sample_doctors_today(&mut self, pool: &sqlx::PgPool) -> Result<()> {
+        let rows = sqlx::query(
+            "SELECT doctor_id, count(*) AS n FROM appointments \
+             WHERE DATE(start_time) = CURRENT_DATE GROUP BY doctor_id ORDER BY n DESC, doctor_id",
+        )
+        .fetch_all(pool)
+        .await
+        .context("sampling today's doctors")?;
+        let mut cum = 0u64;
+        for r in rows {
+            cum += r.get::<i64, _>(1) as u64;
+            self.doctors_today.push(r.get(0));
+            self.doctors_today_cum.push(cum);
+        }
+        if self.doctors_today.is_empty() {
+            self.warnings.push(format!(
+                "no appointments today ({}) in the dataset{}: doctors for \"today\"/\"busy_doctor\" are drawn from all doctors, and appointments_today will mostly find no rows. Seed a dataset anchored at today",
+                chrono::Local::now().date_naive(),
+                self.dataset.as_ref().map(|d| format!(" (anchored at {})", d.as_of)).unwrap_or_default()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Patients with appointments today (a warning when there are none).
+    async fn sample_patients_today(&mut self, pool: &sqlx::PgPool) -> Result<()> {
+        self.patients_today = named(
+            pool,
+            "SELECT DISTINCT patient_id, patient_name FROM appointments \
+             WHERE DATE(start_time) = CURRENT_DATE ORDER BY patient_id LIMIT $1",
+        )
+        .await?;
+        if self.patients_today.is_empty() {
+            self.warnings.push(
+                "no patients with appointments today: patients for \"today\" are drawn from all patients".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The check-in pool: today's open appointments, then the coming days' as planned.
+    async fn sample_today_appointments(&mut self, pool: &sqlx::PgPool) -> Result<()> {
+        // Today's open appointments first (in hash order), then, as far as the run
+        // plans check-ins, the coming days' in time order.
+        let today: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM appointments WHERE DATE(start_time) = CURRENT_DATE \
+             AND status IN ('scheduled', 'confirmed')",
+        )
+        .fetch_one(pool)
+        .await
+        .context("counting today's open appointments")?;
+        let planned = self
+            .planned
+            .get(&Entity::TodayAppointment)
+            .copied()
+            .unwrap_or(0) as i64;
+        let mut n = planned.saturating_add(planned / 10).max(today.min(SAMPLE));
+        if n == 0 {
+            n = SAMPLE;
+        }
+        self.today_appointments = uuids_n(
+            pool,
+            "SELECT id FROM appointments WHERE start_time >= CURRENT_DATE \
+             AND status IN ('scheduled', 'confirmed') \
+             ORDER BY DATE(start_time), md5(id::text) LIMIT $1",
+            n,
+        )
+        .await?;
+        if (today as usize) < self.today_appointments.len() {
+            self.warnings.push(format!(
+                "check_in: {today} open appointments today; the pool continues with the coming days' ({} in all)",
+                self.today_appointments.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The cancellation pool: future open appointments, none of them in the check-in pool.
+    async fn sample_future_appointments(
+        &mut self,
+        pool: &sqlx::PgPool,
+        needs: &Needs,
+    ) -> Result<()> {
+        let taken: HashSet<Uuid> = self.today_appointments.iter().copied().collect();
+        let n = needs.pool_size(Entity::FutureAppointment);
+        self.future_appointments = uuids_n(
+            pool,
+            "SELECT id FROM appointments WHERE start_time > LOCALTIMESTAMP \
+             AND status IN ('scheduled', 'confirmed') ORDER BY md5(id::text) LIMIT $1",
+            n.saturating_add(taken.len() as i64),
+        )
+        .await?;
+        // Disjoint from the check-in pool: no appointment is both checked in and cancelled.
+        self.future_appointments.retain(|id| !taken.contains(id));
+        self.future_appointments.truncate(n as usize);
+        Ok(())
+    }
+
+    /// The sampled doctors' free slots over the days the booking operations book.
+    async fn sample_free_slots(&mut self, scenario: &Scenario, pool: &sqlx::PgPool) -> Result<()> {
+        // book_appointment books from tomorrow on; schedule_book within its window,
+        // from today.
+        let mut from = 1;
+        let mut to = 28;
+        for op in &scenario.ops {
+            if op.def.kind == OpKind::ScheduleBook {
+                from = 0;
+                to = to.max(op.int("days"));
+            }
+        }
+        let slots = free_slots(pool, &self.doctors, from, to).await?;
+        self.free_slots_total = slots.iter().map(Vec::len).sum();
+        self.free_slots = slots.into_iter().map(std::sync::Mutex::new).collect();
+        Ok(())
+    }
+
+    /// The completion pool: encounters in progress, then recently completed ones.
+    async fn sample_open_encounters(&mut self, pool: &sqlx::PgPool, needs: &Needs) -> Result<()> {
+        // Encounters in progress first; when the run plans more completions than
+        // there are, the most recent completed ones, which are completed again (a
+        // further prescription), said in a warning.
+        self.open_encounters = uuids_n(
+            pool,
+            "SELECT id FROM encounters WHERE status IN ('in_progress', 'completed') \
+             ORDER BY status = 'in_progress' DESC, start_time DESC, id LIMIT $1",
+            needs.pool_size(Entity::OpenEncounter),
+        )
+        .await?;
+        let open: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM encounters WHERE status = 'in_progress'")
+                .fetch_one(pool)
+                .await
+                .context("counting encounters in progress")?;
+        if (open as usize) < self.open_encounters.len() {
+            self.warnings.push(format!(
+                "complete_encounter: {open} encounters in progress; the pool continues with recent completed encounters, completed again with a further prescription ({} in all)",
+                self.open_encounters.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The MongoDB side: note keys, draft notes and recordings, as drawn.
+    async fn sample_mongo(&mut self, db: &mongodb::Database, needs: &Needs) -> Result<()> {
+        if needs.entity(Entity::NoteEncounter)
+            || needs.entity(Entity::NotePatient)
+            || needs.entity(Entity::NoteDoctor)
+        {
+            self.sample_note_keys(db).await?;
+        }
+        if needs.entity(Entity::DraftNote) {
+            self.sample_draft_notes(db, needs).await?;
+        }
+        if needs.entity(Entity::Recording) {
+            self.sample_recordings(db).await?;
+        }
+        Ok(())
+    }
+
+    /// The encounter, patient and doctor ids of the first clinical notes, deduplicated.
+    async fn sample_note_keys(&mut self, db: &mongodb::Database) -> Result<()> {
+        let mut cursor = db
+            .collection::<Document>(CLINICAL_NOTES)
+            .find(doc! {})
+            .projection(doc! { "encounterId": 1, "patientId": 1, "doctorId": 1 })
+            .sort(doc! { "_id": 1 })
+            .limit(SAMPLE)
+            .await
+            .context("sampling clinicalNotes")?;
+        while let Some(d) = cursor.try_next().await.context("sampling clinicalNotes")? {
+            if let Ok(s) = d.get_str("encounterId") {
+                self.note_encounters.push(s.to_string());
+            }
+            if let Ok(s) = d.get_str("patientId") {
+                self.note_patients.push(s.to_string());
+            }
+            if let Ok(s) = d.get_str("doctorId") {
+                self.note_doctors.push(s.to_string());
+            }
+        }
+        for v in [
+            &mut self.note_encounters,
+            &mut self.note_patients,
+            &mut self.note_doctors,
+        ] {
+            v.sort();
+            v.dedup();
+        }
+        Ok(())
+    }
+
+    /// The signing pool: draft notes, or signed ones when there are none (small datasets).
+    async fn sample_draft_notes(&mut self, db: &mongodb::Database, needs: &Needs) -> Result<()> {
+        self.draft_notes = note_doctors(
+            db,
+            doc! { "status": "draft" },
+            needs.pool_size(Entity::DraftNote),
+            "sampling draft notes",
+        )
+        .await?;
+        if self.draft_notes.is_empty() {
+            // Every note is signed (small datasets): sign_note still issues its
+            // update, which then matches no draft and changes nothing.
+            self.draft_notes = note_doctors(db, doc! {}, SAMPLE, "sampling notes").await?;
+            if !self.draft_notes.is_empty() {
+                self.warnings.push(
+                    "no draft notes in the dataset: sign_note updates signed notes' ids, matching no draft (counted as no-ops)".into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The `_id`s of the first GridFS files (voice recordings).
+    async fn sample_recordings(&mut self, db: &mongodb::Database) -> Result<()> {
+        let mut cursor = db
+            .collection::<Document>(GRIDFS_FILES)
+            .find(doc! {})
+            .projection(doc! { "_id": 1 })
+            .sort(doc! { "_id": 1 })
+            .limit(SAMPLE)
+            .await
+            .context("sampling GridFS files")?;
+        while let Some(d) = cursor.try_next().await.context("sampling GridFS files")? {
+            if let Some(id) = d.get("_id") {
+                self.recordings.push(id.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Fails, naming the operation, when an entity it draws has no rows and no planned pool.
+    fn check_needs_met(&self, needs: &Needs, stores: &Stores) -> Result<()> {
+        for (e, _, op) in &needs.draws {
             // A write pool the run plans is checked against the plan (`shortfalls`), which
             // says how much to seed and allows running short with a flag.
-            if c.len(*e) == 0 && !c.planned.get(e).is_some_and(|n| *n > 0) {
+            if self.len(*e) == 0 && !self.planned.get(e).is_some_and(|n| *n > 0) {
                 bail!(
                     "operation {op} needs {} but the dataset has none{}. Seed a dataset first \
                      (clinicload migrate && clinicload seed --profile tiny), or drop {op} from the scenario",
                     e.describe(),
-                    if c.dataset.is_none() && stores.pg.is_some() {
+                    if self.dataset.is_none() && stores.pg.is_some() {
                         " (this database has no seeded dataset)"
                     } else {
                         ""
@@ -589,8 +613,101 @@ impl Catalog {
                 );
             }
         }
-        Ok(c)
+        Ok(())
     }
+}
+
+/// What a scenario's operations draw, and how large the write pools must be.
+struct Needs {
+    /// (entity, distribution, operation) of every draw, consumed entities included.
+    draws: Vec<(Entity, Dist, &'static str)>,
+    /// The writes of the whole run: a distributed worker draws the pools of the whole run
+    /// and keeps its share of them (`partition`), so the pools are sized for every worker.
+    whole_run: BTreeMap<Entity, u64>,
+}
+
+impl Needs {
+    /// The draws of `scenario`'s operations and the planned writes of its whole run.
+    fn of(scenario: &Scenario) -> Needs {
+        let mut draws: Vec<(Entity, Dist, &'static str)> = Vec::new();
+        for op in &scenario.ops {
+            for (e, d) in op.draws() {
+                draws.push((e, d, op.name()));
+            }
+        }
+        Needs {
+            draws,
+            whole_run: planned_uses(&Scenario {
+                worker: None,
+                ..scenario.clone()
+            }),
+        }
+    }
+
+    /// Whether any operation draws `e`.
+    fn entity(&self, e: Entity) -> bool {
+        self.draws.iter().any(|(n, _, _)| *n == e)
+    }
+
+    /// Whether any operation draws `e` with the distribution named `d`.
+    fn dist(&self, e: Entity, d: &str) -> bool {
+        self.draws.iter().any(|(n, x, _)| *n == e && x.name() == d)
+    }
+
+    /// A consumed entity's pool size: the whole run's planned uses with a margin.
+    fn pool_size(&self, e: Entity) -> i64 {
+        // What the run plans to take, with a margin (SAMPLE rows when that is not known:
+        // the closed model). Every row in it has its pre-image saved before the run, so it
+        // is no bigger than needed.
+        match self.whole_run.get(&e) {
+            Some(&p) if p > 0 => {
+                (p.saturating_add(p / 10).saturating_add(16)).min(i64::MAX as u64) as i64
+            }
+            _ => SAMPLE,
+        }
+    }
+}
+
+/// pg_pk_lookup reads table clinicload_bench_kv: refuses to start without it.
+async fn require_bench_kv(scenario: &Scenario, pool: &sqlx::PgPool) -> Result<()> {
+    if scenario
+        .ops
+        .iter()
+        .any(|o| o.def.kind == OpKind::PgPkLookup)
+    {
+        sqlx::query("SELECT 1 FROM clinicload_bench_kv LIMIT 1")
+            .execute(pool)
+            .await
+            .context(
+                "pg_pk_lookup reads table clinicload_bench_kv, which is missing: \
+                 scripts/bench-harness creates it (or drop pg_pk_lookup from the scenario)",
+            )?;
+    }
+    Ok(())
+}
+
+/// (`_id`, doctorId) of the first `limit` clinical notes matching `filter`, in `_id` order.
+async fn note_doctors(
+    db: &mongodb::Database,
+    filter: Document,
+    limit: i64,
+    what: &'static str,
+) -> Result<Vec<(Bson, String)>> {
+    let mut out = Vec::new();
+    let mut cursor = db
+        .collection::<Document>(CLINICAL_NOTES)
+        .find(filter)
+        .projection(doc! { "_id": 1, "doctorId": 1 })
+        .sort(doc! { "_id": 1 })
+        .limit(limit)
+        .await
+        .context(what)?;
+    while let Some(d) = cursor.try_next().await.context(what)? {
+        if let (Some(id), Ok(doctor)) = (d.get("_id"), d.get_str("doctorId")) {
+            out.push((id.clone(), doctor.to_string()));
+        }
+    }
+    Ok(out)
 }
 
 impl Entity {

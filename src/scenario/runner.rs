@@ -280,6 +280,67 @@ pub async fn run(
     quiet: bool,
     delay: Option<(usize, Duration)>,
 ) -> anyhow::Result<RunOutcome> {
+    let sh = Arc::new(shared_state(scenario, stores, catalog, recorder, delay));
+    let n_workers = sh.running.len();
+    let measured_from = SystemTime::now() + sh.scenario.warmup;
+
+    let stop_notify = Arc::new(tokio::sync::Notify::new());
+    let interrupted = Arc::new(AtomicBool::new(false));
+    // The listener holds the run's stores: it ends with the run (a process that runs many,
+    // a sweep or a gate, would otherwise keep every run's connections open).
+    let _signal_listener = stop_on_signal(&sh, &stop_notify, &interrupted);
+    let load = start_load(&sh, &stop_notify);
+    let ticks = harvest_until_stop(
+        &sh,
+        &stop_notify,
+        load.queue.as_ref(),
+        hlog.as_deref_mut(),
+        quiet,
+    )
+    .await;
+    sh.stop.store(true, Ordering::SeqCst);
+    stop_notify.notify_waiters();
+    // The end of the measured window: the end, or when the signal came.
+    let cut = ticks.last_tick.max(sh.warmup_end);
+    let cpu_s = process_cpu_seconds() - ticks.cpu_at_start;
+    let wall_s = ticks.wall_at_start.elapsed().as_secs_f64();
+    let (next_unsent, dispatch_lag) = join_scheduler(load.scheduler).await;
+    let generator = generator_facts(n_workers, dispatch_lag.as_ref(), &ticks, cpu_s, wall_s);
+    let interrupted = interrupted.load(Ordering::SeqCst);
+    let grace = grace_period(&sh.scenario, interrupted || ticks.aborted.is_some());
+    finish_workers(&sh, load.workers, load.queue.as_ref(), grace).await;
+    let (intended, intended_per_op) = intended_in_window(&sh, cut, next_unsent);
+    write_late_results(&sh, hlog, ticks.last_tick);
+    let measured = cut.saturating_duration_since(sh.warmup_end);
+    let start_delay = lock(&sh.start_delay).clone();
+    Ok(RunOutcome {
+        measured_from,
+        measured,
+        interrupted,
+        aborted_by_threshold: ticks.aborted,
+        target_rate: load.target_rate,
+        intended,
+        intended_per_op,
+        started: sh.started.load(Ordering::SeqCst),
+        late_starts: sh.late.load(Ordering::SeqCst),
+        start_delay,
+        warmup_ops: sh.warmup_ops.load(Ordering::SeqCst),
+        warmup_errors: sh.warmup_errors.load(Ordering::SeqCst),
+        unsupported: sh.unsupported.iter().map(|u| u.get().cloned()).collect(),
+        grace,
+        intervals: ticks.intervals,
+        generator,
+    })
+}
+
+/// The run's shared state, its clock starting now: the warm-up, then the measured window.
+fn shared_state(
+    scenario: Scenario,
+    stores: Stores,
+    catalog: Catalog,
+    recorder: Arc<Recorder>,
+    delay: Option<(usize, Duration)>,
+) -> Shared {
     let weights: Vec<u32> = scenario.ops.iter().map(|o| o.weight).collect();
     let mix = mix_cycle(&weights);
     let n_ops = scenario.ops.len();
@@ -290,7 +351,7 @@ pub async fn run(
         Load::Open { max_in_flight, .. } => *max_in_flight,
         Load::Closed { users, .. } => *users,
     };
-    let sh = Arc::new(Shared {
+    Shared {
         delay,
         mix,
         unsupported: (0..n_ops).map(|_| OnceLock::new()).collect(),
@@ -299,7 +360,7 @@ pub async fn run(
         scenario,
         stores,
         catalog,
-        recorder: recorder.clone(),
+        recorder,
         stop: AtomicBool::new(false),
         t0,
         warmup_end,
@@ -309,33 +370,43 @@ pub async fn run(
         warmup_ops: AtomicU64::new(0),
         warmup_errors: AtomicU64::new(0),
         start_delay: Mutex::new(new_histogram()),
-    });
-    let measured_from = SystemTime::now() + sh.scenario.warmup;
+    }
+}
 
-    let stop_notify = Arc::new(tokio::sync::Notify::new());
-    let interrupted = Arc::new(AtomicBool::new(false));
-    // The listener holds the run's stores: it ends with the run (a process that runs many,
-    // a sweep or a gate, would otherwise keep every run's connections open).
-    let _signal_listener = {
-        let sh = sh.clone();
-        let n = stop_notify.clone();
-        let interrupted = interrupted.clone();
-        AbortOnDrop(tokio::spawn(async move {
-            interrupt_signal().await;
-            interrupted.store(true, Ordering::SeqCst);
-            // Set before `stop`: whoever sees `stop` sees when, and the scheduler sends only
-            // arrivals intended before it.
-            let _ = sh.stop_at.set(Instant::now());
-            sh.stop.store(true, Ordering::SeqCst);
-            n.notify_waiters();
-        }))
-    };
+/// Listens for SIGINT and SIGTERM, which interrupt the run, until the guard is dropped.
+fn stop_on_signal(
+    sh: &Arc<Shared>,
+    stop_notify: &Arc<tokio::sync::Notify>,
+    interrupted: &Arc<AtomicBool>,
+) -> AbortOnDrop {
+    let sh = sh.clone();
+    let n = stop_notify.clone();
+    let interrupted = interrupted.clone();
+    AbortOnDrop(tokio::spawn(async move {
+        interrupt_signal().await;
+        interrupted.store(true, Ordering::SeqCst);
+        // Set before `stop`: whoever sees `stop` sees when, and the scheduler sends only
+        // arrivals intended before it.
+        let _ = sh.stop_at.set(Instant::now());
+        sh.stop.store(true, Ordering::SeqCst);
+        n.notify_waiters();
+    }))
+}
 
-    let mut workers = Vec::new();
-    let mut scheduler = None;
-    // Open model: a receiver kept here, to count what is still queued if workers are aborted.
-    let mut queue = None;
-    let target_rate;
+/// The load, once started: its workers and, for the open model, scheduler and queue.
+struct StartedLoad {
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    /// Open model: returns the index of the first arrival it did not send, and how late it
+    /// sent the measured ones.
+    scheduler: Option<std::thread::JoinHandle<(u64, Histogram<u64>)>>,
+    /// Open model: a receiver kept here, to count what is still queued if workers are aborted.
+    queue: Option<flume::Receiver<(Instant, u64)>>,
+    /// Open model: the configured rate (a distributed worker's share); None when closed.
+    target_rate: Option<f64>,
+}
+
+/// Starts the load: the scheduler and workers (open model) or the virtual users (closed).
+fn start_load(sh: &Arc<Shared>, stop_notify: &Arc<tokio::sync::Notify>) -> StartedLoad {
     match sh.scenario.load.clone() {
         Load::Open {
             rate,
@@ -345,255 +416,355 @@ pub async fn run(
             arrivals,
         } => {
             // A worker's target is its share.
-            target_rate = Some(rate / sh.scenario.worker.map_or(1.0, |p| f64::from(p.count)));
-            let mut clock = ArrivalClock::new(arrivals, rate, ramp_from, ramp, sh.scenario.seed);
+            let target_rate = Some(rate / sh.scenario.worker.map_or(1.0, |p| f64::from(p.count)));
+            let clock = ArrivalClock::new(arrivals, rate, ramp_from, ramp, sh.scenario.seed);
             let (tx, rx) = flume::unbounded::<(Instant, u64)>();
-            queue = Some(rx.clone());
-            let shs = sh.clone();
-            // Returns the index of the first arrival it did not send, and how late it sent
-            // the measured ones (its own lag: the generator falling behind its schedule).
-            scheduler = Some(std::thread::spawn(move || -> (u64, Histogram<u64>) {
-                let mut lag = new_histogram();
-                let part = shs.scenario.worker;
-                loop {
-                    let (i, offset) = clock.next().expect("the clock never ends");
-                    let at = shs.t0 + offset;
-                    if at >= shs.end || shs.stop.load(Ordering::SeqCst) {
-                        return (i, lag);
-                    }
-                    // A worker sends its share of the one-process schedule.
-                    if part.is_some_and(|p| !p.owns(i)) {
-                        continue;
-                    }
-                    loop {
-                        let now = Instant::now();
-                        if now >= at || shs.stop.load(Ordering::SeqCst) {
-                            break;
-                        }
-                        std::thread::sleep((at - now).min(Duration::from_millis(50)));
-                    }
-                    if at >= shs.warmup_end {
-                        let _ = lag.record(micros(Instant::now().saturating_duration_since(at)));
-                    }
-                    // Due before an early stop: still the window's, sent.
-                    let after_stop = shs.stop.load(Ordering::SeqCst)
-                        && shs.stop_at.get().map_or(true, |s| at > *s);
-                    if after_stop || tx.send((at, i)).is_err() {
-                        return (i, lag);
-                    }
-                }
-            }));
-            for w in 0..max_in_flight {
-                let sh = sh.clone();
-                let rx = rx.clone();
-                workers.push(tokio::spawn(async move {
-                    let mut rng = worker_rng(param_seed(&sh.scenario), w);
-                    while let Ok((intended, slot)) = rx.recv_async().await {
-                        let now = Instant::now();
-                        let measured = intended >= sh.warmup_end;
-                        let at_the_edge = sh.stop_at.get().is_some_and(|s| {
-                            intended <= *s && s.saturating_duration_since(intended) <= STOP_EDGE
-                        });
-                        if sh.stop.load(Ordering::SeqCst) && !at_the_edge {
-                            // Still queued when the run stopped: never started.
-                            if measured {
-                                let op = sh.mix[(slot % sh.mix.len() as u64) as usize];
-                                sh.recorder.record_ending(
-                                    Label { op, sub: None },
-                                    Ending::Missed,
-                                    micros(now.saturating_duration_since(intended)),
-                                );
-                            }
-                            continue;
-                        }
-                        if measured {
-                            let delay = now.saturating_duration_since(intended);
-                            sh.started.fetch_add(1, Ordering::Relaxed);
-                            if delay > LATE_AFTER {
-                                sh.late.fetch_add(1, Ordering::Relaxed);
-                            }
-                            let _ = lock(&sh.start_delay).record(micros(delay));
-                        }
-                        run_one(&sh, w, &mut rng, intended, slot).await;
-                    }
-                }));
+            let queue = Some(rx.clone());
+            let scheduler = Some(spawn_scheduler(sh.clone(), clock, tx));
+            let workers = (0..max_in_flight)
+                .map(|w| tokio::spawn(open_worker(sh.clone(), w, rx.clone())))
+                .collect();
+            StartedLoad {
+                workers,
+                scheduler,
+                queue,
+                target_rate,
             }
         }
         Load::Closed { users, think_time } => {
-            target_rate = None;
+            let mut workers = Vec::new();
             for w in 0..users {
                 if sh.scenario.worker.is_some_and(|p| !p.owns(w as u64)) {
                     // Another worker's virtual user.
                     continue;
                 }
-                let sh = sh.clone();
-                let n = stop_notify.clone();
-                workers.push(tokio::spawn(async move {
-                    let mut rng = worker_rng(param_seed(&sh.scenario), w);
-                    // Users start at different points of the cycle.
-                    let mut slot = (w * sh.mix.len() / users) as u64;
-                    loop {
-                        let start = Instant::now();
-                        if start >= sh.end || sh.stop.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        if start >= sh.warmup_end {
-                            sh.started.fetch_add(1, Ordering::Relaxed);
-                        }
-                        run_one(&sh, w, &mut rng, start, slot).await;
-                        slot += 1;
-                        if sh.unsupported.iter().all(|u| u.get().is_some()) {
-                            break;
-                        }
-                        if !think_time.is_zero() {
-                            tokio::select! {
-                                _ = tokio::time::sleep(think_time) => {}
-                                _ = n.notified() => break,
-                            }
-                        }
-                    }
-                }));
+                let user = closed_user(sh.clone(), stop_notify.clone(), w, users, think_time);
+                workers.push(tokio::spawn(user));
+            }
+            StartedLoad {
+                workers,
+                scheduler: None,
+                queue: None,
+                target_rate: None,
             }
         }
     }
+}
 
-    // Harvest every second: warm-up ticks from t0, measured ticks from the warm-up's end.
-    let tty = std::io::stderr().is_terminal();
-    let mut intervals: Vec<IntervalPoint> = Vec::new();
-    let mut last_tick = warmup_end;
-    let mut k: u32 = 1;
-    let mut aborted: Option<String> = None;
-    let cpu_at_start = process_cpu_seconds();
-    let wall_at_start = Instant::now();
+/// Starts the open model's scheduler thread, which queues each arrival at its intended start.
+fn spawn_scheduler(
+    shs: Arc<Shared>,
+    mut clock: ArrivalClock,
+    tx: flume::Sender<(Instant, u64)>,
+) -> std::thread::JoinHandle<(u64, Histogram<u64>)> {
+    // Returns the index of the first arrival it did not send, and how late it sent the
+    // measured ones (its own lag: the generator falling behind its schedule).
+    std::thread::spawn(move || -> (u64, Histogram<u64>) {
+        let mut lag = new_histogram();
+        let part = shs.scenario.worker;
+        loop {
+            let (i, offset) = clock.next().expect("the clock never ends");
+            let at = shs.t0 + offset;
+            if at >= shs.end || shs.stop.load(Ordering::SeqCst) {
+                return (i, lag);
+            }
+            // A worker sends its share of the one-process schedule.
+            if part.is_some_and(|p| !p.owns(i)) {
+                continue;
+            }
+            loop {
+                let now = Instant::now();
+                if now >= at || shs.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                std::thread::sleep((at - now).min(Duration::from_millis(50)));
+            }
+            if at >= shs.warmup_end {
+                let _ = lag.record(micros(Instant::now().saturating_duration_since(at)));
+            }
+            // Due before an early stop: still the window's, sent.
+            let after_stop =
+                shs.stop.load(Ordering::SeqCst) && shs.stop_at.get().map_or(true, |s| at > *s);
+            if after_stop || tx.send((at, i)).is_err() {
+                return (i, lag);
+            }
+        }
+    })
+}
+
+/// An open-model worker: runs queued arrivals; one still queued after the stop is missed.
+async fn open_worker(sh: Arc<Shared>, w: usize, rx: flume::Receiver<(Instant, u64)>) {
+    let mut rng = worker_rng(param_seed(&sh.scenario), w);
+    while let Ok((intended, slot)) = rx.recv_async().await {
+        let now = Instant::now();
+        let measured = intended >= sh.warmup_end;
+        let at_the_edge = sh
+            .stop_at
+            .get()
+            .is_some_and(|s| intended <= *s && s.saturating_duration_since(intended) <= STOP_EDGE);
+        if sh.stop.load(Ordering::SeqCst) && !at_the_edge {
+            // Still queued when the run stopped: never started.
+            if measured {
+                let op = sh.mix[(slot % sh.mix.len() as u64) as usize];
+                sh.recorder.record_ending(
+                    Label { op, sub: None },
+                    Ending::Missed,
+                    micros(now.saturating_duration_since(intended)),
+                );
+            }
+            continue;
+        }
+        if measured {
+            let delay = now.saturating_duration_since(intended);
+            sh.started.fetch_add(1, Ordering::Relaxed);
+            if delay > LATE_AFTER {
+                sh.late.fetch_add(1, Ordering::Relaxed);
+            }
+            let _ = lock(&sh.start_delay).record(micros(delay));
+        }
+        run_one(&sh, w, &mut rng, intended, slot).await;
+    }
+}
+
+/// A closed-model virtual user: runs an operation, thinks, repeats until the run stops.
+async fn closed_user(
+    sh: Arc<Shared>,
+    n: Arc<tokio::sync::Notify>,
+    w: usize,
+    users: usize,
+    think_time: Duration,
+) {
+    let mut rng = worker_rng(param_seed(&sh.scenario), w);
+    // Users start at different points of the cycle.
+    let mut slot = (w * sh.mix.len() / users) as u64;
+    loop {
+        let start = Instant::now();
+        if start >= sh.end || sh.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if start >= sh.warmup_end {
+            sh.started.fetch_add(1, Ordering::Relaxed);
+        }
+        run_one(&sh, w, &mut rng, start, slot).await;
+        slot += 1;
+        if sh.unsupported.iter().all(|u| u.get().is_some()) {
+            break;
+        }
+        if !think_time.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(think_time) => {}
+                _ = n.notified() => break,
+            }
+        }
+    }
+}
+
+/// The harvest loop's state: the measured intervals so far, and the generator's samples.
+struct Ticks {
+    tty: bool,
+    intervals: Vec<IntervalPoint>,
+    /// The end of the last harvested interval (the warm-up's end before the first).
+    last_tick: Instant,
+    /// The next measured tick, in seconds from the warm-up's end.
+    k: u32,
+    /// The threshold line that ended the run (`abort_on_fail`).
+    aborted: Option<String>,
+    cpu_at_start: f64,
+    wall_at_start: Instant,
     // Sampled at every measured tick: arrivals queued for a worker, operations in flight.
-    let (mut max_queue, mut in_flight_sum, mut in_flight_max, mut samples) =
-        (0usize, 0u64, 0usize, 0u64);
+    max_queue: usize,
+    in_flight_sum: u64,
+    in_flight_max: usize,
+    samples: u64,
+}
+
+/// Harvests every second until the run stops: warm-up ticks, then one per measured second.
+async fn harvest_until_stop(
+    sh: &Shared,
+    stop_notify: &tokio::sync::Notify,
+    queue: Option<&flume::Receiver<(Instant, u64)>>,
+    mut hlog: Option<&mut HlogWriter>,
+    quiet: bool,
+) -> Ticks {
+    let mut ticks = Ticks {
+        tty: std::io::stderr().is_terminal(),
+        intervals: Vec::new(),
+        last_tick: sh.warmup_end,
+        k: 1,
+        aborted: None,
+        cpu_at_start: process_cpu_seconds(),
+        wall_at_start: Instant::now(),
+        max_queue: 0,
+        in_flight_sum: 0,
+        in_flight_max: 0,
+        samples: 0,
+    };
     let op_names: Vec<&str> = sh.scenario.ops.iter().map(|o| o.name()).collect();
     loop {
         let now = Instant::now();
-        let next = if now < warmup_end {
-            (t0 + Duration::from_secs((now - t0).as_secs() + 1)).min(warmup_end)
+        let next = if now < sh.warmup_end {
+            (sh.t0 + Duration::from_secs((now - sh.t0).as_secs() + 1)).min(sh.warmup_end)
         } else {
-            (warmup_end + Duration::from_secs(k as u64)).min(end)
+            (sh.warmup_end + Duration::from_secs(ticks.k as u64)).min(sh.end)
         };
         tokio::select! {
             _ = tokio::time::sleep_until(next.into()) => {}
             _ = stop_notify.notified() => {}
         }
         let now = Instant::now();
-        let mut stopping = sh.stop.load(Ordering::SeqCst) || now >= end;
-        // abort_on_fail: once per tick after its grace, the thresholds that can be judged
-        // on the run so far; a failure ends the window here, like a signal.
-        if let Some(after) = sh.scenario.abort_on_fail {
-            if !stopping && aborted.is_none() && now >= warmup_end + after {
-                if let Some(line) = crate::thresholds::failing_live(
-                    &sh.scenario.thresholds,
-                    &recorder.totals(),
-                    &op_names,
-                ) {
-                    let _ = sh.stop_at.set(Instant::now());
-                    sh.stop.store(true, Ordering::SeqCst);
-                    aborted = Some(line);
-                    stopping = true;
-                }
-            }
+        let mut stopping = sh.stop.load(Ordering::SeqCst) || now >= sh.end;
+        if !stopping && ticks.aborted.is_none() {
+            ticks.aborted = abort_if_threshold_fails(sh, now, &op_names);
+            stopping = ticks.aborted.is_some();
         }
-        if now < warmup_end && !stopping {
+        if now < sh.warmup_end && !stopping {
             if !quiet {
                 let line = format!(
                     "warm-up {:>4.0}s/{:.0}s  {} ops",
-                    (now - t0).as_secs_f64(),
+                    (now - sh.t0).as_secs_f64(),
                     sh.scenario.warmup.as_secs_f64(),
                     sh.warmup_ops.load(Ordering::Relaxed)
                 );
-                live(tty, &line);
+                live(ticks.tty, &line);
             }
             continue;
         }
-        if now < warmup_end {
+        if now < sh.warmup_end {
             break;
         }
-        if next > warmup_end && next <= now || stopping {
-            if let Some(q) = &queue {
-                max_queue = max_queue.max(q.len());
-            }
-            let busy = sh.running.iter().filter(|r| lock(r).is_some()).count();
-            in_flight_sum += busy as u64;
-            in_flight_max = in_flight_max.max(busy);
-            samples += 1;
-            let snap = recorder.harvest();
-            // An interrupted window ends when the signal came, not at this tick.
-            let end_t = sh
-                .stop_at
-                .get()
-                .map_or(now, |at| now.min(*at))
-                .min(end)
-                .max(last_tick);
-            let secs = (end_t - last_tick).as_secs_f64();
-            let t = (end_t - warmup_end).as_secs_f64();
-            if let Some(h) = hlog.as_mut() {
-                let start = last_tick - warmup_end;
-                let dur = end_t - last_tick;
-                for (label, hist, _) in &snap.series {
-                    h.write(&label_name(&sh.scenario, *label), hist, start, dur);
-                }
-                h.write("", &snap.overall, start, dur);
-            }
-            let point = IntervalPoint {
-                t,
-                seconds: secs,
-                ops: snap.overall.len() + snap.errors + snap.noop,
-                errors: snap.errors,
-                noop: snap.noop,
-                p50_us: value_or_zero(&snap.overall, 0.5),
-                p99_us: value_or_zero(&snap.overall, 0.99),
-                max_us: snap.overall.max(),
-                per_op: snap
-                    .series
-                    .iter()
-                    .map(|(l, h, _)| {
-                        (
-                            label_name(&sh.scenario, *l),
-                            h.len(),
-                            value_or_zero(h, 0.99),
-                        )
-                    })
-                    .collect(),
-            };
-            if !quiet && secs > 0.0 {
-                let total = sh.scenario.duration.as_secs_f64();
-                let line = format!(
-                    "{:>5.0}s/{:.0}s  {:>8.1} ops/s  p50 {:>9}  p99 {:>9}  errors {:<5} remaining {:.0}s",
-                    t,
-                    total,
-                    point.ops as f64 / secs,
-                    fmt_us(point.p50_us),
-                    fmt_us(point.p99_us),
-                    point.errors,
-                    (total - t).max(0.0)
-                );
-                live(tty, &line);
-            }
-            if secs > 0.0 {
-                intervals.push(point);
-            }
-            last_tick = end_t;
-            k += 1;
+        if next > sh.warmup_end && next <= now || stopping {
+            ticks.sample_generator(sh, queue);
+            ticks.close_interval(sh, now, hlog.as_deref_mut(), quiet);
         }
         if stopping {
             break;
         }
     }
-    if tty && !quiet {
+    if ticks.tty && !quiet {
         eprintln!();
     }
+    ticks
+}
+
+/// `abort_on_fail`: after its grace, stops the run on the first threshold failing so far.
+fn abort_if_threshold_fails(sh: &Shared, now: Instant, op_names: &[&str]) -> Option<String> {
+    let after = sh.scenario.abort_on_fail?;
+    if now < sh.warmup_end + after {
+        return None;
+    }
+    let line =
+        crate::thresholds::failing_live(&sh.scenario.thresholds, &sh.recorder.totals(), op_names)?;
+    let _ = sh.stop_at.set(Instant::now());
     sh.stop.store(true, Ordering::SeqCst);
-    stop_notify.notify_waiters();
-    // The end of the measured window: the end, or when the signal came.
-    let cut = last_tick.max(warmup_end);
-    let cpu_s = process_cpu_seconds() - cpu_at_start;
-    let wall_s = wall_at_start.elapsed().as_secs_f64();
-    let (next_unsent, dispatch_lag) = match scheduler {
+    Some(line)
+}
+
+impl Ticks {
+    /// Samples the arrivals queued for a worker and the operations in flight.
+    fn sample_generator(&mut self, sh: &Shared, queue: Option<&flume::Receiver<(Instant, u64)>>) {
+        if let Some(q) = queue {
+            self.max_queue = self.max_queue.max(q.len());
+        }
+        let busy = sh.running.iter().filter(|r| lock(r).is_some()).count();
+        self.in_flight_sum += busy as u64;
+        self.in_flight_max = self.in_flight_max.max(busy);
+        self.samples += 1;
+    }
+
+    /// Ends the interval at `now` (or the stop) into the hlog, the charts and the live line.
+    fn close_interval(
+        &mut self,
+        sh: &Shared,
+        now: Instant,
+        hlog: Option<&mut HlogWriter>,
+        quiet: bool,
+    ) {
+        let snap = sh.recorder.harvest();
+        // An interrupted window ends when the signal came, not at this tick.
+        let end_t = sh
+            .stop_at
+            .get()
+            .map_or(now, |at| now.min(*at))
+            .min(sh.end)
+            .max(self.last_tick);
+        let secs = (end_t - self.last_tick).as_secs_f64();
+        let t = (end_t - sh.warmup_end).as_secs_f64();
+        if let Some(h) = hlog {
+            let start = self.last_tick - sh.warmup_end;
+            write_hlog(h, sh, &snap, start, end_t - self.last_tick);
+        }
+        let point = interval_point(sh, &snap, t, secs);
+        if !quiet && secs > 0.0 {
+            let total = sh.scenario.duration.as_secs_f64();
+            let line = format!(
+                "{:>5.0}s/{:.0}s  {:>8.1} ops/s  p50 {:>9}  p99 {:>9}  errors {:<5} remaining {:.0}s",
+                t,
+                total,
+                point.ops as f64 / secs,
+                fmt_us(point.p50_us),
+                fmt_us(point.p99_us),
+                point.errors,
+                (total - t).max(0.0)
+            );
+            live(self.tty, &line);
+        }
+        if secs > 0.0 {
+            self.intervals.push(point);
+        }
+        self.last_tick = end_t;
+        self.k += 1;
+    }
+}
+
+/// Writes a harvest's histograms to the hlog: each label's, then the overall one.
+fn write_hlog(
+    h: &mut HlogWriter,
+    sh: &Shared,
+    snap: &crate::metrics::IntervalSnapshot,
+    start: Duration,
+    dur: Duration,
+) {
+    for (label, hist, _) in &snap.series {
+        h.write(&label_name(&sh.scenario, *label), hist, start, dur);
+    }
+    h.write("", &snap.overall, start, dur);
+}
+
+/// The chart point of a harvested interval ending `t` seconds into the window.
+fn interval_point(
+    sh: &Shared,
+    snap: &crate::metrics::IntervalSnapshot,
+    t: f64,
+    secs: f64,
+) -> IntervalPoint {
+    IntervalPoint {
+        t,
+        seconds: secs,
+        ops: snap.overall.len() + snap.errors + snap.noop,
+        errors: snap.errors,
+        noop: snap.noop,
+        p50_us: value_or_zero(&snap.overall, 0.5),
+        p99_us: value_or_zero(&snap.overall, 0.99),
+        max_us: snap.overall.max(),
+        per_op: snap
+            .series
+            .iter()
+            .map(|(l, h, _)| {
+                (
+                    label_name(&sh.scenario, *l),
+                    h.len(),
+                    value_or_zero(h, 0.99),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// Waits for the scheduler thread: the first arrival it did not send, and its lag.
+async fn join_scheduler(
+    scheduler: Option<std::thread::JoinHandle<(u64, Histogram<u64>)>>,
+) -> (Option<u64>, Option<Histogram<u64>>) {
+    match scheduler {
         Some(s) => match tokio::task::spawn_blocking(move || s.join())
             .await
             .ok()
@@ -603,34 +774,51 @@ pub async fn run(
             None => (None, None),
         },
         None => (None, None),
-    };
-    let generator = crate::report::GeneratorFacts {
+    }
+}
+
+/// How the load generator itself kept up.
+fn generator_facts(
+    n_workers: usize,
+    dispatch_lag: Option<&Histogram<u64>>,
+    ticks: &Ticks,
+    cpu_s: f64,
+    wall_s: f64,
+) -> crate::report::GeneratorFacts {
+    crate::report::GeneratorFacts {
         workers: n_workers,
-        dispatch_lag_p90_us: dispatch_lag.as_ref().map(|h| value_or_zero(h, 0.9)),
-        dispatch_lag_p99_us: dispatch_lag.as_ref().map(|h| value_or_zero(h, 0.99)),
-        dispatch_lag_max_us: dispatch_lag.as_ref().map(|h| h.max()),
-        max_queue,
-        mean_in_flight: if samples > 0 {
-            in_flight_sum as f64 / samples as f64
+        dispatch_lag_p90_us: dispatch_lag.map(|h| value_or_zero(h, 0.9)),
+        dispatch_lag_p99_us: dispatch_lag.map(|h| value_or_zero(h, 0.99)),
+        dispatch_lag_max_us: dispatch_lag.map(|h| h.max()),
+        max_queue: ticks.max_queue,
+        mean_in_flight: if ticks.samples > 0 {
+            ticks.in_flight_sum as f64 / ticks.samples as f64
         } else {
             0.0
         },
-        max_in_flight: in_flight_max,
+        max_in_flight: ticks.in_flight_max,
         cpu_s,
         wall_s,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
-    let interrupted = interrupted.load(Ordering::SeqCst);
-    // Operations still running get the timeout (at most 10 s; 2 s after a signal, which
-    // asks for a quick stop) to finish; then they, and arrivals still queued, are abandoned.
-    let grace = sh
-        .scenario
-        .timeout
-        .min(if interrupted || aborted.is_some() {
-            Duration::from_secs(2)
-        } else {
-            Duration::from_secs(10)
-        });
+    }
+}
+
+/// How long running operations may take to finish: the timeout, at most 10 s (2 s early).
+fn grace_period(scenario: &Scenario, stopped_early: bool) -> Duration {
+    scenario.timeout.min(if stopped_early {
+        Duration::from_secs(2)
+    } else {
+        Duration::from_secs(10)
+    })
+}
+
+/// Gives the workers `grace` to end, then aborts them and counts what was left as abandoned.
+async fn finish_workers(
+    sh: &Shared,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    queue: Option<&flume::Receiver<(Instant, u64)>>,
+    grace: Duration,
+) {
     // A set that drops each worker as it ends: a finished JoinHandle is never polled again
     // (joining `&mut` handles twice, once within the grace and once after aborting, panics
     // with "JoinHandle polled after completion" when some ended within the grace).
@@ -646,18 +834,18 @@ pub async fn run(
         let given_up = Instant::now();
         for slot in &sh.running {
             if let Some((op, intended)) = lock(slot).take() {
-                recorder.record_ending(
+                sh.recorder.record_ending(
                     Label { op, sub: None },
                     Ending::Abandoned,
                     micros(given_up.saturating_duration_since(intended)),
                 );
             }
         }
-        if let Some(q) = &queue {
+        if let Some(q) = queue {
             for (intended, slot) in q.drain() {
-                if intended >= warmup_end {
+                if intended >= sh.warmup_end {
                     let op = sh.mix[(slot % sh.mix.len() as u64) as usize];
-                    recorder.record_ending(
+                    sh.recorder.record_ending(
                         Label { op, sub: None },
                         Ending::Abandoned,
                         micros(given_up.saturating_duration_since(intended)),
@@ -666,8 +854,12 @@ pub async fn run(
             }
         }
     }
-    // What was intended in the window, from the schedule alone.
-    let (intended, intended_per_op) = match &sh.scenario.load {
+}
+
+/// The arrivals intended in the window ending at `cut`, in all and per operation.
+fn intended_in_window(sh: &Shared, cut: Instant, next_unsent: Option<u64>) -> (u64, Vec<u64>) {
+    let n_ops = sh.scenario.ops.len();
+    match &sh.scenario.load {
         Load::Open {
             rate,
             ramp_from,
@@ -679,52 +871,28 @@ pub async fn run(
             let (lo, hi) = match arrivals {
                 Arrivals::Uniform => (
                     first_arrival_at_or_after(sh.scenario.warmup, *rate, *ramp_from, *ramp),
-                    first_arrival_at_or_after(cut - t0, *rate, *ramp_from, *ramp),
+                    first_arrival_at_or_after(cut - sh.t0, *rate, *ramp_from, *ramp),
                 ),
-                Arrivals::Poisson => window_by_clock(clock.clone(), sh.scenario.warmup, cut - t0),
+                Arrivals::Poisson => {
+                    window_by_clock(clock.clone(), sh.scenario.warmup, cut - sh.t0)
+                }
             };
             let sent = next_unsent.unwrap_or(0);
             let hi = hi.max(sent).max(lo);
             // Intended in the window but never sent (the scheduler fell behind, or the
             // window ended while it slept): missed, given up at the end of the window.
             let unsent_from = sent.max(lo);
-            let part = sh.scenario.worker;
             let mut times = clock.skip(unsent_from as usize);
-            for i in unsent_from..hi {
-                let op = sh.mix[(i % sh.mix.len() as u64) as usize];
-                let offset = match arrivals {
-                    Arrivals::Uniform => intended_at(i, *rate, *ramp_from, *ramp),
-                    Arrivals::Poisson => times.next().map_or(Duration::ZERO, |t| t.1),
-                };
-                if part.is_some_and(|p| !p.owns(i)) {
-                    continue;
-                }
-                let at = t0 + offset;
-                recorder.record_ending(
-                    Label { op, sub: None },
-                    Ending::Missed,
-                    micros(cut.saturating_duration_since(at)),
-                );
-            }
-            match part {
-                None => (
-                    hi - lo,
-                    (0..n_ops)
-                        .map(|op| arrivals_of_op(&sh.mix, op, lo, hi))
-                        .collect(),
-                ),
-                Some(p) => {
-                    let mut per_op = vec![0u64; n_ops];
-                    for i in (lo..hi).filter(|i| p.owns(*i)) {
-                        per_op[sh.mix[(i % sh.mix.len() as u64) as usize]] += 1;
-                    }
-                    (per_op.iter().sum(), per_op)
-                }
-            }
+            let offset_of = |i: u64| match arrivals {
+                Arrivals::Uniform => intended_at(i, *rate, *ramp_from, *ramp),
+                Arrivals::Poisson => times.next().map_or(Duration::ZERO, |t| t.1),
+            };
+            record_unsent_as_missed(sh, unsent_from..hi, offset_of, cut);
+            intended_open(sh, lo..hi)
         }
         Load::Closed { .. } => {
             // Closed model: intended = what the users started; per op, what ended there.
-            let totals = recorder.totals();
+            let totals = sh.recorder.totals();
             let per_op = (0..n_ops)
                 .map(|op| {
                     totals
@@ -737,39 +905,63 @@ pub async fn run(
                 .collect();
             (sh.started.load(Ordering::SeqCst), per_op)
         }
-    };
-    // Results that arrived after the last harvest (operations finishing after the end).
-    let late_snap = recorder.harvest();
-    if let Some(h) = hlog.as_mut() {
-        if !late_snap.overall.is_empty() {
-            let start = last_tick - warmup_end;
-            let dur = Instant::now().saturating_duration_since(last_tick);
-            for (label, hist, _) in &late_snap.series {
-                h.write(&label_name(&sh.scenario, *label), hist, start, dur);
+    }
+}
+
+/// Records the `unsent` arrivals (this worker's) as missed at `cut`, `offset_of` their starts.
+fn record_unsent_as_missed(
+    sh: &Shared,
+    unsent: std::ops::Range<u64>,
+    mut offset_of: impl FnMut(u64) -> Duration,
+    cut: Instant,
+) {
+    let part = sh.scenario.worker;
+    for i in unsent {
+        let op = sh.mix[(i % sh.mix.len() as u64) as usize];
+        let offset = offset_of(i);
+        if part.is_some_and(|p| !p.owns(i)) {
+            continue;
+        }
+        let at = sh.t0 + offset;
+        sh.recorder.record_ending(
+            Label { op, sub: None },
+            Ending::Missed,
+            micros(cut.saturating_duration_since(at)),
+        );
+    }
+}
+
+/// The open model's arrivals `window` (this worker's share), in all and per op.
+fn intended_open(sh: &Shared, window: std::ops::Range<u64>) -> (u64, Vec<u64>) {
+    let n_ops = sh.scenario.ops.len();
+    let (lo, hi) = (window.start, window.end);
+    match sh.scenario.worker {
+        None => (
+            hi - lo,
+            (0..n_ops)
+                .map(|op| arrivals_of_op(&sh.mix, op, lo, hi))
+                .collect(),
+        ),
+        Some(p) => {
+            let mut per_op = vec![0u64; n_ops];
+            for i in (lo..hi).filter(|i| p.owns(*i)) {
+                per_op[sh.mix[(i % sh.mix.len() as u64) as usize]] += 1;
             }
-            h.write("", &late_snap.overall, start, dur);
+            (per_op.iter().sum(), per_op)
         }
     }
-    let measured = cut.saturating_duration_since(warmup_end);
-    let start_delay = lock(&sh.start_delay).clone();
-    Ok(RunOutcome {
-        measured_from,
-        measured,
-        interrupted,
-        aborted_by_threshold: aborted,
-        target_rate,
-        intended,
-        intended_per_op,
-        started: sh.started.load(Ordering::SeqCst),
-        late_starts: sh.late.load(Ordering::SeqCst),
-        start_delay,
-        warmup_ops: sh.warmup_ops.load(Ordering::SeqCst),
-        warmup_errors: sh.warmup_errors.load(Ordering::SeqCst),
-        unsupported: sh.unsupported.iter().map(|u| u.get().cloned()).collect(),
-        grace,
-        intervals,
-        generator,
-    })
+}
+
+/// Writes to the hlog the results that arrived after the last harvest.
+fn write_late_results(sh: &Shared, hlog: Option<&mut HlogWriter>, last_tick: Instant) {
+    let late_snap = sh.recorder.harvest();
+    if let Some(h) = hlog {
+        if !late_snap.overall.is_empty() {
+            let start = last_tick - sh.warmup_end;
+            let dur = Instant::now().saturating_duration_since(last_tick);
+            write_hlog(h, sh, &late_snap, start, dur);
+        }
+    }
 }
 
 fn value_or_zero(h: &Histogram<u64>, q: f64) -> u64 {

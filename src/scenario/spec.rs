@@ -555,369 +555,19 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
         file: file.to_string(),
         src,
     };
-    let raw: RawScenario = toml::from_str(src).map_err(|e| {
-        let offset = e.span().map(|s| s.start).unwrap_or(0);
-        let msg = e.message().trim().to_string();
-        let hint = if msg.contains("unknown field") {
-            format!("remove or rename that key; {FORMAT_HINT}")
-        } else if msg.contains("missing field") {
-            format!("add it; {FORMAT_HINT}")
-        } else {
-            FORMAT_HINT.to_string()
-        };
-        cx.err(offset, msg, hint)
-    })?;
-
-    let name = raw.name.get_ref().trim().to_string();
-    if name.is_empty()
-        || name.chars().count() > MAX_NAME_CHARS
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(cx.err(
-            raw.name.span().start,
-            format!(
-                "scenario name {} must be 1 to {MAX_NAME_CHARS} letters, digits, '-' or '_'",
-                shorten(&name)
-            ),
-            "it becomes part of the report directory name",
-        ));
-    }
-    if raw.description.chars().count() > MAX_DESCRIPTION_CHARS {
-        return Err(cx.err(
-            cx.key_offset(0..src.len(), "description"),
-            format!(
-                "the description is {} characters long; at most {MAX_DESCRIPTION_CHARS}",
-                raw.description.chars().count()
-            ),
-            "it is copied into every report: keep it to a sentence or a paragraph",
-        ));
-    }
-    let mut duration = cx.duration(&raw.duration, "duration")?;
-    if let Some(d) = overrides.duration {
-        check_flag_duration(file, "--duration", d)?;
-        duration = d;
-    }
-    if duration < MIN_RUN {
-        let (line, what) = match overrides.duration {
-            Some(_) => (0, "--duration"),
-            None => (cx.line_of(raw.duration.span().start), "duration"),
-        };
-        return Err(SpecError {
-            file: file.to_string(),
-            line,
-            message: format!(
-                "{what} {:?} is too short: the measured window is at least 100ms",
-                duration
-            ),
-            hint: DURATION_HINT.into(),
-        });
-    }
-    let mut warmup = match &raw.warmup {
-        Some(w) => cx.duration(w, "warmup")?,
-        None => Duration::ZERO,
-    };
-    if let Some(w) = overrides.warmup {
-        check_flag_duration(file, "--warmup", w)?;
-        warmup = w;
-    }
-    let timeout = match &raw.timeout {
-        Some(t) => cx.duration(t, "timeout")?,
-        None => Duration::from_secs(30),
-    };
-    if timeout.is_zero() {
-        return Err(cx.err(
-            raw.timeout.as_ref().map(|t| t.span().start).unwrap_or(0),
-            "timeout must be more than 0",
-            DURATION_HINT,
-        ));
-    }
-
-    let max_error_rate = match &raw.max_error_rate {
-        Some(r) => {
-            let v = *r.get_ref();
-            if !(0.0..=1.0).contains(&v) {
-                return Err(cx.err(
-                    r.span().start,
-                    format!("max_error_rate {v} must be between 0 and 1"),
-                    "the share of measured arrivals that may fail, e.g. 0.01 for 1%",
-                ));
-            }
-            v
-        }
-        None => 0.0,
-    };
-
-    // ---- ops
-    if raw.op.is_empty() {
-        return Err(cx.err(
-            raw.load.span().end,
-            "the scenario has no operations",
-            format!(
-                "add at least one [[op]] table with name and weight; operations: {}",
-                op_names()
-            ),
-        ));
-    }
-    let mut ops: Vec<OpSpec> = Vec::with_capacity(OPS.len());
-    let mut first_at: Vec<usize> = Vec::with_capacity(OPS.len());
-    for table in &raw.op {
-        let op = validate_op(&cx, table)?;
-        if let Some(k) = ops.iter().position(|o| o.name() == op.name()) {
-            // Refused at the first repeat, so a file of thousands of [[op]] tables stops here.
-            return Err(cx.err(
-                cx.key_offset(table.span(), "name"),
-                format!(
-                    "operation {} appears twice (first [[op]] on line {})",
-                    op.name(),
-                    cx.line_of(first_at[k])
-                ),
-                "each operation appears once, with one weight and one set of parameters; \
-                 merge the two tables",
-            ));
-        }
-        ops.push(op);
-        first_at.push(table.span().start);
-    }
-
-    // ---- load
-    let load_raw = raw.load.get_ref();
-    let conns = load_raw.connections.as_ref();
-    let conn = |v: Option<&Spanned<i64>>, default: u32| -> Result<u32, SpecError> {
-        match v {
-            None => Ok(default),
-            Some(s) if (1..=4096).contains(s.get_ref()) => Ok(*s.get_ref() as u32),
-            Some(s) => Err(cx.err(
-                s.span().start,
-                format!("connection count {} is out of range", s.get_ref()),
-                "use 1 to 4096 connections per store",
-            )),
-        }
-    };
-    let connections = Connections {
-        postgres: conn(conns.and_then(|c| c.get_ref().postgres.as_ref()), 8)?,
-        mongo: conn(conns.and_then(|c| c.get_ref().mongo.as_ref()), 4)?,
-        redis: conn(conns.and_then(|c| c.get_ref().redis.as_ref()), 4)?,
-    };
-    let model = load_raw.model.get_ref().as_str();
-    let only = |present: bool, key: &str, span: Option<usize>, m: &str| -> Result<(), SpecError> {
-        if present {
-            Err(cx.err(
-                span.unwrap_or(raw.load.span().start),
-                format!("{key} does not apply to the {m} model"),
-                "open takes rate, ramp, ramp_from, max_in_flight; closed takes users, think_time",
-            ))
-        } else {
-            Ok(())
-        }
-    };
-    let load = match model {
-        "open" => {
-            only(
-                load_raw.users.is_some(),
-                "users",
-                load_raw.users.as_ref().map(|s| s.span().start),
-                "open",
-            )?;
-            only(
-                load_raw.think_time.is_some(),
-                "think_time",
-                load_raw.think_time.as_ref().map(|s| s.span().start),
-                "open",
-            )?;
-            let rate = match (&load_raw.rate, overrides.rate) {
-                (_, Some(r)) => {
-                    check_rate(r).map_err(|m| SpecError {
-                        file: file.to_string(),
-                        line: 0,
-                        message: format!("--rate: {m}"),
-                        hint: "give --rate as operations per second, e.g. --rate 200".into(),
-                    })?;
-                    r
-                }
-                (Some(r), None) => *r.get_ref(),
-                (None, None) => {
-                    return Err(cx.err(
-                        raw.load.span().start,
-                        "the open model needs a rate",
-                        "add rate = <operations per second> to [load]",
-                    ))
-                }
-            };
-            if let Err(m) = check_rate(rate) {
-                return Err(cx.err(
-                    load_raw
-                        .rate
-                        .as_ref()
-                        .map(|r| r.span().start)
-                        .unwrap_or(raw.load.span().start),
-                    m,
-                    "rate is operations per second, e.g. rate = 200",
-                ));
-            }
-            let ramp = match &load_raw.ramp {
-                Some(r) => cx.duration(r, "ramp")?,
-                None => Duration::ZERO,
-            };
-            let mut ramp_from = load_raw
-                .ramp_from
-                .as_ref()
-                .map(|r| *r.get_ref())
-                .unwrap_or(0.0);
-            let ramp_from_at = load_raw
-                .ramp_from
-                .as_ref()
-                .map(|r| r.span().start)
-                .unwrap_or(raw.load.span().start);
-            if !ramp_from.is_finite() || ramp_from < 0.0 {
-                return Err(cx.err(
-                    ramp_from_at,
-                    format!("ramp_from {ramp_from} must be a number from 0 to rate ({rate})"),
-                    "the rate rises linearly from ramp_from to rate over ramp",
-                ));
-            }
-            if overrides.rate.is_some() {
-                // --rate sets the plateau; a ramp start above it is lowered to it.
-                ramp_from = ramp_from.min(rate);
-            }
-            if ramp_from > rate {
-                return Err(cx.err(
-                    ramp_from_at,
-                    format!("ramp_from {ramp_from} must be between 0 and rate ({rate})"),
-                    "the rate rises linearly from ramp_from to rate over ramp",
-                ));
-            }
-            let used: u32 = [
-                (Store::Postgres, connections.postgres),
-                (Store::Mongo, connections.mongo),
-                (Store::Redis, connections.redis),
-            ]
-            .iter()
-            .filter(|(s, _)| ops.iter().any(|o: &OpSpec| o.def.store == *s))
-            .map(|(_, n)| *n)
-            .sum();
-            let max_in_flight = match &load_raw.max_in_flight {
-                Some(m) if (1..=100_000).contains(m.get_ref()) => *m.get_ref() as usize,
-                Some(m) => {
-                    return Err(cx.err(
-                        m.span().start,
-                        format!("max_in_flight {} is out of range", m.get_ref()),
-                        "use 1 to 100000",
-                    ))
-                }
-                None => ((used as usize) * 4).clamp(16, 1024),
-            };
-            let arrivals = match (&load_raw.arrivals, overrides.arrivals) {
-                (_, Some(a)) => a,
-                (None, None) => crate::scenario::schedule::Arrivals::Uniform,
-                (Some(a), None) => match a.get_ref().as_str() {
-                    "uniform" => crate::scenario::schedule::Arrivals::Uniform,
-                    "poisson" => crate::scenario::schedule::Arrivals::Poisson,
-                    other => {
-                        return Err(cx.err(
-                            a.span().start,
-                            format!("arrivals {:?} is not a kind of arrivals", shorten(other)),
-                            "arrivals is \"uniform\" (evenly spaced, the default) or \"poisson\" (exponential gaps, like independent users)",
-                        ))
-                    }
-                },
-            };
-            Load::Open {
-                rate,
-                ramp_from,
-                ramp,
-                max_in_flight,
-                arrivals,
-            }
-        }
-        "closed" => {
-            only(
-                load_raw.rate.is_some(),
-                "rate",
-                load_raw.rate.as_ref().map(|s| s.span().start),
-                "closed",
-            )?;
-            only(
-                load_raw.ramp.is_some() || load_raw.ramp_from.is_some(),
-                "ramp",
-                load_raw.ramp.as_ref().map(|s| s.span().start),
-                "closed",
-            )?;
-            only(
-                load_raw.arrivals.is_some(),
-                "arrivals",
-                load_raw.arrivals.as_ref().map(|s| s.span().start),
-                "closed",
-            )?;
-            if overrides.rate.is_some() {
-                return Err(cx.err(
-                    load_raw.model.span().start,
-                    "--rate was given but the scenario uses the closed model",
-                    "the closed model's load is set by users and think_time; drop --rate",
-                ));
-            }
-            let users = match &load_raw.users {
-                Some(u) if (1..=100_000).contains(u.get_ref()) => *u.get_ref() as usize,
-                Some(u) => {
-                    return Err(cx.err(
-                        u.span().start,
-                        format!("users {} is out of range", u.get_ref()),
-                        "use 1 to 100000 virtual users",
-                    ))
-                }
-                None => {
-                    return Err(cx.err(
-                        raw.load.span().start,
-                        "the closed model needs users",
-                        "add users = <number of virtual users> to [load]",
-                    ))
-                }
-            };
-            let think_time = match &load_raw.think_time {
-                Some(t) => cx.duration(t, "think_time")?,
-                None => Duration::ZERO,
-            };
-            Load::Closed { users, think_time }
-        }
-        other => {
-            return Err(cx.err(
-                load_raw.model.span().start,
-                format!("unknown load model {other:?}"),
-                "model is \"open\" (arrival rate) or \"closed\" (virtual users)",
-            ))
-        }
-    };
-
+    let raw = raw_scenario(&cx)?;
+    let name = scenario_name(&cx, &raw)?;
+    check_description(&cx, &raw)?;
+    let duration = measured_duration(&cx, &raw, overrides)?;
+    let warmup = warmup_duration(&cx, &raw, overrides)?;
+    let timeout = op_timeout(&cx, &raw)?;
+    let max_error_rate = max_error_rate_of(&cx, &raw)?;
+    let ops = operations(&cx, &raw)?;
+    let connections = connections_of(&cx, raw.load.get_ref())?;
+    let load = load_model(&cx, &raw, overrides, &ops, &connections)?;
     let (cache, variants) = cache_variants(&cx, &raw, &ops)?;
-    let (load, connections) = match overrides.closed_users {
-        Some(n) => {
-            let c = n.clamp(1, 10_000) as u32;
-            (
-                Load::Closed {
-                    users: n.max(1),
-                    think_time: Duration::ZERO,
-                },
-                Connections {
-                    postgres: c,
-                    mongo: c,
-                    redis: c,
-                },
-            )
-        }
-        None => (load, connections),
-    };
-    let clinic_rate = match &raw.clinic_rate {
-        Some(r) if !(r.get_ref().is_finite() && *r.get_ref() > 0.0) => {
-            return Err(cx.err(
-                r.span().start,
-                format!("clinic_rate {} is not a positive number", r.get_ref()),
-                "clinic_rate is the operations per second one clinic generates, e.g. 40",
-            ))
-        }
-        Some(r) => Some(*r.get_ref()),
-        None => None,
-    };
+    let (load, connections) = with_closed_users(overrides, load, connections);
+    let clinic_rate = clinic_rate_of(&cx, &raw)?;
     let (thresholds, mut abort_on_fail) = thresholds(&cx, &raw, &ops, overrides)?;
     if overrides.abort_after.is_some() && !thresholds.is_empty() {
         abort_on_fail = overrides.abort_after;
@@ -942,6 +592,502 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
         clinic_rate,
         worker: overrides.worker,
     })
+}
+
+/// Reads the TOML into its raw shape, blaming a syntax error or a bad key on its line.
+fn raw_scenario(cx: &Ctx) -> Result<RawScenario, SpecError> {
+    toml::from_str(cx.src).map_err(|e| {
+        let offset = e.span().map(|s| s.start).unwrap_or(0);
+        let msg = e.message().trim().to_string();
+        let hint = if msg.contains("unknown field") {
+            format!("remove or rename that key; {FORMAT_HINT}")
+        } else if msg.contains("missing field") {
+            format!("add it; {FORMAT_HINT}")
+        } else {
+            FORMAT_HINT.to_string()
+        };
+        cx.err(offset, msg, hint)
+    })
+}
+
+/// The scenario's name, trimmed: 1 to [`MAX_NAME_CHARS`] letters, digits, '-' or '_'.
+fn scenario_name(cx: &Ctx, raw: &RawScenario) -> Result<String, SpecError> {
+    let name = raw.name.get_ref().trim().to_string();
+    if name.is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(cx.err(
+            raw.name.span().start,
+            format!(
+                "scenario name {} must be 1 to {MAX_NAME_CHARS} letters, digits, '-' or '_'",
+                shorten(&name)
+            ),
+            "it becomes part of the report directory name",
+        ));
+    }
+    Ok(name)
+}
+
+/// Refuses a description longer than [`MAX_DESCRIPTION_CHARS`].
+fn check_description(cx: &Ctx, raw: &RawScenario) -> Result<(), SpecError> {
+    if raw.description.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(cx.err(
+            cx.key_offset(0..cx.src.len(), "description"),
+            format!(
+                "the description is {} characters long; at most {MAX_DESCRIPTION_CHARS}",
+                raw.description.chars().count()
+            ),
+            "it is copied into every report: keep it to a sentence or a paragraph",
+        ));
+    }
+    Ok(())
+}
+
+/// The measured window: `--duration`, else `duration`; at least [`MIN_RUN`].
+fn measured_duration(
+    cx: &Ctx,
+    raw: &RawScenario,
+    overrides: &Overrides,
+) -> Result<Duration, SpecError> {
+    let mut duration = cx.duration(&raw.duration, "duration")?;
+    if let Some(d) = overrides.duration {
+        check_flag_duration(&cx.file, "--duration", d)?;
+        duration = d;
+    }
+    if duration < MIN_RUN {
+        let (line, what) = match overrides.duration {
+            Some(_) => (0, "--duration"),
+            None => (cx.line_of(raw.duration.span().start), "duration"),
+        };
+        return Err(SpecError {
+            file: cx.file.clone(),
+            line,
+            message: format!(
+                "{what} {:?} is too short: the measured window is at least 100ms",
+                duration
+            ),
+            hint: DURATION_HINT.into(),
+        });
+    }
+    Ok(duration)
+}
+
+/// The warm-up: `--warmup`, else `warmup`, else none.
+fn warmup_duration(
+    cx: &Ctx,
+    raw: &RawScenario,
+    overrides: &Overrides,
+) -> Result<Duration, SpecError> {
+    let mut warmup = match &raw.warmup {
+        Some(w) => cx.duration(w, "warmup")?,
+        None => Duration::ZERO,
+    };
+    if let Some(w) = overrides.warmup {
+        check_flag_duration(&cx.file, "--warmup", w)?;
+        warmup = w;
+    }
+    Ok(warmup)
+}
+
+/// The per-operation timeout: `timeout` (more than 0), else 30 s.
+fn op_timeout(cx: &Ctx, raw: &RawScenario) -> Result<Duration, SpecError> {
+    let timeout = match &raw.timeout {
+        Some(t) => cx.duration(t, "timeout")?,
+        None => Duration::from_secs(30),
+    };
+    if timeout.is_zero() {
+        return Err(cx.err(
+            raw.timeout.as_ref().map(|t| t.span().start).unwrap_or(0),
+            "timeout must be more than 0",
+            DURATION_HINT,
+        ));
+    }
+    Ok(timeout)
+}
+
+/// `max_error_rate`, a share from 0 to 1 (default 0).
+fn max_error_rate_of(cx: &Ctx, raw: &RawScenario) -> Result<f64, SpecError> {
+    match &raw.max_error_rate {
+        Some(r) => {
+            let v = *r.get_ref();
+            if !(0.0..=1.0).contains(&v) {
+                return Err(cx.err(
+                    r.span().start,
+                    format!("max_error_rate {v} must be between 0 and 1"),
+                    "the share of measured arrivals that may fail, e.g. 0.01 for 1%",
+                ));
+            }
+            Ok(v)
+        }
+        None => Ok(0.0),
+    }
+}
+
+/// The `[[op]]` tables, each validated; at least one, and no operation twice.
+fn operations(cx: &Ctx, raw: &RawScenario) -> Result<Vec<OpSpec>, SpecError> {
+    if raw.op.is_empty() {
+        return Err(cx.err(
+            raw.load.span().end,
+            "the scenario has no operations",
+            format!(
+                "add at least one [[op]] table with name and weight; operations: {}",
+                op_names()
+            ),
+        ));
+    }
+    let mut ops: Vec<OpSpec> = Vec::with_capacity(OPS.len());
+    let mut first_at: Vec<usize> = Vec::with_capacity(OPS.len());
+    for table in &raw.op {
+        let op = validate_op(cx, table)?;
+        if let Some(k) = ops.iter().position(|o| o.name() == op.name()) {
+            // Refused at the first repeat, so a file of thousands of [[op]] tables stops here.
+            return Err(cx.err(
+                cx.key_offset(table.span(), "name"),
+                format!(
+                    "operation {} appears twice (first [[op]] on line {})",
+                    op.name(),
+                    cx.line_of(first_at[k])
+                ),
+                "each operation appears once, with one weight and one set of parameters; \
+                 merge the two tables",
+            ));
+        }
+        ops.push(op);
+        first_at.push(table.span().start);
+    }
+    Ok(ops)
+}
+
+/// The pool sizes of `[load] connections`, each store's default when not given.
+fn connections_of(cx: &Ctx, load_raw: &RawLoad) -> Result<Connections, SpecError> {
+    let conns = load_raw.connections.as_ref().map(|c| c.get_ref());
+    Ok(Connections {
+        postgres: connection_count(cx, conns.and_then(|c| c.postgres.as_ref()), 8)?,
+        mongo: connection_count(cx, conns.and_then(|c| c.mongo.as_ref()), 4)?,
+        redis: connection_count(cx, conns.and_then(|c| c.redis.as_ref()), 4)?,
+    })
+}
+
+/// One store's connection count: 1 to 4096, `default` when not given.
+fn connection_count(cx: &Ctx, v: Option<&Spanned<i64>>, default: u32) -> Result<u32, SpecError> {
+    match v {
+        None => Ok(default),
+        Some(s) if (1..=4096).contains(s.get_ref()) => Ok(*s.get_ref() as u32),
+        Some(s) => Err(cx.err(
+            s.span().start,
+            format!("connection count {} is out of range", s.get_ref()),
+            "use 1 to 4096 connections per store",
+        )),
+    }
+}
+
+/// The `[load]` model: open or closed.
+fn load_model(
+    cx: &Ctx,
+    raw: &RawScenario,
+    overrides: &Overrides,
+    ops: &[OpSpec],
+    connections: &Connections,
+) -> Result<Load, SpecError> {
+    let load_raw = raw.load.get_ref();
+    match load_raw.model.get_ref().as_str() {
+        "open" => open_load(cx, raw, overrides, ops, connections),
+        "closed" => closed_load(cx, raw, overrides),
+        other => Err(cx.err(
+            load_raw.model.span().start,
+            format!("unknown load model {other:?}"),
+            "model is \"open\" (arrival rate) or \"closed\" (virtual users)",
+        )),
+    }
+}
+
+/// Where an optional key's value starts in the file.
+fn start_of<T>(v: Option<&Spanned<T>>) -> Option<usize> {
+    v.map(|s| s.span().start)
+}
+
+/// Refuses the first given key of `keys` (given, key, offset): it belongs to the other model.
+fn refuse_other_model_keys(
+    cx: &Ctx,
+    raw: &RawScenario,
+    model: &str,
+    keys: &[(bool, &str, Option<usize>)],
+) -> Result<(), SpecError> {
+    for &(present, key, at) in keys {
+        if present {
+            return Err(cx.err(
+                at.unwrap_or(raw.load.span().start),
+                format!("{key} does not apply to the {model} model"),
+                "open takes rate, ramp, ramp_from, max_in_flight; closed takes users, think_time",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The open model: rate, ramp, workers and the spacing of arrivals.
+fn open_load(
+    cx: &Ctx,
+    raw: &RawScenario,
+    overrides: &Overrides,
+    ops: &[OpSpec],
+    connections: &Connections,
+) -> Result<Load, SpecError> {
+    let load_raw = raw.load.get_ref();
+    refuse_other_model_keys(
+        cx,
+        raw,
+        "open",
+        &[
+            (
+                load_raw.users.is_some(),
+                "users",
+                start_of(load_raw.users.as_ref()),
+            ),
+            (
+                load_raw.think_time.is_some(),
+                "think_time",
+                start_of(load_raw.think_time.as_ref()),
+            ),
+        ],
+    )?;
+    let rate = open_rate(cx, raw, overrides)?;
+    let ramp = match &load_raw.ramp {
+        Some(r) => cx.duration(r, "ramp")?,
+        None => Duration::ZERO,
+    };
+    let ramp_from = ramp_start(cx, raw, overrides, rate)?;
+    let max_in_flight = max_in_flight_of(cx, load_raw, ops, connections)?;
+    let arrivals = arrivals_of(cx, load_raw, overrides)?;
+    Ok(Load::Open {
+        rate,
+        ramp_from,
+        ramp,
+        max_in_flight,
+        arrivals,
+    })
+}
+
+/// The open model's rate: `--rate`, else `rate`, in [`MIN_RATE`, `MAX_RATE`].
+fn open_rate(cx: &Ctx, raw: &RawScenario, overrides: &Overrides) -> Result<f64, SpecError> {
+    let load_raw = raw.load.get_ref();
+    let rate = match (&load_raw.rate, overrides.rate) {
+        (_, Some(r)) => {
+            check_rate(r).map_err(|m| SpecError {
+                file: cx.file.clone(),
+                line: 0,
+                message: format!("--rate: {m}"),
+                hint: "give --rate as operations per second, e.g. --rate 200".into(),
+            })?;
+            r
+        }
+        (Some(r), None) => *r.get_ref(),
+        (None, None) => {
+            return Err(cx.err(
+                raw.load.span().start,
+                "the open model needs a rate",
+                "add rate = <operations per second> to [load]",
+            ))
+        }
+    };
+    if let Err(m) = check_rate(rate) {
+        return Err(cx.err(
+            load_raw
+                .rate
+                .as_ref()
+                .map(|r| r.span().start)
+                .unwrap_or(raw.load.span().start),
+            m,
+            "rate is operations per second, e.g. rate = 200",
+        ));
+    }
+    Ok(rate)
+}
+
+/// Where the ramp starts: `ramp_from`, 0 to `rate` (lowered to a `--rate` below it).
+fn ramp_start(
+    cx: &Ctx,
+    raw: &RawScenario,
+    overrides: &Overrides,
+    rate: f64,
+) -> Result<f64, SpecError> {
+    let load_raw = raw.load.get_ref();
+    let mut ramp_from = load_raw
+        .ramp_from
+        .as_ref()
+        .map(|r| *r.get_ref())
+        .unwrap_or(0.0);
+    let ramp_from_at = load_raw
+        .ramp_from
+        .as_ref()
+        .map(|r| r.span().start)
+        .unwrap_or(raw.load.span().start);
+    if !ramp_from.is_finite() || ramp_from < 0.0 {
+        return Err(cx.err(
+            ramp_from_at,
+            format!("ramp_from {ramp_from} must be a number from 0 to rate ({rate})"),
+            "the rate rises linearly from ramp_from to rate over ramp",
+        ));
+    }
+    if overrides.rate.is_some() {
+        // --rate sets the plateau; a ramp start above it is lowered to it.
+        ramp_from = ramp_from.min(rate);
+    }
+    if ramp_from > rate {
+        return Err(cx.err(
+            ramp_from_at,
+            format!("ramp_from {ramp_from} must be between 0 and rate ({rate})"),
+            "the rate rises linearly from ramp_from to rate over ramp",
+        ));
+    }
+    Ok(ramp_from)
+}
+
+/// The open model's workers: `max_in_flight`, else four per connection used (16 to 1024).
+fn max_in_flight_of(
+    cx: &Ctx,
+    load_raw: &RawLoad,
+    ops: &[OpSpec],
+    connections: &Connections,
+) -> Result<usize, SpecError> {
+    let used: u32 = [
+        (Store::Postgres, connections.postgres),
+        (Store::Mongo, connections.mongo),
+        (Store::Redis, connections.redis),
+    ]
+    .iter()
+    .filter(|(s, _)| ops.iter().any(|o: &OpSpec| o.def.store == *s))
+    .map(|(_, n)| *n)
+    .sum();
+    match &load_raw.max_in_flight {
+        Some(m) if (1..=100_000).contains(m.get_ref()) => Ok(*m.get_ref() as usize),
+        Some(m) => Err(cx.err(
+            m.span().start,
+            format!("max_in_flight {} is out of range", m.get_ref()),
+            "use 1 to 100000",
+        )),
+        None => Ok(((used as usize) * 4).clamp(16, 1024)),
+    }
+}
+
+/// The open model's arrivals: the override, else `arrivals`, else evenly spaced.
+fn arrivals_of(
+    cx: &Ctx,
+    load_raw: &RawLoad,
+    overrides: &Overrides,
+) -> Result<crate::scenario::schedule::Arrivals, SpecError> {
+    Ok(match (&load_raw.arrivals, overrides.arrivals) {
+        (_, Some(a)) => a,
+        (None, None) => crate::scenario::schedule::Arrivals::Uniform,
+        (Some(a), None) => match a.get_ref().as_str() {
+            "uniform" => crate::scenario::schedule::Arrivals::Uniform,
+            "poisson" => crate::scenario::schedule::Arrivals::Poisson,
+            other => {
+                return Err(cx.err(
+                    a.span().start,
+                    format!("arrivals {:?} is not a kind of arrivals", shorten(other)),
+                    "arrivals is \"uniform\" (evenly spaced, the default) or \"poisson\" (exponential gaps, like independent users)",
+                ))
+            }
+        },
+    })
+}
+
+/// The closed model: virtual users and their think time.
+fn closed_load(cx: &Ctx, raw: &RawScenario, overrides: &Overrides) -> Result<Load, SpecError> {
+    let load_raw = raw.load.get_ref();
+    refuse_other_model_keys(
+        cx,
+        raw,
+        "closed",
+        &[
+            (
+                load_raw.rate.is_some(),
+                "rate",
+                start_of(load_raw.rate.as_ref()),
+            ),
+            (
+                load_raw.ramp.is_some() || load_raw.ramp_from.is_some(),
+                "ramp",
+                start_of(load_raw.ramp.as_ref()),
+            ),
+            (
+                load_raw.arrivals.is_some(),
+                "arrivals",
+                start_of(load_raw.arrivals.as_ref()),
+            ),
+        ],
+    )?;
+    if overrides.rate.is_some() {
+        return Err(cx.err(
+            load_raw.model.span().start,
+            "--rate was given but the scenario uses the closed model",
+            "the closed model's load is set by users and think_time; drop --rate",
+        ));
+    }
+    let users = match &load_raw.users {
+        Some(u) if (1..=100_000).contains(u.get_ref()) => *u.get_ref() as usize,
+        Some(u) => {
+            return Err(cx.err(
+                u.span().start,
+                format!("users {} is out of range", u.get_ref()),
+                "use 1 to 100000 virtual users",
+            ))
+        }
+        None => {
+            return Err(cx.err(
+                raw.load.span().start,
+                "the closed model needs users",
+                "add users = <number of virtual users> to [load]",
+            ))
+        }
+    };
+    let think_time = match &load_raw.think_time {
+        Some(t) => cx.duration(t, "think_time")?,
+        None => Duration::ZERO,
+    };
+    Ok(Load::Closed { users, think_time })
+}
+
+/// A sweep's `closed_users`: that many users, no think time, as many connections per store.
+fn with_closed_users(
+    overrides: &Overrides,
+    load: Load,
+    connections: Connections,
+) -> (Load, Connections) {
+    match overrides.closed_users {
+        Some(n) => {
+            let c = n.clamp(1, 10_000) as u32;
+            (
+                Load::Closed {
+                    users: n.max(1),
+                    think_time: Duration::ZERO,
+                },
+                Connections {
+                    postgres: c,
+                    mongo: c,
+                    redis: c,
+                },
+            )
+        }
+        None => (load, connections),
+    }
+}
+
+/// `clinic_rate`: a positive number of operations per second, if given.
+fn clinic_rate_of(cx: &Ctx, raw: &RawScenario) -> Result<Option<f64>, SpecError> {
+    match &raw.clinic_rate {
+        Some(r) if !(r.get_ref().is_finite() && *r.get_ref() > 0.0) => Err(cx.err(
+            r.span().start,
+            format!("clinic_rate {} is not a positive number", r.get_ref()),
+            "clinic_rate is the operations per second one clinic generates, e.g. 40",
+        )),
+        Some(r) => Ok(Some(*r.get_ref())),
+        None => Ok(None),
+    }
 }
 
 const THRESHOLD_HINT: &str = "see the Thresholds section of docs/scenarios.md";
@@ -1205,27 +1351,62 @@ fn op_names() -> String {
     OPS.iter().map(|o| o.name).collect::<Vec<_>>().join(", ")
 }
 
+/// One `[[op]]` table: its operation, weight, parameters and plan expectations.
 fn validate_op(cx: &Ctx, table: &Spanned<toml::Table>) -> Result<OpSpec, SpecError> {
     let span = table.span();
     let t = table.get_ref();
-    let name = match t.get("name") {
-        Some(toml::Value::String(s)) => s.as_str(),
-        Some(_) => {
-            return Err(cx.err(
-                cx.key_offset(span.clone(), "name"),
-                "op name must be a string",
-                format!("operations: {}", op_names()),
-            ))
-        }
-        None => {
-            return Err(cx.err(
-                span.start,
-                "[[op]] without a name",
-                format!("add name = \"...\"; operations: {}", op_names()),
-            ))
-        }
+    let name = op_name_of(cx, table)?;
+    let def = find_op(cx, span.clone(), name)?;
+    let weight = op_weight(cx, span.clone(), t, name)?;
+    check_param_keys(cx, span.clone(), t, name, def)?;
+    let mut params = Vec::new();
+    for p in def.params {
+        let at = cx.key_offset(span.clone(), p.name);
+        let value = param_value(cx, at, name, p, t.get(p.name))?;
+        params.push((p.name.to_string(), value));
+    }
+    let expect = match t.get("expect") {
+        None => None,
+        Some(v) => Some(expect_of(
+            cx,
+            cx.key_offset(span.clone(), "expect"),
+            def,
+            v,
+        )?),
     };
-    let def = ops::find(name).ok_or_else(|| {
+    Ok(OpSpec {
+        def,
+        weight,
+        params,
+        expect,
+    })
+}
+
+/// The `name` of an `[[op]]` table, which must be a string.
+fn op_name_of<'t>(cx: &Ctx, table: &'t Spanned<toml::Table>) -> Result<&'t str, SpecError> {
+    let span = table.span();
+    match table.get_ref().get("name") {
+        Some(toml::Value::String(s)) => Ok(s.as_str()),
+        Some(_) => Err(cx.err(
+            cx.key_offset(span.clone(), "name"),
+            "op name must be a string",
+            format!("operations: {}", op_names()),
+        )),
+        None => Err(cx.err(
+            span.start,
+            "[[op]] without a name",
+            format!("add name = \"...\"; operations: {}", op_names()),
+        )),
+    }
+}
+
+/// The operation named `name`, or an error suggesting the operations with a close name.
+fn find_op(
+    cx: &Ctx,
+    span: std::ops::Range<usize>,
+    name: &str,
+) -> Result<&'static OpDef, SpecError> {
+    ops::find(name).ok_or_else(|| {
         let close: Vec<&str> = OPS
             .iter()
             .map(|o| o.name)
@@ -1244,18 +1425,35 @@ fn validate_op(cx: &Ctx, table: &Spanned<toml::Table>) -> Result<OpSpec, SpecErr
                 )
             },
         )
-    })?;
-    let weight = match t.get("weight") {
-        None => 1,
-        Some(toml::Value::Integer(w)) if (1..=10_000).contains(w) => *w as u32,
-        Some(_) => {
-            return Err(cx.err(
-                cx.key_offset(span.clone(), "weight"),
-                format!("weight of {name} must be a whole number from 1 to 10000"),
-                "weights are relative: 60 and 40 mean 60% and 40% of operations",
-            ))
-        }
-    };
+    })
+}
+
+/// An operation's `weight`: a whole number from 1 to 10000, default 1.
+fn op_weight(
+    cx: &Ctx,
+    span: std::ops::Range<usize>,
+    t: &toml::Table,
+    name: &str,
+) -> Result<u32, SpecError> {
+    match t.get("weight") {
+        None => Ok(1),
+        Some(toml::Value::Integer(w)) if (1..=10_000).contains(w) => Ok(*w as u32),
+        Some(_) => Err(cx.err(
+            cx.key_offset(span.clone(), "weight"),
+            format!("weight of {name} must be a whole number from 1 to 10000"),
+            "weights are relative: 60 and 40 mean 60% and 40% of operations",
+        )),
+    }
+}
+
+/// Refuses an `[[op]]` key other than name, weight, expect and the operation's parameters.
+fn check_param_keys(
+    cx: &Ctx,
+    span: std::ops::Range<usize>,
+    t: &toml::Table,
+    name: &str,
+    def: &OpDef,
+) -> Result<(), SpecError> {
     for key in t.keys() {
         if key == "name" || key == "weight" || key == "expect" {
             continue;
@@ -1277,91 +1475,89 @@ fn validate_op(cx: &Ctx, table: &Spanned<toml::Table>) -> Result<OpSpec, SpecErr
             ));
         }
     }
-    let mut params = Vec::new();
-    for p in def.params {
-        let at = cx.key_offset(span.clone(), p.name);
-        let given = t.get(p.name);
-        let value = match p.kind {
-            ParamKind::Pick {
+    Ok(())
+}
+
+/// Parameter `p` of operation `name`: `given`, checked against its kind, or its default.
+fn param_value(
+    cx: &Ctx,
+    at: usize,
+    name: &str,
+    p: &ops::ParamDef,
+    given: Option<&toml::Value>,
+) -> Result<ParamValue, SpecError> {
+    Ok(match p.kind {
+        ParamKind::Pick {
+            entity,
+            default,
+            dists,
+        } => {
+            let parsed = pick_dist(cx, at, name, p, given, default, dists)?;
+            ParamValue::Pick {
                 entity,
-                default,
-                dists,
-            } => {
-                let text = match given {
-                    None => default.to_string(),
-                    Some(toml::Value::String(s)) => s.clone(),
-                    Some(_) => {
-                        return Err(cx.err(
-                            at,
-                            format!("{name}.{} must be a string", p.name),
-                            p.help,
-                        ))
-                    }
-                };
-                let parsed = Dist::parse(&text)
-                    .map_err(|e| cx.err(at, format!("{name}.{}: {e}", p.name), p.help))?;
-                if !dists.contains(&parsed.name()) {
-                    return Err(cx.err(
-                        at,
-                        format!(
-                            "{name}.{} cannot be drawn with {}",
-                            p.name,
-                            parsed.describe()
-                        ),
-                        p.help,
-                    ));
-                }
-                ParamValue::Pick {
-                    entity,
-                    dist: parsed.describe(),
-                    parsed,
-                }
+                dist: parsed.describe(),
+                parsed,
             }
-            ParamKind::Int { default, min, max } => match given {
-                None => ParamValue::Int(default),
-                Some(toml::Value::Integer(v)) if (min..=max).contains(v) => ParamValue::Int(*v),
-                Some(_) => {
-                    return Err(cx.err(
-                        at,
-                        format!(
-                            "{name}.{} must be a whole number from {min} to {max}",
-                            p.name
-                        ),
-                        p.help,
-                    ))
-                }
-            },
-            ParamKind::Text { default } => match given {
-                None => ParamValue::Text(default.to_string()),
-                Some(toml::Value::String(s)) if !s.is_empty() && s.chars().count() <= 256 => {
-                    ParamValue::Text(s.clone())
-                }
-                Some(_) => {
-                    return Err(cx.err(
-                        at,
-                        format!("{name}.{} must be a string of 1 to 256 characters", p.name),
-                        p.help,
-                    ))
-                }
-            },
-        };
-        params.push((p.name.to_string(), value));
-    }
-    let expect = match t.get("expect") {
-        None => None,
-        Some(v) => Some(expect_of(
-            cx,
-            cx.key_offset(span.clone(), "expect"),
-            def,
-            v,
-        )?),
-    };
-    Ok(OpSpec {
-        def,
-        weight,
-        params,
-        expect,
+        }
+        ParamKind::Int { default, min, max } => match given {
+            None => ParamValue::Int(default),
+            Some(toml::Value::Integer(v)) if (min..=max).contains(v) => ParamValue::Int(*v),
+            Some(_) => {
+                return Err(cx.err(
+                    at,
+                    format!(
+                        "{name}.{} must be a whole number from {min} to {max}",
+                        p.name
+                    ),
+                    p.help,
+                ))
+            }
+        },
+        ParamKind::Text { default } => match given {
+            None => ParamValue::Text(default.to_string()),
+            Some(toml::Value::String(s)) if !s.is_empty() && s.chars().count() <= 256 => {
+                ParamValue::Text(s.clone())
+            }
+            Some(_) => {
+                return Err(cx.err(
+                    at,
+                    format!("{name}.{} must be a string of 1 to 256 characters", p.name),
+                    p.help,
+                ))
+            }
+        },
     })
+}
+
+/// The distribution of an entity parameter: `given` or `default`, one of `dists`.
+fn pick_dist(
+    cx: &Ctx,
+    at: usize,
+    name: &str,
+    p: &ops::ParamDef,
+    given: Option<&toml::Value>,
+    default: &str,
+    dists: &[&str],
+) -> Result<Dist, SpecError> {
+    let text = match given {
+        None => default.to_string(),
+        Some(toml::Value::String(s)) => s.clone(),
+        Some(_) => return Err(cx.err(at, format!("{name}.{} must be a string", p.name), p.help)),
+    };
+    let parsed =
+        Dist::parse(&text).map_err(|e| cx.err(at, format!("{name}.{}: {e}", p.name), p.help))?;
+    if !dists.contains(&parsed.name()) {
+        return Err(cx.err(
+            at,
+            format!(
+                "{name}.{} cannot be drawn with {}",
+                p.name,
+                parsed.describe()
+            ),
+            p.help,
+        ));
+    }
+    Ok(parsed)
 }
 
 const EXPECT_HINT: &str = "write expect = { uses_index = \"idx_tasks_pending\", no_seq_scan = [\"tasks\"], max_examined_per_row = 50 } (any of the three); see docs/scenarios.md";
