@@ -47,12 +47,38 @@ fn thresholds(out: &mut String, s: &Summary) {
 
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
+    title(&mut out, s);
+    let _ = writeln!(out, "```");
+    load_model(&mut out, s);
+    connections(&mut out, s);
+    duration_and_arrivals(&mut out, s);
+    throughput(&mut out, s);
+    environment(&mut out, s);
+    let _ = writeln!(out, "```\n");
+    thresholds(&mut out, s);
+    latency_table(&mut out, s);
+    unsupported(&mut out, s);
+    errors(&mut out, s);
+    warnings(&mut out, s);
+    if let Some(cache) = &s.cache {
+        let _ = write!(out, "\n{}", crate::cache::report::markdown(cache));
+    }
+    out.push_str(&super::page::tables_markdown(&s.sections));
+    out
+}
+
+/// The run's heading and the scenario's description.
+fn title(out: &mut String, s: &Summary) {
     let sc = &s.scenario;
     let _ = writeln!(out, "# clinicload run {}\n", s.run_id);
     if !sc.description.is_empty() {
         let _ = writeln!(out, "{}\n", sc.description);
     }
-    let _ = writeln!(out, "```");
+}
+
+/// The facts' first lines: the scenario and its load model (open or closed).
+fn load_model(out: &mut String, s: &Summary) {
+    let sc = &s.scenario;
     let _ = writeln!(out, "scenario: {} ({})", sc.name, sc.file.display());
     match &sc.load {
         Load::Open {
@@ -79,6 +105,11 @@ pub fn render(s: &Summary) -> String {
             );
         }
     }
+}
+
+/// The connection pool of each store the scenario uses.
+fn connections(out: &mut String, s: &Summary) {
+    let sc = &s.scenario;
     let c = &sc.connections;
     let mut pools = Vec::new();
     for (store, name, n) in [
@@ -91,6 +122,12 @@ pub fn render(s: &Summary) -> String {
         }
     }
     let _ = writeln!(out, "connections: {}", pools.join(", "));
+}
+
+/// The measured duration (and how the run ended), the arrivals, the error rate and the
+/// data streamed.
+fn duration_and_arrivals(out: &mut String, s: &Summary) {
+    let sc = &s.scenario;
     let _ = writeln!(
         out,
         "duration: {:.1} s measured (warm-up {:.1} s excluded){}",
@@ -129,6 +166,11 @@ pub fn render(s: &Summary) -> String {
             s.overall.rows, s.bytes
         );
     }
+}
+
+/// Achieved throughput (against the target, with the starts, in the open model) and where
+/// latency is measured from.
+fn throughput(out: &mut String, s: &Summary) {
     match s.run.target_rate {
         Some(target) => {
             let _ = writeln!(
@@ -163,6 +205,10 @@ pub fn render(s: &Summary) -> String {
             );
         }
     }
+}
+
+/// What the run ran on: the dataset, the servers' versions, clinicload and the machine.
+fn environment(out: &mut String, s: &Summary) {
     let _ = writeln!(
         out,
         "dataset: {}",
@@ -183,8 +229,10 @@ pub fn render(s: &Summary) -> String {
         s.machine.os,
         s.machine.cpu
     );
-    let _ = writeln!(out, "```\n");
-    thresholds(&mut out, s);
+}
+
+/// The latency table: a row per operation and one overall.
+fn latency_table(out: &mut String, s: &Summary) {
     let _ = writeln!(
         out,
         "Latency in milliseconds, {} model, from each operation's {}: mean to max of successful operations; `p99 all` of every arrival (ok, no-op, failed, timed out, missed, abandoned), what users waited.\n",
@@ -197,9 +245,13 @@ pub fn render(s: &Summary) -> String {
         "---:|".repeat(super::TABLE_HEADER.len() - 1)
     );
     for r in &s.operations {
-        row(&mut out, r);
+        row(out, r);
     }
-    row(&mut out, &s.overall);
+    row(out, &s.overall);
+}
+
+/// The operations the server does not support (skipped, not errors), if any.
+fn unsupported(out: &mut String, s: &Summary) {
     let unsupported: Vec<&OpReport> = s
         .operations
         .iter()
@@ -219,6 +271,10 @@ pub fn render(s: &Summary) -> String {
             );
         }
     }
+}
+
+/// The errors of each operation by kind, with the first example, if any.
+fn errors(out: &mut String, s: &Summary) {
     let errs: Vec<&OpReport> = s
         .operations
         .iter()
@@ -236,15 +292,14 @@ pub fn render(s: &Summary) -> String {
             }
         }
     }
+}
+
+/// The run's warnings, if any.
+fn warnings(out: &mut String, s: &Summary) {
     if !s.warnings.is_empty() {
         let _ = writeln!(out, "\nWarnings:\n");
         for w in &s.warnings {
             let _ = writeln!(out, "- {w}");
         }
     }
-    if let Some(cache) = &s.cache {
-        let _ = write!(out, "\n{}", crate::cache::report::markdown(cache));
-    }
-    out.push_str(&super::page::tables_markdown(&s.sections));
-    out
 }
