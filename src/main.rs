@@ -10,6 +10,15 @@ use clinicload::config::redact_in;
 #[tokio::main]
 async fn main() -> ExitCode {
     reset_sigpipe();
+    init_logging();
+    let cli = Cli::parse();
+    let targets = cli.targets.clone();
+    let result = dispatch(cli.command, &targets).await;
+    exit_code(result, &targets)
+}
+
+/// Logs go to stderr, filtered by CLINICLOAD_LOG (default: warnings, minus sqlx's noise).
+fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CLINICLOAD_LOG")
@@ -21,31 +30,19 @@ async fn main() -> ExitCode {
         // Colour codes only for a person at a terminal, never in CI logs or files.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
-    let targets = cli.targets.clone();
-    let result = match cli.command {
-        Command::Migrate { status } => clinicload::doctor::migrate_command(&targets, status).await,
-        Command::Doctor => clinicload::doctor::doctor_command(&targets).await,
-        Command::Seed(mut args) => {
-            if let (None, Some(n)) = (args.shard, args.shards) {
-                // An Indexed Job: the shard's index is the pod's completion index.
-                let shard = std::env::var("JOB_COMPLETION_INDEX")
-                    .map_err(|_| {
-                        format!("--shards {n} needs the shard's index: give --shard i/{n}, or run as a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)")
-                    })
-                    .and_then(|i| format!("{}/{n}", i.trim()).parse::<clinicload::seed::Shard>());
-                match shard {
-                    Ok(s) => args.shard = Some(s),
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return clinicload::exit::code(clinicload::exit::USAGE);
-                    }
-                }
-            }
-            clinicload::seed::seed_command(&targets, &args.options()).await
-        }
-        Command::Checksum => clinicload::seed::checksum::checksum_command(&targets).await,
-        Command::Restore => clinicload::restore::restore_command(&targets).await,
+}
+
+/// Runs the subcommand; a usage mistake caught here has been reported and is `Ok(exit 2)`.
+async fn dispatch(
+    command: Command,
+    targets: &clinicload::config::Targets,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Migrate { status } => clinicload::doctor::migrate_command(targets, status).await,
+        Command::Doctor => clinicload::doctor::doctor_command(targets).await,
+        Command::Seed(args) => seed(targets, args).await,
+        Command::Checksum => clinicload::seed::checksum::checksum_command(targets).await,
+        Command::Restore => clinicload::restore::restore_command(targets).await,
         Command::Explain {
             scenario,
             samples,
@@ -53,27 +50,16 @@ async fn main() -> ExitCode {
             at_scale,
             profile,
         } => {
-            clinicload::explain::explain_command(
-                &targets,
-                &clinicload::explain::ExplainOptions {
-                    scenario,
-                    samples,
-                    out,
-                    at_scale: at_scale
-                        .map(|clinics| clinicload::explain::scale::AtScale { clinics, profile }),
-                },
-            )
-            .await
+            let opts = clinicload::explain::ExplainOptions {
+                scenario,
+                samples,
+                out,
+                at_scale: at_scale
+                    .map(|clinics| clinicload::explain::scale::AtScale { clinics, profile }),
+            };
+            clinicload::explain::explain_command(targets, &opts).await
         }
-        Command::Compare(args) => {
-            clinicload::compare::compare_command(&clinicload::compare::CompareCommand {
-                baseline: args.baseline.clone(),
-                candidate: args.candidate.clone(),
-                options: args.stats.options(),
-                out: args.out.clone(),
-                baselines_dir: args.baselines.clone(),
-            })
-        }
+        Command::Compare(args) => compare(&args),
         Command::Baseline(BaselineCommand::Save {
             name,
             from,
@@ -83,17 +69,8 @@ async fn main() -> ExitCode {
         Command::Baseline(BaselineCommand::Show { name, baselines }) => {
             clinicload::compare::baseline_show(&name, &baselines)
         }
-        Command::Gate(args) => clinicload::gate::gate_command(&targets, &args.options()).await,
-        Command::Sweep(SweepCommand::Rate(args)) => {
-            clinicload::capacity::sweep_rate(&targets, &args.options())
-                .await
-                .map(|(s, dir)| clinicload::capacity::finish(&s, &dir))
-        }
-        Command::Sweep(SweepCommand::Connections(args)) => {
-            clinicload::capacity::sweep_connections(&targets, &args.options())
-                .await
-                .map(|(s, dir)| clinicload::capacity::finish(&s, &dir))
-        }
+        Command::Gate(args) => clinicload::gate::gate_command(targets, &args.options()).await,
+        Command::Sweep(sweep_command) => sweep(targets, sweep_command).await,
         Command::Merge {
             dirs,
             out,
@@ -107,11 +84,6 @@ async fn main() -> ExitCode {
                 allow_skew,
             },
         ),
-        Command::Sweep(SweepCommand::Scale(args)) => {
-            clinicload::capacity::scale::sweep_scale(&targets, &args.options())
-                .await
-                .map(|(s, dir)| clinicload::capacity::scale::finish(&s, &dir))
-        }
         Command::Run {
             scenario,
             duration,
@@ -127,17 +99,10 @@ async fn main() -> ExitCode {
             workers,
             start_at,
         } => {
-            let worker = match clinicload::distributed::resolve(worker, workers) {
-                Ok(w) => w,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    return clinicload::exit::code(clinicload::exit::USAGE);
-                }
+            let worker = match run_worker(worker, workers, start_at) {
+                Ok(worker) => worker,
+                Err(usage) => return Ok(usage),
             };
-            if start_at.is_some() && worker.is_none() {
-                eprintln!("error: --start-at is for distributed workers: give --worker i/n (or --workers n with JOB_COMPLETION_INDEX)");
-                return clinicload::exit::code(clinicload::exit::USAGE);
-            }
             let opts = clinicload::run::RunOptions {
                 overrides: clinicload::scenario::spec::Overrides {
                     duration,
@@ -157,13 +122,95 @@ async fn main() -> ExitCode {
                 repeats: repeats.map(|r| r as usize),
                 start_at,
             };
-            clinicload::run::run_command(&targets, &scenario, &opts).await
+            clinicload::run::run_command(targets, &scenario, &opts).await
+        }
+    }
+}
+
+/// `clinicload seed`: with `--shards n` and no `--shard`, the shard index comes from the
+/// Indexed Job's JOB_COMPLETION_INDEX.
+async fn seed(
+    targets: &clinicload::config::Targets,
+    mut args: clinicload::cli::SeedArgs,
+) -> anyhow::Result<ExitCode> {
+    if let (None, Some(n)) = (args.shard, args.shards) {
+        // An Indexed Job: the shard's index is the pod's completion index.
+        let shard = std::env::var("JOB_COMPLETION_INDEX")
+            .map_err(|_| {
+                format!("--shards {n} needs the shard's index: give --shard i/{n}, or run as a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)")
+            })
+            .and_then(|i| format!("{}/{n}", i.trim()).parse::<clinicload::seed::Shard>());
+        match shard {
+            Ok(s) => args.shard = Some(s),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(clinicload::exit::code(clinicload::exit::USAGE));
+            }
+        }
+    }
+    clinicload::seed::seed_command(targets, &args.options()).await
+}
+
+/// `clinicload compare`: the command's flags as the compare module takes them.
+fn compare(args: &clinicload::cli::CompareArgs) -> anyhow::Result<ExitCode> {
+    clinicload::compare::compare_command(&clinicload::compare::CompareCommand {
+        baseline: args.baseline.clone(),
+        candidate: args.candidate.clone(),
+        options: args.stats.options(),
+        out: args.out.clone(),
+        baselines_dir: args.baselines.clone(),
+    })
+}
+
+/// `clinicload sweep rate|connections|scale`: runs the sweep, then reports it.
+async fn sweep(
+    targets: &clinicload::config::Targets,
+    command: SweepCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        SweepCommand::Rate(args) => clinicload::capacity::sweep_rate(targets, &args.options())
+            .await
+            .map(|(s, dir)| clinicload::capacity::finish(&s, &dir)),
+        SweepCommand::Connections(args) => {
+            clinicload::capacity::sweep_connections(targets, &args.options())
+                .await
+                .map(|(s, dir)| clinicload::capacity::finish(&s, &dir))
+        }
+        SweepCommand::Scale(args) => {
+            clinicload::capacity::scale::sweep_scale(targets, &args.options())
+                .await
+                .map(|(s, dir)| clinicload::capacity::scale::finish(&s, &dir))
+        }
+    }
+}
+
+/// The worker of `clinicload run` (`--worker`, or `--workers` with JOB_COMPLETION_INDEX);
+/// a usage mistake is reported here and comes back as the exit code.
+fn run_worker(
+    worker: Option<clinicload::distributed::Worker>,
+    workers: Option<u32>,
+    start_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Option<clinicload::distributed::Worker>, ExitCode> {
+    let worker = match clinicload::distributed::resolve(worker, workers) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Err(clinicload::exit::code(clinicload::exit::USAGE));
         }
     };
+    if start_at.is_some() && worker.is_none() {
+        eprintln!("error: --start-at is for distributed workers: give --worker i/n (or --workers n with JOB_COMPLETION_INDEX)");
+        return Err(clinicload::exit::code(clinicload::exit::USAGE));
+    }
+    Ok(worker)
+}
+
+/// The exit code of the command's outcome; an error is printed (credentials redacted) first.
+fn exit_code(result: anyhow::Result<ExitCode>, targets: &clinicload::config::Targets) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {}", redact_in(&format!("{err:#}"), &targets));
+            eprintln!("error: {}", redact_in(&format!("{err:#}"), targets));
             // A mistake in the scenario file is a usage error, like a bad flag (clap: 2).
             if err
                 .downcast_ref::<clinicload::explain::ExpectationFailed>()

@@ -283,6 +283,68 @@ fn describe(key: &str, base: &Side, cand: &Side, ops: &[&str], gated: bool) -> M
 /// `declared` differences (a gate's two schema states) are reported, not refused.
 pub fn compare(base: &Side, cand: &Side, opts: &CompareOptions) -> Result<Comparison> {
     let mismatches = side::mismatches(&base.provenance, &cand.provenance);
+    check_comparable(base, cand, opts, &mismatches)?;
+    let ops: Vec<&str> = cand
+        .provenance
+        .operations
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let (keys, metrics_from) = gated_keys(opts, cand)?;
+
+    let mut gated: Vec<MetricComparison> = keys
+        .iter()
+        .map(|k| describe(k, base, cand, &ops, true))
+        .collect();
+    let (tests, repeats_needed) = judge_gated(&mut gated, opts);
+    let n = base
+        .repeats
+        .iter()
+        .filter(|r| !r.interrupted)
+        .count()
+        .min(cand.repeats.iter().filter(|r| !r.interrupted).count());
+    mark_untestable(&mut gated);
+    let rank = |v: Option<Verdict>| match v {
+        Some(Verdict::Worse) => 0,
+        Some(Verdict::Inconclusive) => 1,
+        Some(Verdict::Better) => 2,
+        _ => 3,
+    };
+    gated.sort_by_key(|m| rank(m.verdict));
+
+    let shown = shown_metrics(base, cand, &ops, &keys);
+    let warnings = comparison_warnings(base, cand, n, tests, repeats_needed);
+    let mut c = Comparison {
+        schema: SCHEMA,
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        outcome: Outcome::Pass,
+        exit_code: crate::exit::OK,
+        baseline: side_info(base),
+        candidate: side_info(cand),
+        settings: Settings {
+            alpha: opts.alpha,
+            noise: opts.noise,
+            metrics_from,
+            tests,
+            repeats_needed,
+        },
+        mismatches,
+        metrics: gated.into_iter().chain(shown).collect(),
+        thresholds: Vec::new(),
+        candidate_operations_failed: cand.repeats.iter().any(|r| r.operations_failed),
+        warnings,
+    };
+    c.refresh();
+    Ok(c)
+}
+
+/// Refuses mismatched sides (unless allowed) and an alpha or noise out of range.
+fn check_comparable(
+    base: &Side,
+    cand: &Side,
+    opts: &CompareOptions,
+    mismatches: &[String],
+) -> Result<()> {
     if !mismatches.is_empty() && !opts.allow_mismatch {
         bail!(
             "refusing to compare {} with {}: {}. Runs on different data, servers, machines or loads differ for reasons other than the change under test; re-run both sides alike, or pass --allow-mismatch to compare anyway",
@@ -300,29 +362,17 @@ pub fn compare(base: &Side, cand: &Side, opts: &CompareOptions) -> Result<Compar
             opts.noise
         );
     }
-    let ops: Vec<&str> = cand
-        .provenance
-        .operations
-        .iter()
-        .map(String::as_str)
-        .collect();
-    let (keys, metrics_from) = gated_keys(opts, cand)?;
+    Ok(())
+}
 
-    let mut gated: Vec<MetricComparison> = keys
-        .iter()
-        .map(|k| describe(k, base, cand, &ops, true))
-        .collect();
+/// Tests the gated metrics with two values a side (Holm's family) and gives each a verdict;
+/// returns the family's size and the repeats per side it needs.
+fn judge_gated(gated: &mut [MetricComparison], opts: &CompareOptions) -> (usize, usize) {
     // Holm's family: the gated metrics that have at least two values on each side.
     let testable: Vec<usize> = (0..gated.len())
         .filter(|&i| gated[i].baseline.len() >= 2 && gated[i].candidate.len() >= 2)
         .collect();
     let tests = testable.len();
-    let n = base
-        .repeats
-        .iter()
-        .filter(|r| !r.interrupted)
-        .count()
-        .min(cand.repeats.iter().filter(|r| !r.interrupted).count());
     let repeats_needed = stats::repeats_for(tests.max(1), opts.alpha);
     let rank_tests: Vec<stats::RankTest> = testable
         .iter()
@@ -332,74 +382,91 @@ pub fn compare(base: &Side, cand: &Side, opts: &CompareOptions) -> Result<Compar
     let adjusted = stats::holm(&ps);
     for (j, &i) in testable.iter().enumerate() {
         let m = &mut gated[i];
-        let t = rank_tests[j];
         m.p = Some(ps[j]);
         m.p_holm = Some(adjusted[j]);
-        // Whether any arrangement of these values (ties included) could have been significant.
-        let reachable = tests as f64 * t.p_min < opts.alpha;
-        let significant = adjusted[j] < opts.alpha;
-        let size = m.change.map(f64::abs).unwrap_or(f64::INFINITY);
-        // The direction of the shift, from the ranks (U of the baseline below nm/2: the
-        // candidate's values rank higher), the medians when the ranks are even.
-        let half = (m.baseline.len() * m.candidate.len()) as f64 / 2.0;
-        let up = if t.u != half {
-            t.u < half
-        } else {
-            m.candidate_median > m.baseline_median
-        };
-        let identical = m
-            .baseline
-            .iter()
-            .chain(&m.candidate)
-            .all(|v| *v == m.baseline[0]);
-        let (verdict, reason) = if identical {
-            (
-                Verdict::NoChange,
-                "every repeat of both sides has the same value".to_string(),
-            )
-        } else if significant && size >= opts.noise {
-            let worse = up != m.higher_is_better;
-            (
-                if worse {
-                    Verdict::Worse
-                } else {
-                    Verdict::Better
-                },
-                format!(
-                    "significant (p {} after Holm < {}) and beyond the {:.0}% noise threshold",
-                    fmt_p(adjusted[j]),
-                    opts.alpha,
-                    opts.noise * 100.0
-                ),
-            )
-        } else if significant {
-            (
-                Verdict::NoChange,
-                format!(
-                    "significant (p {}) but within the {:.1}% noise threshold",
-                    fmt_p(adjusted[j]),
-                    opts.noise * 100.0
-                ),
-            )
-        } else if !reachable {
-            (
-                Verdict::Inconclusive,
-                format!(
-                    "{} and {} repeats with these ties cannot reach significance across {tests} gated metrics (the smallest possible p after Holm is {}); {repeats_needed} repeats per side can",
-                    m.baseline.len(),
-                    m.candidate.len(),
-                    fmt_p((t.p_min * tests as f64).min(1.0))
-                ),
-            )
-        } else {
-            (
-                Verdict::NoChange,
-                format!("not significant (p {} after Holm)", fmt_p(adjusted[j])),
-            )
-        };
+        let (verdict, reason) =
+            tested_verdict(m, rank_tests[j], adjusted[j], tests, repeats_needed, opts);
         m.verdict = Some(verdict);
         m.reason = reason;
     }
+    (tests, repeats_needed)
+}
+
+/// The verdict and its reason for a tested metric, from its rank test and p after Holm.
+fn tested_verdict(
+    m: &MetricComparison,
+    t: stats::RankTest,
+    p_holm: f64,
+    tests: usize,
+    repeats_needed: usize,
+    opts: &CompareOptions,
+) -> (Verdict, String) {
+    // Whether any arrangement of these values (ties included) could have been significant.
+    let reachable = tests as f64 * t.p_min < opts.alpha;
+    let significant = p_holm < opts.alpha;
+    let size = m.change.map(f64::abs).unwrap_or(f64::INFINITY);
+    // The direction of the shift, from the ranks (U of the baseline below nm/2: the
+    // candidate's values rank higher), the medians when the ranks are even.
+    let half = (m.baseline.len() * m.candidate.len()) as f64 / 2.0;
+    let up = if t.u != half {
+        t.u < half
+    } else {
+        m.candidate_median > m.baseline_median
+    };
+    let identical = m
+        .baseline
+        .iter()
+        .chain(&m.candidate)
+        .all(|v| *v == m.baseline[0]);
+    if identical {
+        (
+            Verdict::NoChange,
+            "every repeat of both sides has the same value".to_string(),
+        )
+    } else if significant && size >= opts.noise {
+        let worse = up != m.higher_is_better;
+        (
+            if worse {
+                Verdict::Worse
+            } else {
+                Verdict::Better
+            },
+            format!(
+                "significant (p {} after Holm < {}) and beyond the {:.0}% noise threshold",
+                fmt_p(p_holm),
+                opts.alpha,
+                opts.noise * 100.0
+            ),
+        )
+    } else if significant {
+        (
+            Verdict::NoChange,
+            format!(
+                "significant (p {}) but within the {:.1}% noise threshold",
+                fmt_p(p_holm),
+                opts.noise * 100.0
+            ),
+        )
+    } else if !reachable {
+        (
+            Verdict::Inconclusive,
+            format!(
+                "{} and {} repeats with these ties cannot reach significance across {tests} gated metrics (the smallest possible p after Holm is {}); {repeats_needed} repeats per side can",
+                m.baseline.len(),
+                m.candidate.len(),
+                fmt_p((t.p_min * tests as f64).min(1.0))
+            ),
+        )
+    } else {
+        (
+            Verdict::NoChange,
+            format!("not significant (p {} after Holm)", fmt_p(p_holm)),
+        )
+    }
+}
+
+/// Gated metrics left untested (fewer than two values a side) are inconclusive.
+fn mark_untestable(gated: &mut [MetricComparison]) {
     for m in gated.iter_mut().filter(|m| m.verdict.is_none()) {
         m.verdict = Some(Verdict::Inconclusive);
         m.reason = format!(
@@ -408,25 +475,30 @@ pub fn compare(base: &Side, cand: &Side, opts: &CompareOptions) -> Result<Compar
             m.candidate.len()
         );
     }
-    let rank = |v: Option<Verdict>| match v {
-        Some(Verdict::Worse) => 0,
-        Some(Verdict::Inconclusive) => 1,
-        Some(Verdict::Better) => 2,
-        _ => 3,
-    };
-    gated.sort_by_key(|m| rank(m.verdict));
+}
 
-    // Shown, not tested: the usual figures of each operation and overall.
+/// Shown, not tested: the usual figures of each operation and overall, unless gated.
+fn shown_metrics(base: &Side, cand: &Side, ops: &[&str], keys: &[String]) -> Vec<MetricComparison> {
     let mut shown = Vec::new();
     for scope in std::iter::once("overall").chain(ops.iter().copied()) {
         for metric in ["p50_all", "p90_all", "p99_all", "max_all", "throughput"] {
             let key = format!("{scope}.{metric}");
             if !keys.contains(&key) {
-                shown.push(describe(&key, base, cand, &ops, false));
+                shown.push(describe(&key, base, cand, ops, false));
             }
         }
     }
+    shown
+}
 
+/// The runs' own warnings, then one when `n` repeats per side are too few for Holm.
+fn comparison_warnings(
+    base: &Side,
+    cand: &Side,
+    n: usize,
+    tests: usize,
+    repeats_needed: usize,
+) -> Vec<String> {
     let mut warnings = Vec::new();
     for (name, s) in [("baseline", base), ("candidate", cand)] {
         for r in &s.repeats {
@@ -440,34 +512,17 @@ pub fn compare(base: &Side, cand: &Side, opts: &CompareOptions) -> Result<Compar
             "{n} repeats per side: with {tests} gated metrics Holm's correction needs {repeats_needed} per side before any difference can be called significant"
         ));
     }
-    let info = |s: &Side| SideInfo {
+    warnings
+}
+
+/// A side as `compare.json` describes it: source, provenance, runs and their warnings.
+fn side_info(s: &Side) -> SideInfo {
+    SideInfo {
         source: s.source.clone(),
         provenance: s.provenance.clone(),
         runs: s.repeats.iter().map(|r| r.run_id.clone()).collect(),
         warnings: s.repeats.iter().filter_map(|r| r.warning.clone()).collect(),
-    };
-    let mut c = Comparison {
-        schema: SCHEMA,
-        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        outcome: Outcome::Pass,
-        exit_code: crate::exit::OK,
-        baseline: info(base),
-        candidate: info(cand),
-        settings: Settings {
-            alpha: opts.alpha,
-            noise: opts.noise,
-            metrics_from,
-            tests,
-            repeats_needed,
-        },
-        mismatches,
-        metrics: gated.into_iter().chain(shown).collect(),
-        thresholds: Vec::new(),
-        candidate_operations_failed: cand.repeats.iter().any(|r| r.operations_failed),
-        warnings,
-    };
-    c.refresh();
-    Ok(c)
+    }
 }
 
 impl Comparison {
@@ -612,6 +667,29 @@ pub fn page(c: &Comparison, base: &Side, cand: &Side, title: &str) -> Page {
         Outcome::Inconclusive => Tone::Warn,
         _ => Tone::Bad,
     };
+    let mut tables = vec![gated_table(c)];
+    if !c.thresholds.is_empty() {
+        tables.push(thresholds_table(c));
+    }
+    tables.push(other_figures_table(c));
+    Page {
+        title: title.to_string(),
+        headline: c.headline(),
+        tone,
+        notes: page_notes(c),
+        tables,
+        charts: curve_charts(base, cand),
+        plots: Vec::new(),
+        footer: vec![
+            provenance_line("baseline", &c.baseline),
+            provenance_line("candidate", &c.candidate),
+        ],
+    }
+}
+
+/// The page's notes: regressions, failed thresholds, how the test was made, warnings and
+/// the differences compared despite.
+fn page_notes(c: &Comparison) -> Vec<String> {
     let mut notes = Vec::new();
     for m in c.gated().filter(|m| m.verdict == Some(Verdict::Worse)) {
         notes.push(format!(
@@ -645,7 +723,11 @@ pub fn page(c: &Comparison, base: &Side, cand: &Side, title: &str) -> Page {
             .iter()
             .map(|m| format!("compared despite a difference: {m}")),
     );
+    notes
+}
 
+/// The table of gated metrics: medians, change, its interval, p after Holm, verdict.
+fn gated_table(c: &Comparison) -> Table {
     let verdict_tone = |v: Option<Verdict>| match v {
         Some(Verdict::Worse) => Tone::Bad,
         Some(Verdict::Better) => Tone::Good,
@@ -669,7 +751,7 @@ pub fn page(c: &Comparison, base: &Side, cand: &Side, title: &str) -> Page {
             ]
         })
         .collect();
-    let mut tables = vec![Table {
+    Table {
         title: "Gated metrics".into(),
         columns: [
             "metric",
@@ -683,33 +765,39 @@ pub fn page(c: &Comparison, base: &Side, cand: &Side, title: &str) -> Page {
         .map(String::from)
         .to_vec(),
         rows: gated_rows,
-    }];
-    if !c.thresholds.is_empty() {
-        tables.push(Table {
-            title: "Thresholds (candidate, median of its repeats)".into(),
-            columns: ["threshold", "source", "observed", "failed in", "result"]
-                .map(String::from)
-                .to_vec(),
-            rows: c
-                .thresholds
-                .iter()
-                .map(|t| {
-                    vec![
-                        Cell::new(format!("{} {}", t.key, t.text)),
-                        Cell::new(&t.source),
-                        Cell::new(&t.observed_text),
-                        Cell::new(format!("{} of {}", t.failed_in, t.repeats)),
-                        if t.pass {
-                            Cell::toned("pass", Tone::Good)
-                        } else {
-                            Cell::toned("FAIL", Tone::Bad)
-                        },
-                    ]
-                })
-                .collect(),
-        });
     }
-    tables.push(Table {
+}
+
+/// The table of thresholds judged on the candidate's repeats.
+fn thresholds_table(c: &Comparison) -> Table {
+    Table {
+        title: "Thresholds (candidate, median of its repeats)".into(),
+        columns: ["threshold", "source", "observed", "failed in", "result"]
+            .map(String::from)
+            .to_vec(),
+        rows: c
+            .thresholds
+            .iter()
+            .map(|t| {
+                vec![
+                    Cell::new(format!("{} {}", t.key, t.text)),
+                    Cell::new(&t.source),
+                    Cell::new(&t.observed_text),
+                    Cell::new(format!("{} of {}", t.failed_in, t.repeats)),
+                    if t.pass {
+                        Cell::toned("pass", Tone::Good)
+                    } else {
+                        Cell::toned("FAIL", Tone::Bad)
+                    },
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// The table of figures shown but not tested.
+fn other_figures_table(c: &Comparison) -> Table {
+    Table {
         title: "Other figures (medians of the repeats; not tested)".into(),
         columns: ["metric", "baseline", "candidate", "change"]
             .map(String::from)
@@ -727,7 +815,11 @@ pub fn page(c: &Comparison, base: &Side, cand: &Side, title: &str) -> Page {
                 ]
             })
             .collect(),
-    });
+    }
+}
+
+/// One chart per operation (and overall) with both sides' percentile curves overlaid.
+fn curve_charts(base: &Side, cand: &Side) -> Vec<Chart> {
     let mut charts = Vec::new();
     let labels: Vec<&String> = {
         let mut l: Vec<&String> = cand.curves.keys().chain(base.curves.keys()).collect();
@@ -749,37 +841,27 @@ pub fn page(c: &Comparison, base: &Side, cand: &Side, title: &str) -> Page {
             series,
         });
     }
-    let prov = |name: &str, s: &SideInfo| {
-        let p = &s.provenance;
-        format!(
-            "{name}: {} — {} runs; scenario {} ({}); dataset {}; {}; {}; clinicload {}",
-            s.source,
-            s.runs.len(),
-            p.scenario,
-            p.scenario_digest,
-            p.dataset.as_deref().unwrap_or("not seeded by clinicload"),
-            p.servers
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            p.machine,
-            p.clinicload_version
-        )
-    };
-    Page {
-        title: title.to_string(),
-        headline: c.headline(),
-        tone,
-        notes,
-        tables,
-        charts,
-        plots: Vec::new(),
-        footer: vec![
-            prov("baseline", &c.baseline),
-            prov("candidate", &c.candidate),
-        ],
-    }
+    charts
+}
+
+/// A footer line: where a side's runs came from and what they ran on.
+fn provenance_line(name: &str, s: &SideInfo) -> String {
+    let p = &s.provenance;
+    format!(
+        "{name}: {} — {} runs; scenario {} ({}); dataset {}; {}; {}; clinicload {}",
+        s.source,
+        s.runs.len(),
+        p.scenario,
+        p.scenario_digest,
+        p.dataset.as_deref().unwrap_or("not seeded by clinicload"),
+        p.servers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        p.machine,
+        p.clinicload_version
+    )
 }
 
 /// JUnit: one test case per gated metric (and per threshold), failing on a regression.

@@ -286,14 +286,7 @@ pub async fn explain_scenario(
         session.catalog,
         session.conn,
     );
-    let table_rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT c.relname::text, c.reltuples::bigint FROM pg_class c
-         JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY c.reltuples DESC",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap_or_default();
+    let table_rows = table_rows(&mut conn).await;
     let mut rng = SmallRng::seed_from_u64(scenario.seed);
     let mut operations = Vec::new();
     let mut expectations = Vec::new();
@@ -301,14 +294,9 @@ pub async fn explain_scenario(
         if only_expected && spec.expect.is_none() {
             continue;
         }
-        let store = match spec.def.store {
-            Store::Postgres => "postgres",
-            Store::Mongo => "mongo",
-            Store::Redis => "redis",
-        };
         let mut op = OpPlans {
             op: spec.name().to_string(),
-            store,
+            store: store_name(spec.def.store),
             plan_source: String::new(),
             sql: None,
             samples: Vec::new(),
@@ -318,54 +306,17 @@ pub async fn explain_scenario(
             find_query(spec.def.kind, spec, &catalog, &mut rng.clone()),
         ) {
             for _ in 0..samples {
-                let (filter, sort, limit) =
-                    find_query(spec.def.kind, spec, &catalog, &mut rng).expect("a keyed find");
-                let mut find = mongodb::bson::doc! { "find": CLINICAL_NOTES, "filter": filter.clone(), "limit": limit };
-                if let Some(sort) = sort {
-                    find.insert("sort", sort);
-                }
-                let answer = db
-                    .run_command(
-                        mongodb::bson::doc! { "explain": find, "verbosity": "executionStats" },
-                    )
-                    .await
-                    .with_context(|| format!("explain of {} on MongoDB", spec.name()))?;
-                let raw = mongodb::bson::Bson::Document(answer).into_relaxed_extjson();
-                let (analyzed, kind) = mongo::summarize(&raw, CLINICAL_NOTES)
-                    .context("a MongoDB explain answer with no plan in it")?;
-                if let Some(e) = &spec.expect {
-                    expectations.extend(expect::judge_mongo(
-                        spec.name(),
-                        e,
-                        &analyzed,
-                        kind,
-                        CLINICAL_NOTES,
-                    ));
-                }
-                op.plan_source = kind.to_string();
+                let sample =
+                    explain_mongo_sample(db, spec, &catalog, &mut rng, &mut expectations).await?;
+                op.plan_source = sample.plan_kind.to_string();
                 op.sql = Some(spec.def.query.to_string());
-                op.samples.push(Sample {
-                    key: mongodb::bson::Bson::Document(filter)
-                        .into_relaxed_extjson()
-                        .to_string(),
-                    plan_kind: kind,
-                    analyzed,
-                    generic: PlanSummary::default(),
-                    generic_differs: false,
-                    raw_analyzed: raw,
-                    raw_generic: Value::Null,
-                    forced: None,
-                });
+                op.samples.push(sample);
             }
             operations.push(op);
             continue;
         }
         if read_query(spec.def.kind, spec, &catalog, &mut rng.clone()).is_none() {
-            op.plan_source = match spec.def.store {
-                Store::Postgres => "not explained: a write or a calibration operation (explain covers the keyed reads)".into(),
-                Store::Mongo => "not explained: explain covers the keyed finds of clinicalNotes".into(),
-                Store::Redis => "not explained: Redis has no plans".into(),
-            };
+            op.plan_source = not_explained_reason(spec.def.store).into();
             operations.push(op);
             continue;
         }
@@ -374,54 +325,10 @@ pub async fn explain_scenario(
             let (sql, key) =
                 read_query(spec.def.kind, spec, &catalog, &mut rng).expect("a keyed read");
             op.sql = Some(sql.to_string());
-            let raw_analyzed = explain_one(&mut conn, sql, key, false)
-                .await
-                .with_context(|| format!("explaining {}", spec.name()))?;
-            let raw_generic = generic_plan(&mut conn, sql, key)
-                .await
-                .with_context(|| format!("the generic plan of {}", spec.name()))?;
-            let analyzed = plan::summarize(&raw_analyzed).context("an EXPLAIN without a plan")?;
-            let generic = plan::summarize(&raw_generic).context("an EXPLAIN without a plan")?;
-            let mut forced = None;
-            if let Some(e) = &spec.expect {
-                let raw = explain_one(&mut conn, sql, key, true)
-                    .await
-                    .with_context(|| {
-                        format!("explaining {} with enable_seqscan off", spec.name())
-                    })?;
-                let f = plan::summarize(&raw).context("an EXPLAIN without a plan")?;
-                let sizes = sizes_of(&analyzed, &table_rows);
-                let served = match &e.uses_index {
-                    // Only when the plan does not already use it: this takes a lock.
-                    Some(index) if !expect::uses(&analyzed, index) => {
-                        plan_with_only(&mut conn, sql, key, index)
-                            .await
-                            .with_context(|| {
-                                format!("planning {} with only {index}", spec.name())
-                            })?
-                    }
-                    _ => None,
-                };
-                expectations.extend(expect::judge(
-                    spec.name(),
-                    e,
-                    &analyzed,
-                    &f,
-                    served.as_ref(),
-                    &sizes,
-                ));
-                forced = Some(f);
-            }
-            op.samples.push(Sample {
-                key: key.to_string(),
-                plan_kind: "PostgreSQL EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)",
-                generic_differs: analyzed.shape() != generic.shape(),
-                analyzed,
-                generic,
-                raw_analyzed,
-                raw_generic,
-                forced,
-            });
+            let sample =
+                explain_postgres_sample(&mut conn, spec, sql, key, &table_rows, &mut expectations)
+                    .await?;
+            op.samples.push(sample);
         }
         operations.push(op);
     }
@@ -435,6 +342,139 @@ pub async fn explain_scenario(
         table_rows,
         operations,
         expectations,
+    })
+}
+
+/// Rows per table of the public schema, largest first (`pg_class.reltuples`; none if the
+/// query fails).
+async fn table_rows(conn: &mut PgConnection) -> Vec<(String, i64)> {
+    sqlx::query_as(
+        "SELECT c.relname::text, c.reltuples::bigint FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY c.reltuples DESC",
+    )
+    .fetch_all(conn)
+    .await
+    .unwrap_or_default()
+}
+
+/// The store's name in `plans.json`.
+fn store_name(store: Store) -> &'static str {
+    match store {
+        Store::Postgres => "postgres",
+        Store::Mongo => "mongo",
+        Store::Redis => "redis",
+    }
+}
+
+/// Why an operation of this store that is not a keyed read or find has no plan.
+fn not_explained_reason(store: Store) -> &'static str {
+    match store {
+        Store::Postgres => {
+            "not explained: a write or a calibration operation (explain covers the keyed reads)"
+        }
+        Store::Mongo => "not explained: explain covers the keyed finds of clinicalNotes",
+        Store::Redis => "not explained: Redis has no plans",
+    }
+}
+
+/// Explains one drawn find of a MongoDB operation (executionStats) and judges its
+/// expectation on the plan.
+async fn explain_mongo_sample(
+    db: &mongodb::Database,
+    spec: &spec::OpSpec,
+    catalog: &Catalog,
+    rng: &mut SmallRng,
+    expectations: &mut Vec<expect::Verdict>,
+) -> Result<Sample> {
+    let (filter, sort, limit) =
+        find_query(spec.def.kind, spec, catalog, rng).expect("a keyed find");
+    let mut find =
+        mongodb::bson::doc! { "find": CLINICAL_NOTES, "filter": filter.clone(), "limit": limit };
+    if let Some(sort) = sort {
+        find.insert("sort", sort);
+    }
+    let answer = db
+        .run_command(mongodb::bson::doc! { "explain": find, "verbosity": "executionStats" })
+        .await
+        .with_context(|| format!("explain of {} on MongoDB", spec.name()))?;
+    let raw = mongodb::bson::Bson::Document(answer).into_relaxed_extjson();
+    let (analyzed, kind) = mongo::summarize(&raw, CLINICAL_NOTES)
+        .context("a MongoDB explain answer with no plan in it")?;
+    if let Some(e) = &spec.expect {
+        expectations.extend(expect::judge_mongo(
+            spec.name(),
+            e,
+            &analyzed,
+            kind,
+            CLINICAL_NOTES,
+        ));
+    }
+    Ok(Sample {
+        key: mongodb::bson::Bson::Document(filter)
+            .into_relaxed_extjson()
+            .to_string(),
+        plan_kind: kind,
+        analyzed,
+        generic: PlanSummary::default(),
+        generic_differs: false,
+        raw_analyzed: raw,
+        raw_generic: Value::Null,
+        forced: None,
+    })
+}
+
+/// Explains one drawn key of a PostgreSQL read: the analyzed and the generic plan, and for
+/// an operation with an expectation the forced plans it is judged on.
+async fn explain_postgres_sample(
+    conn: &mut PgConnection,
+    spec: &spec::OpSpec,
+    sql: &'static str,
+    key: Uuid,
+    table_rows: &[(String, i64)],
+    expectations: &mut Vec<expect::Verdict>,
+) -> Result<Sample> {
+    let raw_analyzed = explain_one(conn, sql, key, false)
+        .await
+        .with_context(|| format!("explaining {}", spec.name()))?;
+    let raw_generic = generic_plan(conn, sql, key)
+        .await
+        .with_context(|| format!("the generic plan of {}", spec.name()))?;
+    let analyzed = plan::summarize(&raw_analyzed).context("an EXPLAIN without a plan")?;
+    let generic = plan::summarize(&raw_generic).context("an EXPLAIN without a plan")?;
+    let mut forced = None;
+    if let Some(e) = &spec.expect {
+        let raw = explain_one(conn, sql, key, true)
+            .await
+            .with_context(|| format!("explaining {} with enable_seqscan off", spec.name()))?;
+        let f = plan::summarize(&raw).context("an EXPLAIN without a plan")?;
+        let sizes = sizes_of(&analyzed, table_rows);
+        let served = match &e.uses_index {
+            // Only when the plan does not already use it: this takes a lock.
+            Some(index) if !expect::uses(&analyzed, index) => plan_with_only(conn, sql, key, index)
+                .await
+                .with_context(|| format!("planning {} with only {index}", spec.name()))?,
+            _ => None,
+        };
+        expectations.extend(expect::judge(
+            spec.name(),
+            e,
+            &analyzed,
+            &f,
+            served.as_ref(),
+            &sizes,
+        ));
+        forced = Some(f);
+    }
+    Ok(Sample {
+        key: key.to_string(),
+        plan_kind: "PostgreSQL EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)",
+        generic_differs: analyzed.shape() != generic.shape(),
+        analyzed,
+        generic,
+        raw_analyzed,
+        raw_generic,
+        forced,
     })
 }
 

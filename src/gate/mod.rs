@@ -21,8 +21,8 @@ use sqlx::{Connection, PgConnection};
 
 use crate::compare::{self, CompareOptions, ThresholdOutcome};
 use crate::config::{redact, Targets};
-use crate::run::{run_scenario, RunOptions};
 use crate::scenario::spec::{self, Overrides};
+use crate::run::{run_scenario, RunOptions};
 
 /// What the candidate is compared with.
 #[derive(Debug, Clone)]
@@ -515,6 +515,91 @@ fn thresholds_on(
 /// Runs the gate.
 pub async fn gate(targets: &Targets, opts: &GateOptions) -> Result<GateResult> {
     let scenario = spec::load(&opts.scenario, &opts.overrides)?;
+    check_gateable(&scenario, opts)?;
+    let plan = plan(&scenario, opts, opts.overrides.duration.is_some())?;
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
+    let migrations = match &opts.against {
+        Against::CandidateMigrations(dir) => Some(read_migrations(dir)?),
+        Against::BaselineDatabase(_) => None,
+    };
+    let (gate_id, dir) = create_gate_dir(&scenario, opts, &plan)?;
+
+    // A signal between two runs (or while the clone is made) stops the gate after that step;
+    // a signal during a run ends the run itself (its runner listens too).
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            crate::scenario::runner::interrupt_signal().await;
+            stop.store(true, Ordering::SeqCst);
+        }
+    });
+    let mut sides = match prepare_sides(targets, opts, migrations.as_deref(), &stop).await {
+        Ok(sides) => sides,
+        Err(e) => {
+            watcher.abort();
+            let _ = std::fs::remove_dir(&dir);
+            return Err(e);
+        }
+    };
+    eprintln!(
+        "gate {gate_id}: {} repeats per side, interleaved, {:.0}s measured + {:.0}s warm-up each; about {:.0} min in all",
+        plan.repeats,
+        plan.duration.as_secs_f64(),
+        plan.warmup.as_secs_f64(),
+        plan.estimate.as_secs_f64() / 60.0
+    );
+    // Both datasets are the gate's for all its runs (after the clone: CREATE DATABASE ...
+    // TEMPLATE needs its source idle): another command slipping in between two runs would be
+    // load on one side only.
+    let result = match hold_both(&sides.base_targets, &sides.cand_targets, &gate_id).await {
+        Ok(locks) => {
+            let r = run_pairs(
+                &scenario,
+                opts,
+                &plan,
+                &dir,
+                (&sides.base_targets, &sides.base_label),
+                (&sides.cand_targets, &sides.cand_label),
+                &stop,
+            )
+            .await;
+            for l in locks {
+                l.release().await;
+            }
+            r
+        }
+        Err(e) => Err(e),
+    };
+    watcher.abort();
+    if let Some(c) = sides.clone.as_mut() {
+        c.drop_now().await;
+    }
+    let pairs = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_dir(&dir);
+            return Err(e);
+        }
+    };
+    let interrupted = pairs.3;
+    if interrupted && (pairs.0.is_empty() || pairs.1.is_empty()) {
+        return Err(anyhow::Error::new(Interrupted));
+    }
+    let comparison = compare_pairs(&scenario, opts, &plan, &sides, pairs, &dir)?;
+    crate::report::point_latest(&opts.out, &gate_id)?;
+    Ok(GateResult {
+        dir,
+        comparison,
+        interrupted,
+    })
+}
+
+/// Refuses a scenario a gate cannot compare: several variants, or an `--inject-delay` that
+/// names none of its operations.
+fn check_gateable(scenario: &spec::Scenario, opts: &GateOptions) -> Result<()> {
     let variants = scenario.cache.len().max(scenario.variants.len());
     if variants > 1 {
         crate::usage!(
@@ -530,14 +615,16 @@ pub async fn gate(targets: &Targets, opts: &GateOptions) -> Result<GateResult> {
             );
         }
     }
-    let plan = plan(&scenario, opts, opts.overrides.duration.is_some())?;
-    for w in &plan.warnings {
-        eprintln!("warning: {w}");
-    }
-    let migrations = match &opts.against {
-        Against::CandidateMigrations(dir) => Some(read_migrations(dir)?),
-        Against::BaselineDatabase(_) => None,
-    };
+    Ok(())
+}
+
+/// Creates the gate's report directory, after checking the space its runs need; returns
+/// the gate id and the directory.
+fn create_gate_dir(
+    scenario: &spec::Scenario,
+    opts: &GateOptions,
+    plan: &Plan,
+) -> Result<(String, PathBuf)> {
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("creating the reports directory {}", opts.out.display()))?;
     let per_run = crate::report::space_needed(
@@ -548,62 +635,56 @@ pub async fn gate(targets: &Targets, opts: &GateOptions) -> Result<GateResult> {
     );
     crate::report::check_writable(&opts.out, per_run * 2 * plan.repeats as u64 + (1 << 20))?;
     let now = chrono::Utc::now();
-    let (gate_id, dir) = crate::report::create_run_dir(
+    crate::report::create_run_dir(
         &opts.out,
         &format!("{}-gate", crate::report::run_id(&scenario.name, now)),
-    )?;
+    )
+}
 
-    // A signal between two runs (or while the clone is made) stops the gate after that step;
-    // a signal during a run ends the run itself (its runner listens too).
-    let stop = Arc::new(AtomicBool::new(false));
-    let watcher = tokio::spawn({
-        let stop = stop.clone();
-        async move {
-            crate::scenario::runner::interrupt_signal().await;
-            stop.store(true, Ordering::SeqCst);
-        }
-    });
+/// The two sides of a gate: where each runs, how the reports name it, and the candidate
+/// clone to drop afterwards (`--candidate-migrations`).
+struct Sides {
+    base_targets: Targets,
+    cand_targets: Targets,
+    base_label: String,
+    cand_label: String,
+    clone: Option<DbClone>,
+}
+
+/// Sets up the two sides: checks that two databases hold the same dataset, or clones the
+/// seeded database and applies the candidate migrations (dropped again if a signal came).
+async fn prepare_sides(
+    targets: &Targets,
+    opts: &GateOptions,
+    migrations: Option<&[(String, String)]>,
+    stop: &AtomicBool,
+) -> Result<Sides> {
     if let Against::BaselineDatabase(url) = &opts.against {
         if !opts.compare.allow_mismatch {
-            if let Err(e) = same_dataset(url, &targets.database_url).await {
-                watcher.abort();
-                let _ = std::fs::remove_dir(&dir);
-                return Err(e);
-            }
+            same_dataset(url, &targets.database_url).await?;
         }
     }
-    let mut clone = None;
-    let (base_targets, cand_targets, base_label, cand_label) = match &opts.against {
-        Against::BaselineDatabase(url) => (
-            Targets {
+    match &opts.against {
+        Against::BaselineDatabase(url) => Ok(Sides {
+            base_targets: Targets {
                 database_url: url.clone(),
                 ..targets.clone()
             },
-            targets.clone(),
-            format!("baseline database {}", redact(url)),
-            format!("candidate database {}", redact(&targets.database_url)),
-        ),
+            cand_targets: targets.clone(),
+            base_label: format!("baseline database {}", redact(url)),
+            cand_label: format!("candidate database {}", redact(&targets.database_url)),
+            clone: None,
+        }),
         Against::CandidateMigrations(mdir) => {
-            let created =
-                DbClone::create(&targets.database_url, migrations.as_deref().unwrap_or(&[])).await;
-            let mut c = match created {
-                Ok(c) => c,
-                Err(e) => {
-                    watcher.abort();
-                    let _ = std::fs::remove_dir(&dir);
-                    return Err(e);
-                }
-            };
+            let mut c = DbClone::create(&targets.database_url, migrations.unwrap_or(&[])).await?;
             if stop.load(Ordering::SeqCst) {
                 c.drop_now().await;
-                watcher.abort();
-                let _ = std::fs::remove_dir(&dir);
                 return Err(anyhow::Error::new(Interrupted));
             }
             eprintln!(
                 "gate: candidate = clone {} of the seeded database with {} migration file(s) of {}",
                 c.name,
-                migrations.as_ref().map_or(0, Vec::len),
+                migrations.map_or(0, <[_]>::len),
                 mdir.display()
             );
             let cand = Targets {
@@ -611,60 +692,29 @@ pub async fn gate(targets: &Targets, opts: &GateOptions) -> Result<GateResult> {
                 ..targets.clone()
             };
             let label = format!("{} + {}", redact(&targets.database_url), mdir.display());
-            clone = Some(c);
-            (
-                targets.clone(),
-                cand,
-                format!("baseline {}", redact(&targets.database_url)),
-                format!("candidate {label}"),
-            )
+            Ok(Sides {
+                base_targets: targets.clone(),
+                cand_targets: cand,
+                base_label: format!("baseline {}", redact(&targets.database_url)),
+                cand_label: format!("candidate {label}"),
+                clone: Some(c),
+            })
         }
-    };
-    eprintln!(
-        "gate {gate_id}: {} repeats per side, interleaved, {:.0}s measured + {:.0}s warm-up each; about {:.0} min in all",
-        plan.repeats,
-        plan.duration.as_secs_f64(),
-        plan.warmup.as_secs_f64(),
-        plan.estimate.as_secs_f64() / 60.0
-    );
-    // Both datasets are the gate's for all its runs (after the clone: CREATE DATABASE ...
-    // TEMPLATE needs its source idle): another command slipping in between two runs would be
-    // load on one side only.
-    let result = match hold_both(&base_targets, &cand_targets, &gate_id).await {
-        Ok(locks) => {
-            let r = run_pairs(
-                &scenario,
-                opts,
-                &plan,
-                &dir,
-                (&base_targets, &base_label),
-                (&cand_targets, &cand_label),
-                &stop,
-            )
-            .await;
-            for l in locks {
-                l.release().await;
-            }
-            r
-        }
-        Err(e) => Err(e),
-    };
-    watcher.abort();
-    if let Some(c) = clone.as_mut() {
-        c.drop_now().await;
     }
-    let (base_dirs, cand_dirs, cand_summaries, interrupted) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = std::fs::remove_dir(&dir);
-            return Err(e);
-        }
-    };
-    if interrupted && (base_dirs.is_empty() || cand_dirs.is_empty()) {
-        return Err(anyhow::Error::new(Interrupted));
-    }
-    let base = compare::side::from_runs(&base_label, &base_dirs)?;
-    let cand = compare::side::from_runs(&cand_label, &cand_dirs)?;
+}
+
+/// Compares the completed repeats of both sides, judges the thresholds on the candidate,
+/// adds the plan's warnings and writes compare.json, summary.md, junit.xml, report.html.
+fn compare_pairs(
+    scenario: &spec::Scenario,
+    opts: &GateOptions,
+    plan: &Plan,
+    sides: &Sides,
+    (base_dirs, cand_dirs, cand_summaries, interrupted): Pairs,
+    dir: &Path,
+) -> Result<compare::Comparison> {
+    let base = compare::side::from_runs(&sides.base_label, &base_dirs)?;
+    let cand = compare::side::from_runs(&sides.cand_label, &cand_dirs)?;
     let mut comparison = compare::compare(&base, &cand, &opts.compare)?;
     comparison.set_thresholds(thresholds_on(&scenario.thresholds, &cand_summaries));
     // (the repeats warning is the comparison's own)
@@ -680,18 +730,13 @@ pub async fn gate(targets: &Targets, opts: &GateOptions) -> Result<GateResult> {
             .push("interrupted: the comparison covers the repeats that completed".into());
     }
     compare::write_outputs(
-        &dir,
+        dir,
         &comparison,
         &base,
         &cand,
         &format!("clinicload gate: {}", scenario.name),
     )?;
-    crate::report::point_latest(&opts.out, &gate_id)?;
-    Ok(GateResult {
-        dir,
-        comparison,
-        interrupted,
-    })
+    Ok(comparison)
 }
 
 /// The dataset locks of both sides, for all the gate's runs.

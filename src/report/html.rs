@@ -286,6 +286,30 @@ fn thresholds(out: &mut String, s: &Summary) {
 
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
+    head(&mut out, s);
+    // Facts: the header of summary.md.
+    let md = super::markdown::render(s);
+    facts(&mut out, &md);
+    thresholds(&mut out, s);
+
+    // Every figure says which model measured it and from when.
+    let model = format!(
+        "{} model, successful operations, from {}",
+        s.run.model, s.run.latency_from
+    );
+    latency_by_percentile(&mut out, s, &model);
+    over_time(&mut out, s, &model);
+    summary_table(&mut out, s);
+    if let Some(cache) = &s.cache {
+        out.push_str(&cache_html(cache));
+    }
+    sections_and_notes(&mut out, s, &md);
+    query_texts(&mut out, s);
+    out
+}
+
+/// The document's head (title, inline style) and the run's heading and description.
+fn head(out: &mut String, s: &Summary) {
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>clinicload {}</title>\
@@ -300,8 +324,10 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
         esc(&s.run_id),
         esc(&s.scenario.description)
     );
-    // Facts: the header of summary.md.
-    let md = super::markdown::render(s);
+}
+
+/// The run's facts: the first fenced block of summary.md (`md`), preformatted.
+fn facts(out: &mut String, md: &str) {
     let facts = md
         .split("```")
         .nth(1)
@@ -309,13 +335,24 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
         .trim()
         .to_string();
     let _ = write!(out, "<pre>{}</pre>", esc(&facts));
-    thresholds(&mut out, s);
+}
 
-    // Every figure says which model measured it and from when.
-    let model = format!(
-        "{} model, successful operations, from {}",
-        s.run.model, s.run.latency_from
-    );
+/// One operation's latency-by-percentile series, in the operation's colour.
+fn percentile_series(i: usize, r: &OpReport) -> Series<'_> {
+    Series {
+        name: &r.label,
+        color: COLORS[i % COLORS.len()],
+        points: r
+            .percentiles
+            .iter()
+            .filter(|(p, _)| *p < 100.0)
+            .map(|(p, us)| (pct_x(*p), *us as f64 / 1000.0))
+            .collect(),
+    }
+}
+
+/// "Latency by percentile": all operations on one chart (log scale), then one per operation.
+fn latency_by_percentile(out: &mut String, s: &Summary, model: &str) {
     let _ = write!(out, "<h2>Latency by percentile</h2>");
     let ticks: Vec<(f64, String)> = [0.0, 90.0, 99.0, 99.9, 99.99, 99.999]
         .iter()
@@ -323,16 +360,7 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
         .collect();
     let mut series = Vec::new();
     for (i, r) in s.operations.iter().enumerate() {
-        series.push(Series {
-            name: &r.label,
-            color: COLORS[i % COLORS.len()],
-            points: r
-                .percentiles
-                .iter()
-                .filter(|(p, _)| *p < 100.0)
-                .map(|(p, us)| (pct_x(*p), *us as f64 / 1000.0))
-                .collect(),
-        });
+        series.push(percentile_series(i, r));
     }
     out.push_str(&chart(
         &format!("Latency by percentile, all operations ({model})"),
@@ -350,22 +378,31 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
             &format!("{}: latency by percentile ({model})", r.label),
             "percentile",
             "latency (ms)",
-            &[Series {
-                name: &r.label,
-                color: COLORS[i % COLORS.len()],
-                points: r
-                    .percentiles
-                    .iter()
-                    .filter(|(p, _)| *p < 100.0)
-                    .map(|(p, us)| (pct_x(*p), *us as f64 / 1000.0))
-                    .collect(),
-            }],
+            &[percentile_series(i, r)],
             &ticks,
             false,
         ));
     }
+}
 
+/// "Over time": throughput (with the target rate and errors) and latency per interval.
+fn over_time(out: &mut String, s: &Summary, model: &str) {
     let _ = write!(out, "<h2>Over time</h2>");
+    let xt: Vec<(f64, String)> = {
+        let end = s.intervals.last().map(|p| p.t).unwrap_or(1.0);
+        let step = (end / 6.0).ceil().max(1.0);
+        (0..=7)
+            .map(|i| i as f64 * step)
+            .filter(|x| *x <= end)
+            .map(|x| (x, format!("{x:.0}s")))
+            .collect()
+    };
+    throughput_chart(out, s, &xt);
+    latency_over_time_chart(out, s, model, &xt);
+}
+
+/// Operations and errors per second per interval, against the target rate (open model).
+fn throughput_chart(out: &mut String, s: &Summary, xt: &[(f64, String)]) {
     let tput: Vec<(f64, f64)> = s
         .intervals
         .iter()
@@ -376,15 +413,6 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
         .iter()
         .map(|p| (p.t, p.errors as f64 / p.seconds.max(1e-9)))
         .collect();
-    let xt: Vec<(f64, String)> = {
-        let end = s.intervals.last().map(|p| p.t).unwrap_or(1.0);
-        let step = (end / 6.0).ceil().max(1.0);
-        (0..=7)
-            .map(|i| i as f64 * step)
-            .filter(|x| *x <= end)
-            .map(|x| (x, format!("{x:.0}s")))
-            .collect()
-    };
     let mut tseries = vec![Series {
         name: "ops/s",
         color: COLORS[0],
@@ -407,9 +435,13 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
         "time into the measured window",
         "operations per second",
         &tseries,
-        &xt,
+        xt,
         false,
     ));
+}
+
+/// p50, p99 and max latency per interval (intervals with a success only), log scale.
+fn latency_over_time_chart(out: &mut String, s: &Summary, model: &str, xt: &[(f64, String)]) {
     let lat = |f: fn(&super::IntervalPoint) -> u64| -> Vec<(f64, f64)> {
         s.intervals
             .iter()
@@ -438,10 +470,13 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
                 points: lat(|p| p.max_us),
             },
         ],
-        &xt,
+        xt,
         true,
     ));
+}
 
+/// "Summary": the table of summary.md, a row per operation and one overall.
+fn summary_table(out: &mut String, s: &Summary) {
     let _ = write!(
         out,
         "<h2>Summary</h2><p>Latency in milliseconds, {}: mean to max of successful operations; <i>p99 all</i> of every arrival (ok, no-op, failed, timed out, missed, abandoned).</p><table><tr>",
@@ -452,13 +487,15 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
     }
     out.push_str("</tr>");
     for r in &s.operations {
-        table_row(&mut out, r);
+        table_row(out, r);
     }
-    table_row(&mut out, &s.overall);
+    table_row(out, &s.overall);
     out.push_str("</table>");
-    if let Some(cache) = &s.cache {
-        out.push_str(&cache_html(cache));
-    }
+}
+
+/// The summary's extra sections as tables, then what summary.md (`md`) says after its
+/// tables (unsupported operations, errors, warnings), preformatted.
+fn sections_and_notes(out: &mut String, s: &Summary, md: &str) {
     let mut rest: String = md.split("```").skip(2).collect::<Vec<_>>().join("");
     if let Some(i) = rest.find("\n## Cache: ") {
         rest.truncate(i); // rendered as a table above
@@ -476,6 +513,10 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
     {
         let _ = write!(out, "<pre>{}</pre>", esc(rest[idx..].trim()));
     }
+}
+
+/// The query text of each operation, and the end of the document.
+fn query_texts(out: &mut String, s: &Summary) {
     let _ = writeln!(
         out,
         "<p>Query text of each operation:</p><pre>{}</pre></body></html>",
@@ -487,7 +528,6 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
             .collect::<Vec<_>>()
             .join("\n\n"))
     );
-    out
 }
 
 /// The schedule cache's section: its metrics as a two-column table.

@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use super::LoadFacts;
 use super::{OpReport, Summary};
+use super::LoadFacts;
 
 fn ms(us: u64) -> String {
     format!("{:.3}", us as f64 / 1000.0)
@@ -46,12 +46,38 @@ fn thresholds(out: &mut String, s: &Summary) {
 
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
+    title(&mut out, s);
+    let _ = writeln!(out, "```");
+    load_model(&mut out, s);
+    connections(&mut out, s);
+    duration_and_arrivals(&mut out, s);
+    throughput(&mut out, s);
+    environment(&mut out, s);
+    let _ = writeln!(out, "```\n");
+    thresholds(&mut out, s);
+    latency_table(&mut out, s);
+    unsupported(&mut out, s);
+    errors(&mut out, s);
+    warnings(&mut out, s);
+    if let Some(cache) = &s.cache {
+        let _ = write!(out, "\n{}", cache_markdown(cache));
+    }
+    out.push_str(&super::page::tables_markdown(&s.sections));
+    out
+}
+
+/// The run's heading and the scenario's description.
+fn title(out: &mut String, s: &Summary) {
     let sc = &s.scenario;
     let _ = writeln!(out, "# clinicload run {}\n", s.run_id);
     if !sc.description.is_empty() {
         let _ = writeln!(out, "{}\n", sc.description);
     }
-    let _ = writeln!(out, "```");
+}
+
+/// The facts' first lines: the scenario and its load model (open or closed).
+fn load_model(out: &mut String, s: &Summary) {
+    let sc = &s.scenario;
     let _ = writeln!(out, "scenario: {} ({})", sc.name, sc.file.display());
     match &sc.load {
         LoadFacts::Open {
@@ -78,12 +104,23 @@ pub fn render(s: &Summary) -> String {
             );
         }
     }
-    let pools: Vec<String> = sc
+}
+
+/// The connection pool of each store the scenario uses.
+fn connections(out: &mut String, s: &Summary) {
+    let pools: Vec<String> = s
+        .scenario
         .pools
         .iter()
         .map(|(name, n)| format!("{name} {n}"))
         .collect();
     let _ = writeln!(out, "connections: {}", pools.join(", "));
+}
+
+/// The measured duration (and how the run ended), the arrivals, the error rate and the
+/// data streamed.
+fn duration_and_arrivals(out: &mut String, s: &Summary) {
+    let sc = &s.scenario;
     let _ = writeln!(
         out,
         "duration: {:.1} s measured (warm-up {:.1} s excluded){}",
@@ -122,6 +159,11 @@ pub fn render(s: &Summary) -> String {
             s.overall.rows, s.bytes
         );
     }
+}
+
+/// Achieved throughput (against the target, with the starts, in the open model) and where
+/// latency is measured from.
+fn throughput(out: &mut String, s: &Summary) {
     match s.run.target_rate {
         Some(target) => {
             let _ = writeln!(
@@ -156,6 +198,10 @@ pub fn render(s: &Summary) -> String {
             );
         }
     }
+}
+
+/// What the run ran on: the dataset, the servers' versions, clinicload and the machine.
+fn environment(out: &mut String, s: &Summary) {
     let _ = writeln!(
         out,
         "dataset: {}",
@@ -176,8 +222,10 @@ pub fn render(s: &Summary) -> String {
         s.machine.os,
         s.machine.cpu
     );
-    let _ = writeln!(out, "```\n");
-    thresholds(&mut out, s);
+}
+
+/// The latency table: a row per operation and one overall.
+fn latency_table(out: &mut String, s: &Summary) {
     let _ = writeln!(
         out,
         "Latency in milliseconds, {} model, from each operation's {}: mean to max of successful operations; `p99 all` of every arrival (ok, no-op, failed, timed out, missed, abandoned), what users waited.\n",
@@ -190,9 +238,13 @@ pub fn render(s: &Summary) -> String {
         "---:|".repeat(super::TABLE_HEADER.len() - 1)
     );
     for r in &s.operations {
-        row(&mut out, r);
+        row(out, r);
     }
-    row(&mut out, &s.overall);
+    row(out, &s.overall);
+}
+
+/// The operations the server does not support (skipped, not errors), if any.
+fn unsupported(out: &mut String, s: &Summary) {
     let unsupported: Vec<&OpReport> = s
         .operations
         .iter()
@@ -212,6 +264,10 @@ pub fn render(s: &Summary) -> String {
             );
         }
     }
+}
+
+/// The errors of each operation by kind, with the first example, if any.
+fn errors(out: &mut String, s: &Summary) {
     let errs: Vec<&OpReport> = s
         .operations
         .iter()
@@ -229,17 +285,16 @@ pub fn render(s: &Summary) -> String {
             }
         }
     }
+}
+
+/// The run's warnings, if any.
+fn warnings(out: &mut String, s: &Summary) {
     if !s.warnings.is_empty() {
         let _ = writeln!(out, "\nWarnings:\n");
         for w in &s.warnings {
             let _ = writeln!(out, "- {w}");
         }
     }
-    if let Some(cache) = &s.cache {
-        let _ = write!(out, "\n{}", cache_markdown(cache));
-    }
-    out.push_str(&super::page::tables_markdown(&s.sections));
-    out
 }
 
 /// The schedule cache's section: its metrics as a two-column table.

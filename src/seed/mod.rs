@@ -127,6 +127,7 @@ impl std::fmt::Display for Shard {
     }
 }
 
+
 /// The dataset parameters: the profile, then each override given on the command line.
 pub fn resolve_params(args: &SeedOptions) -> Result<SeedParams> {
     let Some(mut shape): Option<ClinicShape> = generate::profile(&args.profile) else {
@@ -219,23 +220,10 @@ pub async fn seed_command(targets: &Targets, args: &SeedOptions) -> Result<ExitC
 async fn seed(targets: &Targets, args: &SeedOptions) -> Result<ExitCode> {
     use crate::restore::lock;
     let params = resolve_params(args)?;
-    // A PostgreSQL-only load is a different (partial) dataset: its own fingerprint keeps a
-    // normal seed from resuming it as if its documents were there.
-    let fingerprint = if args.postgres_only {
-        format!("{}+postgres-only", generate::fingerprint(&params))
-    } else {
-        generate::fingerprint(&params)
-    };
+    let fingerprint = dataset_fingerprint(&params, args);
     let mine = shard_clinics(&params, args);
     if args.plan {
-        println!("{}", generate::plan(&params));
-        if let Some(s) = args.shard {
-            println!(
-                "shard {s}: {} of {} clinics (the plan above is for the whole dataset)",
-                mine.len(),
-                params.clinics
-            );
-        }
+        print_plan(&params, args, &mine);
         return Ok(ExitCode::SUCCESS);
     }
     let threads = args
@@ -257,30 +245,7 @@ async fn seed(targets: &Targets, args: &SeedOptions) -> Result<ExitCode> {
     // dataset a reset empties) is the seeded one, and no undo record outlives its rows.
     crate::restore::restore_pending(targets, &pool).await?;
     crate::restore::index_changes::undo_where(&pool, None).await?;
-    let mut state = safety::inspect(&pool, &db).await?;
-    if args.reset {
-        safety::reset(&pool, &db, &state, args.force, targets).await?;
-        eprintln!(
-            "reset: emptied the Dr. Assistant tables and MongoDB collections of {} / {}",
-            redact(&targets.database_url),
-            db.name()
-        );
-        state = safety::inspect(&pool, &db).await?;
-    }
-    let mut start = safety::decide(&state, &params, &fingerprint, args.append, targets)?;
-    if start == safety::Start::Replace {
-        let old = state
-            .dataset
-            .as_ref()
-            .map_or("?", |d| d.fingerprint.as_str());
-        eprintln!(
-            "replacing dataset {old}: none of its clinics was ever committed (its seed failed), \
-             so its documents are removed and this dataset is recorded instead"
-        );
-        safety::clear_abandoned(&pool, &db).await?;
-        state = safety::inspect(&pool, &db).await?;
-        start = safety::decide(&state, &params, &fingerprint, args.append, targets)?;
-    }
+    let (state, start) = decide_start(targets, args, &pool, &db, &params, &fingerprint).await?;
     safety::record_dataset(&pool, &params, &fingerprint, start == safety::Start::Append).await?;
     let done = safety::seeded_clinics(&pool, &fingerprint).await?;
     let work: Vec<u32> = mine
@@ -290,45 +255,11 @@ async fn seed(targets: &Targets, args: &SeedOptions) -> Result<ExitCode> {
         .collect();
 
     if args.defer_indexes || args.defer_foreign_keys {
-        let pending = indexes::pending(&pool).await?.len();
-        if pending > 0 {
-            eprintln!(
-                "defer: {pending} indexes/foreign keys are still dropped from an earlier run; \
-                 they are rebuilt after the load"
-            );
-        } else if start == safety::Start::Fresh && state.non_empty.is_empty() {
-            let (ix, fk) =
-                indexes::drop_deferred(&pool, args.defer_indexes, args.defer_foreign_keys).await?;
-            eprintln!(
-                "defer: dropped {ix} secondary indexes and {fk} foreign keys; they are rebuilt \
-                 (and the foreign keys validated) after the load"
-            );
-        } else {
-            eprintln!(
-                "defer: ignored, the tables are not empty (it applies to a load into empty \
-                 tables); loading with indexes and foreign keys in place"
-            );
-        }
+        defer_constraints(&pool, args, &start, &state).await?;
     }
 
-    println!(
-        "seeding dataset {fingerprint}: profile {}, {} clinics, seed {}, as-of {}{}",
-        args.profile,
-        params.clinics,
-        params.seed,
-        params.as_of,
-        args.shard
-            .map(|s| format!(", shard {s} ({} clinics)", mine.len()))
-            .unwrap_or_default()
-    );
+    announce(args, &params, &fingerprint, mine.len(), work.len());
     let already = (mine.len() - work.len()) as u64;
-    if already > 0 {
-        println!(
-            "resuming: {already} of {} clinics already complete, {} to write",
-            mine.len(),
-            work.len()
-        );
-    }
     let stats = Arc::new(progress::Stats::new(mine.len() as u64));
     stats.clinics_done.store(already, Ordering::Relaxed);
     let progress = Arc::new(progress::Progress::new(
@@ -337,21 +268,7 @@ async fn seed(targets: &Targets, args: &SeedOptions) -> Result<ExitCode> {
         &params,
         mine.len(),
     ));
-    let stop = Arc::new(AtomicBool::new(false));
-    install_stop_handler(stop.clone());
-    let cfg = run::Pipeline {
-        threads,
-        writers,
-        fingerprint: fingerprint.clone(),
-        wav,
-        pause_after_clinic: Duration::from_millis(args.pause_after_clinic_ms),
-        panic_in_clinic: args.panic_in_clinic,
-        postgres_only: args.postgres_only,
-        memory_budget: args.memory_budget * 1_000_000,
-        stats: stats.clone(),
-        progress: progress.clone(),
-        stop,
-    };
+    let cfg = pipeline(args, (threads, writers), &fingerprint, &stats, &progress);
     let ticker = progress::spawn_ticker(progress.clone(), stats.clone());
     let ended = run::load(&pool, &db, Arc::new(params.clone()), work, &cfg).await;
     ticker.abort();
@@ -365,13 +282,7 @@ async fn seed(targets: &Targets, args: &SeedOptions) -> Result<ExitCode> {
     };
     let complete = stats.clinics_done.load(Ordering::Relaxed);
     if ended == run::Ended::Complete && complete < mine.len() as u64 {
-        let done = safety::seeded_clinics(&pool, &fingerprint).await?;
-        let missing: Vec<String> = mine
-            .iter()
-            .filter(|i| done.binary_search(i).is_err())
-            .take(10)
-            .map(u32::to_string)
-            .collect();
+        let missing = missing_clinics(&pool, &fingerprint, &mine).await?;
         bail!(
             "seed failed: only {complete} of {} clinics are complete, clinic(s) {} are missing \
              although no error was reported; re-run the same command to write them",
@@ -380,42 +291,11 @@ async fn seed(targets: &Targets, args: &SeedOptions) -> Result<ExitCode> {
         );
     }
     if ended == run::Ended::Interrupted {
-        print!("{}", stats.summary());
-        println!(
-            "interrupted: {complete} of {} clinics are complete (committed in both stores); \
-             re-run the same command to resume. Dataset fingerprint: {fingerprint}",
-            mine.len()
-        );
-        if !indexes::pending(&pool).await?.is_empty() {
-            println!(
-                "secondary indexes are still dropped (--defer-indexes); the run that completes the \
-                 dataset rebuilds them"
-            );
-        }
+        report_interrupted(&pool, &stats, complete, mine.len(), &fingerprint).await?;
         return Ok(ExitCode::from(130));
     }
 
-    // The dataset is complete when every shard's clinics are in: then rebuild deferred
-    // indexes and refresh statistics once.
-    let all_done: i64 = sqlx::query_scalar("SELECT count(*) FROM clinicload_meta.seeded_clinics")
-        .fetch_one(&pool)
-        .await?;
-    if all_done as u64 == params.clinics as u64 {
-        let t = std::time::Instant::now();
-        let rebuilt = indexes::rebuild(&pool).await?;
-        indexes::vacuum_analyze(&pool).await?;
-        if rebuilt > 0 {
-            eprintln!(
-                "rebuilt {rebuilt} deferred indexes/foreign keys and vacuumed in {:.1}s",
-                t.elapsed().as_secs_f64()
-            );
-        }
-    } else if !indexes::pending(&pool).await?.is_empty() {
-        eprintln!(
-            "secondary indexes stay dropped until the last shard completes ({all_done} of {} clinics in)",
-            params.clinics
-        );
-    }
+    finish_dataset(&pool, &params).await?;
     print!("{}", stats.summary());
     println!(
         "done: {complete} clinics{}; dataset fingerprint {fingerprint}",
@@ -424,4 +304,200 @@ async fn seed(targets: &Targets, args: &SeedOptions) -> Result<ExitCode> {
             .unwrap_or_default()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The dataset's fingerprint. A PostgreSQL-only load is a different (partial) dataset: its
+/// own fingerprint keeps a normal seed from resuming it as if its documents were there.
+fn dataset_fingerprint(params: &SeedParams, args: &SeedOptions) -> String {
+    if args.postgres_only {
+        format!("{}+postgres-only", generate::fingerprint(params))
+    } else {
+        generate::fingerprint(params)
+    }
+}
+
+/// `--plan`: prints the dataset's plan (and this shard's share of it) and writes nothing.
+fn print_plan(params: &SeedParams, args: &SeedOptions, mine: &[u32]) {
+    println!("{}", generate::plan(params));
+    if let Some(s) = args.shard {
+        println!(
+            "shard {s}: {} of {} clinics (the plan above is for the whole dataset)",
+            mine.len(),
+            params.clinics
+        );
+    }
+}
+
+/// Reads the stores (emptying them first with `--reset`) and decides how the seed starts;
+/// a dataset whose seed never committed a clinic is cleared and replaced.
+async fn decide_start(
+    targets: &Targets,
+    args: &SeedOptions,
+    pool: &sqlx::PgPool,
+    db: &mongodb::Database,
+    params: &SeedParams,
+    fingerprint: &str,
+) -> Result<(safety::DbState, safety::Start)> {
+    let mut state = safety::inspect(pool, db).await?;
+    if args.reset {
+        safety::reset(pool, db, &state, args.force, targets).await?;
+        eprintln!(
+            "reset: emptied the Dr. Assistant tables and MongoDB collections of {} / {}",
+            redact(&targets.database_url),
+            db.name()
+        );
+        state = safety::inspect(pool, db).await?;
+    }
+    let mut start = safety::decide(&state, params, fingerprint, args.append, targets)?;
+    if start == safety::Start::Replace {
+        let old = state
+            .dataset
+            .as_ref()
+            .map_or("?", |d| d.fingerprint.as_str());
+        eprintln!(
+            "replacing dataset {old}: none of its clinics was ever committed (its seed failed), \
+             so its documents are removed and this dataset is recorded instead"
+        );
+        safety::clear_abandoned(pool, db).await?;
+        state = safety::inspect(pool, db).await?;
+        start = safety::decide(&state, params, fingerprint, args.append, targets)?;
+    }
+    Ok((state, start))
+}
+
+/// `--defer-indexes` / `--defer-foreign-keys`: drops them before a load into empty tables
+/// (unless an earlier run left them dropped); otherwise says why they stay.
+async fn defer_constraints(
+    pool: &sqlx::PgPool,
+    args: &SeedOptions,
+    start: &safety::Start,
+    state: &safety::DbState,
+) -> Result<()> {
+    let pending = indexes::pending(pool).await?.len();
+    if pending > 0 {
+        eprintln!(
+            "defer: {pending} indexes/foreign keys are still dropped from an earlier run; \
+             they are rebuilt after the load"
+        );
+    } else if *start == safety::Start::Fresh && state.non_empty.is_empty() {
+        let (ix, fk) =
+            indexes::drop_deferred(pool, args.defer_indexes, args.defer_foreign_keys).await?;
+        eprintln!(
+            "defer: dropped {ix} secondary indexes and {fk} foreign keys; they are rebuilt \
+             (and the foreign keys validated) after the load"
+        );
+    } else {
+        eprintln!(
+            "defer: ignored, the tables are not empty (it applies to a load into empty \
+             tables); loading with indexes and foreign keys in place"
+        );
+    }
+    Ok(())
+}
+
+/// Says what is seeded (and this shard's share), and how much an earlier run already did.
+fn announce(args: &SeedOptions, params: &SeedParams, fingerprint: &str, mine: usize, work: usize) {
+    println!(
+        "seeding dataset {fingerprint}: profile {}, {} clinics, seed {}, as-of {}{}",
+        args.profile,
+        params.clinics,
+        params.seed,
+        params.as_of,
+        args.shard
+            .map(|s| format!(", shard {s} ({mine} clinics)"))
+            .unwrap_or_default()
+    );
+    let already = (mine - work) as u64;
+    if already > 0 {
+        println!("resuming: {already} of {mine} clinics already complete, {work} to write");
+    }
+}
+
+/// The pipeline's knobs from the command line, with a stop flag set by the first Ctrl-C or
+/// SIGTERM (its handler installed here).
+fn pipeline(
+    args: &SeedOptions,
+    (threads, writers): (usize, usize),
+    fingerprint: &str,
+    stats: &Arc<progress::Stats>,
+    progress: &Arc<progress::Progress>,
+) -> run::Pipeline {
+    let stop = Arc::new(AtomicBool::new(false));
+    install_stop_handler(stop.clone());
+    run::Pipeline {
+        threads,
+        writers,
+        fingerprint: fingerprint.to_string(),
+        wav,
+        pause_after_clinic: Duration::from_millis(args.pause_after_clinic_ms),
+        panic_in_clinic: args.panic_in_clinic,
+        postgres_only: args.postgres_only,
+        memory_budget: args.memory_budget * 1_000_000,
+        stats: stats.clone(),
+        progress: progress.clone(),
+        stop,
+    }
+}
+
+/// Up to ten of this process's clinics that are not recorded as seeded.
+async fn missing_clinics(
+    pool: &sqlx::PgPool,
+    fingerprint: &str,
+    mine: &[u32],
+) -> Result<Vec<String>> {
+    let done = safety::seeded_clinics(pool, fingerprint).await?;
+    Ok(mine
+        .iter()
+        .filter(|i| done.binary_search(i).is_err())
+        .take(10)
+        .map(u32::to_string)
+        .collect())
+}
+
+/// After a stop: the statistics, how far the seed got, how to resume, and whether deferred
+/// indexes are still dropped.
+async fn report_interrupted(
+    pool: &sqlx::PgPool,
+    stats: &progress::Stats,
+    complete: u64,
+    mine: usize,
+    fingerprint: &str,
+) -> Result<()> {
+    print!("{}", stats.summary());
+    println!(
+        "interrupted: {complete} of {mine} clinics are complete (committed in both stores); \
+         re-run the same command to resume. Dataset fingerprint: {fingerprint}"
+    );
+    if !indexes::pending(pool).await?.is_empty() {
+        println!(
+            "secondary indexes are still dropped (--defer-indexes); the run that completes the \
+             dataset rebuilds them"
+        );
+    }
+    Ok(())
+}
+
+/// The dataset is complete when every shard's clinics are in: then rebuild deferred
+/// indexes and refresh statistics once.
+async fn finish_dataset(pool: &sqlx::PgPool, params: &SeedParams) -> Result<()> {
+    let all_done: i64 = sqlx::query_scalar("SELECT count(*) FROM clinicload_meta.seeded_clinics")
+        .fetch_one(pool)
+        .await?;
+    if all_done as u64 == params.clinics as u64 {
+        let t = std::time::Instant::now();
+        let rebuilt = indexes::rebuild(pool).await?;
+        indexes::vacuum_analyze(pool).await?;
+        if rebuilt > 0 {
+            eprintln!(
+                "rebuilt {rebuilt} deferred indexes/foreign keys and vacuumed in {:.1}s",
+                t.elapsed().as_secs_f64()
+            );
+        }
+    } else if !indexes::pending(pool).await?.is_empty() {
+        eprintln!(
+            "secondary indexes stay dropped until the last shard completes ({all_done} of {} clinics in)",
+            params.clinics
+        );
+    }
+    Ok(())
 }

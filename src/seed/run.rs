@@ -96,27 +96,76 @@ pub async fn load(
     work: Vec<u32>,
     cfg: &Pipeline,
 ) -> Result<Ended> {
-    let (stats, progress, stop) = (&cfg.stats, &cfg.progress, &cfg.stop);
+    let stop = &cfg.stop;
     // The budget, in KiB permits: a generator takes its clinic's share before queueing it and
     // the writer gives it back when the clinic is stored, so the queue needs no other bound.
     let budget_kib = (cfg.memory_budget / 1024).clamp(1, u32::MAX as u64) as u32;
     let budget = Arc::new(Semaphore::new(budget_kib as usize));
     let (tx, rx) = mpsc::unbounded_channel::<(Prepared, OwnedSemaphorePermit)>();
     let work = Arc::new(work);
-    let next = Arc::new(AtomicUsize::new(0));
 
-    let mut generators = Vec::new();
-    let with_docs = !cfg.postgres_only;
     // A generator that panics (a bug: parameters are range-checked before anything starts)
     // records why and which clinic, and stops the pipeline.
     let generator_failed: Arc<std::sync::Mutex<Option<anyhow::Error>>> = Arc::default();
+    let generators = spawn_generators(
+        cfg,
+        &params,
+        &work,
+        &tx,
+        &budget,
+        budget_kib,
+        &generator_failed,
+    )?;
+    drop(tx);
+
+    let rx = Arc::new(Mutex::new(rx));
+    let writers = spawn_writers(cfg, pool, db, &rx);
+    let first_error = first_writer_error(writers).await;
+    // Writers are gone: the receiver is dropped and the budget closed, so blocked generators
+    // wake up and exit.
+    budget.close();
+    drop(rx);
+    for g in generators {
+        let _ = tokio::task::spawn_blocking(move || g.join()).await;
+    }
+    let generator_failed = generator_failed
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    if let Some(e) = generator_failed.or(first_error) {
+        return Err(e);
+    }
+    Ok(if stop.load(Ordering::Relaxed) {
+        Ended::Interrupted
+    } else {
+        Ended::Complete
+    })
+}
+
+/// The queue from generators to writers: an encoded clinic and its share of the budget.
+type Queue = mpsc::UnboundedSender<(Prepared, OwnedSemaphorePermit)>;
+
+/// Starts `cfg.threads` generator threads: each takes the next clinic of `work`, prepares
+/// it, waits for its share of the budget and queues it, until the work or the writers end.
+fn spawn_generators(
+    cfg: &Pipeline,
+    params: &Arc<SeedParams>,
+    work: &Arc<Vec<u32>>,
+    tx: &Queue,
+    budget: &Arc<Semaphore>,
+    budget_kib: u32,
+    generator_failed: &Arc<std::sync::Mutex<Option<anyhow::Error>>>,
+) -> Result<Vec<std::thread::JoinHandle<()>>> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut generators = Vec::new();
+    let with_docs = !cfg.postgres_only;
     let panic_in_clinic = cfg.panic_in_clinic;
     for t in 0..cfg.threads.max(1) {
         let (tx, work, next, stop, params, budget, failed) = (
             tx.clone(),
             work.clone(),
             next.clone(),
-            stop.clone(),
+            cfg.stop.clone(),
             params.clone(),
             budget.clone(),
             generator_failed.clone(),
@@ -130,35 +179,18 @@ pub async fn load(
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&index) = work.get(i) else { break };
-                    let generated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        if panic_in_clinic == Some(index) {
-                            panic!("test hook --panic-in-clinic {index}");
-                        }
-                        prepare(&params, index, with_docs)
-                    }));
-                    let prepared = match generated {
-                        Ok(p) => p,
-                        Err(panic) => {
-                            let why = panic
-                                .downcast_ref::<&str>()
-                                .map(|s| s.to_string())
-                                .or_else(|| panic.downcast_ref::<String>().cloned())
-                                .unwrap_or_else(|| "unknown panic".into());
-                            failed
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .get_or_insert(
-                                    anyhow!(
-                                        "generating the clinic failed ({why}); this is a bug in \
-                                     clinicload's generator, please report it with the command \
-                                     line"
-                                    )
-                                    .context(Clinic(index)),
-                                );
-                            stop.store(true, Ordering::Relaxed);
-                            break;
-                        }
-                    };
+                    let prepared =
+                        match prepare_catching_panic(&params, index, with_docs, panic_in_clinic) {
+                            Ok(p) => p,
+                            Err(e) => {
+                                failed
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .get_or_insert(e);
+                                stop.store(true, Ordering::Relaxed);
+                                break;
+                            }
+                        };
                     let kib = prepared.bytes().div_ceil(1024).clamp(1, budget_kib as u64) as u32;
                     // Closed when the writers are gone: nothing more to queue.
                     let Ok(permit) =
@@ -173,18 +205,55 @@ pub async fn load(
                 .context("starting a generator thread")?,
         );
     }
-    drop(tx);
+    Ok(generators)
+}
 
-    let rx = Arc::new(Mutex::new(rx));
+/// Prepares one clinic; a panic of the generator (or the `--panic-in-clinic` test hook)
+/// becomes an error naming the clinic.
+fn prepare_catching_panic(
+    params: &SeedParams,
+    index: u32,
+    with_docs: bool,
+    panic_in_clinic: Option<u32>,
+) -> Result<Prepared> {
+    let generated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if panic_in_clinic == Some(index) {
+            panic!("test hook --panic-in-clinic {index}");
+        }
+        prepare(params, index, with_docs)
+    }));
+    generated.map_err(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        anyhow!(
+            "generating the clinic failed ({why}); this is a bug in \
+         clinicload's generator, please report it with the command \
+         line"
+        )
+        .context(Clinic(index))
+    })
+}
+
+/// Starts `cfg.writers` writer tasks: each stores one queued clinic at a time until the
+/// queue is closed, `stop` is set, or a write fails (which sets `stop`).
+fn spawn_writers(
+    cfg: &Pipeline,
+    pool: &PgPool,
+    db: &Database,
+    rx: &Arc<Mutex<mpsc::UnboundedReceiver<(Prepared, OwnedSemaphorePermit)>>>,
+) -> tokio::task::JoinSet<Result<()>> {
     let mut writers = tokio::task::JoinSet::new();
     for _ in 0..cfg.writers.max(1) {
         let (rx, pool, db, stats, progress, stop) = (
             rx.clone(),
             pool.clone(),
             db.clone(),
-            stats.clone(),
-            progress.clone(),
-            stop.clone(),
+            cfg.stats.clone(),
+            cfg.progress.clone(),
+            cfg.stop.clone(),
         );
         let fingerprint = cfg.fingerprint.clone();
         let wav = cfg.wav;
@@ -214,6 +283,13 @@ pub async fn load(
             }
         });
     }
+    writers
+}
+
+/// Waits for every writer; returns the first error one ended with (or its task's failure).
+async fn first_writer_error(
+    mut writers: tokio::task::JoinSet<Result<()>>,
+) -> Option<anyhow::Error> {
     let mut first_error: Option<anyhow::Error> = None;
     while let Some(joined) = writers.join_next().await {
         match joined {
@@ -226,25 +302,7 @@ pub async fn load(
             }
         }
     }
-    // Writers are gone: the receiver is dropped and the budget closed, so blocked generators
-    // wake up and exit.
-    budget.close();
-    drop(rx);
-    for g in generators {
-        let _ = tokio::task::spawn_blocking(move || g.join()).await;
-    }
-    let generator_failed = generator_failed
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take();
-    if let Some(e) = generator_failed.or(first_error) {
-        return Err(e);
-    }
-    Ok(if stop.load(Ordering::Relaxed) {
-        Ended::Interrupted
-    } else {
-        Ended::Complete
-    })
+    first_error
 }
 
 /// Writes one clinic's MongoDB documents and GridFS audio (idempotent), counting them as
