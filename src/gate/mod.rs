@@ -21,8 +21,8 @@ use sqlx::{Connection, PgConnection};
 
 use crate::compare::{self, CompareOptions, ThresholdOutcome};
 use crate::config::{redact, Targets};
-use crate::scenario::spec::{self, Overrides};
 use crate::run::{run_scenario, RunOptions};
+use crate::scenario::spec::{self, Overrides};
 
 /// What the candidate is compared with.
 #[derive(Debug, Clone)]

@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use super::{OpReport, Summary};
 use super::LoadFacts;
+use super::{OpReport, Summary};
 
 fn ms(us: u64) -> String {
     format!("{:.3}", us as f64 / 1000.0)

@@ -181,6 +181,125 @@ pub(crate) async fn run_in_dir(
     dir: &Path,
     opts: &RunOptions,
 ) -> Result<(report::Summary, Option<anyhow::Error>)> {
+    let mut ready = prepare(targets, scenario, cache_variant, opts).await?;
+    let restoring = record_undo(run_id, scenario, cache_variant, opts, &mut ready).await?;
+    let restore_stores = ready.stores.clone();
+    let taken = ready.catalog.taken();
+    let dataset = ready.catalog.dataset.clone();
+    let worker_facts = worker_start(scenario, opts, &restore_stores, &mut ready.warnings).await?;
+    let mut hlog = HlogWriter::create(
+        &dir.join("latency.hlog"),
+        std::time::SystemTime::now() + scenario.warmup,
+        &[
+            format!("clinicload {} run {run_id}", env!("CARGO_PKG_VERSION")),
+            format!("scenario {} ({})", scenario.name, scenario.file.display()),
+        ],
+    )?;
+    eprintln!(
+        "running {}: {}, {:.1}s (+{:.1}s warm-up), {} operations -> {}",
+        scenario.name,
+        describe_load(&scenario.load),
+        scenario.duration.as_secs_f64(),
+        scenario.warmup.as_secs_f64(),
+        scenario.ops.len(),
+        dir.display()
+    );
+    if let Some(rt) = &ready.stores.cache {
+        cache_run::reset_after_warmup(rt, scenario.warmup);
+    }
+    let before = measure_before(&ready.stores, &mut ready.warnings).await;
+    let recorder = Arc::new(Recorder::new());
+    let outcome = runner::run(
+        scenario.clone(),
+        ready.stores,
+        ready.catalog,
+        recorder.clone(),
+        Some(&mut hlog),
+        opts.quiet,
+        ready.delay,
+    )
+    .await;
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            hlog.discard();
+            // Whatever happened to the run, its writes are in the dataset.
+            if restoring {
+                let (_, failed) = restore_dataset(targets, &restore_stores, &taken).await;
+                if let Some(msg) = failed {
+                    return Err(e.context(msg));
+                }
+            }
+            return Err(e);
+        }
+    };
+    let mut warnings = ready.warnings;
+    let after = measure_after(run_id, &restore_stores, &before, &mut warnings).await;
+    let totals = recorder.totals();
+    let mut summary = crate::scenario::summary::summarize(
+        run_id,
+        scenario,
+        overrides_of(opts),
+        &outcome,
+        &totals,
+        dataset,
+        ready.servers,
+        warnings,
+    );
+    // The cache's figures (Redis memory among them) are read before the restore removes
+    // the run's keys.
+    let cache_report = match ready.cache_setup {
+        Some(setup) => Some(cache_run::report(setup, &summary).await),
+        None => None,
+    };
+    let (restore_report, restore_failed) = if restoring {
+        restore_dataset(targets, &restore_stores, &taken).await
+    } else {
+        (None, None)
+    };
+    summary.cache = cache_report
+        .transpose()?
+        .map(|r| crate::cache::report::section(&r));
+    summary.run.wal_bytes = after.wal_bytes.map(|b| b.max(0.0) as u64);
+    if let Some(r) = &after.indexes {
+        summary.indexes = serde_json::to_value(r).ok();
+        summary.sections = crate::indexes::sections(r);
+        summary
+            .files
+            .insert("indexes_json".into(), "indexes.json".into());
+    }
+    summary.restore = restore_report;
+    if let Some(f) = worker_facts {
+        worker_record(dir, scenario, opts, &outcome, &totals, &mut summary, f);
+    }
+    if let Some(msg) = &restore_failed {
+        summary.warnings.push(msg.clone());
+    }
+    let failed = write_files(dir, hlog, &summary, after.indexes.as_ref())
+        .err()
+        .or_else(|| restore_failed.map(|msg| anyhow::anyhow!("{msg}")));
+    Ok((summary, failed))
+}
+
+/// A run's stores, sampled dataset and settings, ready for the load.
+struct Ready {
+    stores: Stores,
+    servers: BTreeMap<String, String>,
+    catalog: catalog::Catalog,
+    cache_setup: Option<cache_run::CacheSetup>,
+    warnings: Vec<String>,
+    /// `--inject-delay`: the operation's index and the delay.
+    delay: Option<(usize, Duration)>,
+}
+
+/// Opens the stores, undoes what a killed run left, samples the dataset, checks the write
+/// pools and prepares Redis reads and the cache variant.
+async fn prepare(
+    targets: &Targets,
+    scenario: &Scenario,
+    cache_variant: Option<&crate::cache::variants::CacheVariant>,
+    opts: &RunOptions,
+) -> Result<Ready> {
     let (mut stores, servers) = open_stores(targets, scenario).await?;
     if let (Some(pool), None) = (&stores.pg, scenario.worker) {
         // A run that was killed left its writes: undo them before drawing from the dataset.
@@ -211,82 +330,102 @@ pub(crate) async fn run_in_dir(
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    let undo = undo_plan(run_id, scenario, &catalog, &stores, cache_variant);
-    let restoring = match &stores.pg {
-        Some(pool) if undo.writes() && !opts.keep_writes => {
-            let fellows = scenario.worker.and_then(|_| {
-                run_id
-                    .rsplit_once("-w")
-                    .map(|(base, _)| format!("{base}-w"))
-            });
-            crate::restore::record(pool, stores.mongo.as_ref(), &undo, fellows.as_deref()).await?;
-            if let Some(w) = scenario.worker {
-                warnings.push(format!(
-                    "worker {w}: this run's writes stay in the dataset until `clinicload restore` runs once after every worker has ended"
-                ));
-            }
-            scenario.worker.is_none()
-        }
-        _ => {
-            if undo.writes() {
-                warnings.push(
-                    "--keep-writes: the dataset keeps this run's writes; the next run starts from different data".into(),
-                );
-            }
-            false
-        }
-    };
-    let restore_stores = stores.clone();
-    let taken = catalog.taken();
-    let dataset = catalog.dataset.clone();
-    // A distributed worker: its clock against the server's, then the common start.
-    let mut worker_facts = None;
-    if let Some(w) = scenario.worker {
-        let clock = match &restore_stores.pg {
-            Some(pool) => crate::distributed::clock_check(pool).await.ok(),
-            None => None,
-        };
-        let late_ms = match &opts.start_at {
-            Some(t) => crate::distributed::wait_for_start(t).await?,
-            None => 0.0,
-        };
-        if late_ms > 1000.0 {
-            warnings.push(format!(
-                "worker {w} reached the common start {:.1} s late: its measured window is not the others'",
-                late_ms / 1000.0
-            ));
-        }
-        worker_facts = Some(crate::distributed::WorkerFacts {
-            worker: w,
-            start_at: opts.start_at.map(|t| t.to_rfc3339()),
-            late_ms,
-            clock,
-            window_start_ms: 0.0,
-        });
-    }
-    let mut hlog = HlogWriter::create(
-        &dir.join("latency.hlog"),
-        std::time::SystemTime::now() + scenario.warmup,
-        &[
-            format!("clinicload {} run {run_id}", env!("CARGO_PKG_VERSION")),
-            format!("scenario {} ({})", scenario.name, scenario.file.display()),
-        ],
-    )?;
-    eprintln!(
-        "running {}: {}, {:.1}s (+{:.1}s warm-up), {} operations -> {}",
-        scenario.name,
-        describe_load(&scenario.load),
-        scenario.duration.as_secs_f64(),
-        scenario.warmup.as_secs_f64(),
-        scenario.ops.len(),
-        dir.display()
+    Ok(Ready {
+        stores,
+        servers,
+        catalog,
+        cache_setup,
+        warnings,
+        delay,
+    })
+}
+
+/// Records what the run may change so it can be put back; returns whether this process
+/// restores the dataset after the run (not with `--keep-writes`, not as a distributed worker).
+async fn record_undo(
+    run_id: &str,
+    scenario: &Scenario,
+    cache_variant: Option<&crate::cache::variants::CacheVariant>,
+    opts: &RunOptions,
+    ready: &mut Ready,
+) -> Result<bool> {
+    let undo = undo_plan(
+        run_id,
+        scenario,
+        &ready.catalog,
+        &ready.stores,
+        cache_variant,
     );
-    if let Some(rt) = &stores.cache {
-        cache_run::reset_after_warmup(rt, scenario.warmup);
+    let Some(pool) = ready
+        .stores
+        .pg
+        .as_ref()
+        .filter(|_| undo.writes() && !opts.keep_writes)
+    else {
+        if undo.writes() {
+            ready.warnings.push(
+                "--keep-writes: the dataset keeps this run's writes; the next run starts from different data".into(),
+            );
+        }
+        return Ok(false);
+    };
+    let fellows = scenario.worker.and_then(|_| {
+        run_id
+            .rsplit_once("-w")
+            .map(|(base, _)| format!("{base}-w"))
+    });
+    crate::restore::record(pool, ready.stores.mongo.as_ref(), &undo, fellows.as_deref()).await?;
+    if let Some(w) = scenario.worker {
+        ready.warnings.push(format!(
+            "worker {w}: this run's writes stay in the dataset until `clinicload restore` runs once after every worker has ended"
+        ));
     }
-    // Index counters right before the load (warm-up included), after the sampling's own
-    // scans were flushed.
-    let index_before = match crate::indexes::usage::snapshot(
+    Ok(scenario.worker.is_none())
+}
+
+/// A distributed worker: its clock against the server's, then the common start.
+async fn worker_start(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    stores: &Stores,
+    warnings: &mut Vec<String>,
+) -> Result<Option<report::WorkerFacts>> {
+    let Some(w) = scenario.worker else {
+        return Ok(None);
+    };
+    let clock = match &stores.pg {
+        Some(pool) => crate::distributed::clock_check(pool).await.ok(),
+        None => None,
+    };
+    let late_ms = match &opts.start_at {
+        Some(t) => crate::distributed::wait_for_start(t).await?,
+        None => 0.0,
+    };
+    if late_ms > 1000.0 {
+        warnings.push(format!(
+            "worker {w} reached the common start {:.1} s late: its measured window is not the others'",
+            late_ms / 1000.0
+        ));
+    }
+    Ok(Some(report::WorkerFacts {
+        worker: w,
+        start_at: opts.start_at.map(|t| t.to_rfc3339()),
+        late_ms,
+        clock,
+        window_start_ms: 0.0,
+    }))
+}
+
+/// What is read right before the load: index counters and the WAL position.
+struct Before {
+    indexes: Option<crate::indexes::usage::Snapshot>,
+    wal_lsn: Option<String>,
+}
+
+/// Index counters right before the load (warm-up included), after the sampling's own scans
+/// were flushed, and the WAL position.
+async fn measure_before(stores: &Stores, warnings: &mut Vec<String>) -> Before {
+    let indexes = match crate::indexes::usage::snapshot(
         stores.pg.as_ref(),
         stores.pg_conns.as_ref(),
         stores.mongo.as_ref(),
@@ -299,41 +438,32 @@ pub(crate) async fn run_in_dir(
             None
         }
     };
-    let wal_before = match &restore_stores.pg {
+    let wal_lsn = match &stores.pg {
         Some(pool) => sqlx::query_scalar::<_, String>("SELECT pg_current_wal_lsn()::text")
             .fetch_one(pool)
             .await
             .ok(),
         None => None,
     };
-    let recorder = Arc::new(Recorder::new());
-    let outcome = runner::run(
-        scenario.clone(),
-        stores,
-        catalog,
-        recorder.clone(),
-        Some(&mut hlog),
-        opts.quiet,
-        delay,
-    )
-    .await;
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(e) => {
-            hlog.discard();
-            // Whatever happened to the run, its writes are in the dataset.
-            if restoring {
-                let (_, failed) = restore_dataset(targets, &restore_stores, &taken).await;
-                if let Some(msg) = failed {
-                    return Err(e.context(msg));
-                }
-            }
-            return Err(e);
-        }
-    };
-    // After the load, before the restore (which scans indexes of its own).
-    let index_report = match &index_before {
-        Some(before) => match index_after(run_id, &restore_stores, before).await {
+    Before { indexes, wal_lsn }
+}
+
+/// What is read right after the load: index usage and the WAL written.
+struct After {
+    indexes: Option<crate::indexes::IndexReport>,
+    wal_bytes: Option<f64>,
+}
+
+/// Index usage and WAL bytes after the load, before the restore (which scans indexes of its
+/// own).
+async fn measure_after(
+    run_id: &str,
+    stores: &Stores,
+    before: &Before,
+    warnings: &mut Vec<String>,
+) -> After {
+    let indexes = match &before.indexes {
+        Some(snapshot) => match index_after(run_id, stores, snapshot).await {
             Ok(r) => Some(r),
             Err(e) => {
                 warnings.push(format!("index usage was not measured: {e:#}"));
@@ -342,7 +472,7 @@ pub(crate) async fn run_in_dir(
         },
         None => None,
     };
-    let wal_bytes = match (&restore_stores.pg, &wal_before) {
+    let wal_bytes = match (&stores.pg, &before.wal_lsn) {
         (Some(pool), Some(lsn)) => sqlx::query_scalar::<_, f64>(
             "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8",
         )
@@ -352,7 +482,11 @@ pub(crate) async fn run_in_dir(
         .ok(),
         _ => None,
     };
-    let totals = recorder.totals();
+    After { indexes, wal_bytes }
+}
+
+/// The command-line overrides, as the summary records them.
+fn overrides_of(opts: &RunOptions) -> BTreeMap<String, String> {
     let mut overrides = BTreeMap::new();
     if let Some(d) = opts.overrides.duration {
         overrides.insert("duration".into(), format!("{}s", d.as_secs_f64()));
@@ -366,66 +500,54 @@ pub(crate) async fn run_in_dir(
     if !opts.overrides.thresholds.is_empty() {
         overrides.insert("threshold".into(), opts.overrides.thresholds.join("; "));
     }
-    let mut summary = crate::scenario::summary::summarize(
-        run_id, scenario, overrides, &outcome, &totals, dataset, servers, warnings,
-    );
-    // The cache's figures (Redis memory among them) are read before the restore removes
-    // the run's keys.
-    let cache_report = match cache_setup {
-        Some(setup) => Some(cache_run::report(setup, &summary).await),
-        None => None,
-    };
-    let (restore_report, restore_failed) = if restoring {
-        restore_dataset(targets, &restore_stores, &taken).await
-    } else {
-        (None, None)
-    };
-    summary.cache = cache_report
-        .transpose()?
-        .map(|r| crate::cache::report::section(&r));
-    summary.run.wal_bytes = wal_bytes.map(|b| b.max(0.0) as u64);
-    if let Some(r) = &index_report {
-        summary.indexes = serde_json::to_value(r).ok();
-        summary.sections = crate::indexes::sections(r);
-        summary
-            .files
-            .insert("indexes_json".into(), "indexes.json".into());
+    overrides
+}
+
+/// A distributed worker's facts in the summary, and its worker.json (the merge's input)
+/// written by `crate::distributed`.
+fn worker_record(
+    dir: &Path,
+    scenario: &Scenario,
+    opts: &RunOptions,
+    outcome: &runner::RunOutcome,
+    totals: &crate::metrics::Totals,
+    summary: &mut report::Summary,
+    mut facts: report::WorkerFacts,
+) {
+    facts.window_start_ms = crate::distributed::local_ms(outcome.measured_from)
+        + facts.clock.map_or(0.0, |c| c.offset_ms);
+    summary.worker = Some(facts);
+    if let Err(e) = crate::distributed::merge::write_record(
+        dir,
+        scenario,
+        &opts.overrides,
+        outcome,
+        totals,
+        summary,
+    ) {
+        summary.warnings.push(format!(
+            "worker.json (the merge's input) not written: {e:#}"
+        ));
     }
-    summary.restore = restore_report;
-    if let Some(mut f) = worker_facts {
-        f.window_start_ms = crate::distributed::local_ms(outcome.measured_from)
-            + f.clock.map_or(0.0, |c| c.offset_ms);
-        summary.worker = Some(f);
-        if let Err(e) = crate::distributed::merge::write_record(
-            dir,
-            scenario,
-            &opts.overrides,
-            &outcome,
-            &totals,
-            &summary,
-        ) {
-            summary.warnings.push(format!(
-                "worker.json (the merge's input) not written: {e:#}"
-            ));
-        }
-    }
-    if let Some(msg) = &restore_failed {
-        summary.warnings.push(msg.clone());
-    }
-    // Both are attempted, whatever the other did; the first failure is reported.
+}
+
+/// Writes the interval log and the report files; both are attempted, whatever the other
+/// did, and the first failure is returned.
+fn write_files(
+    dir: &Path,
+    hlog: HlogWriter,
+    summary: &report::Summary,
+    indexes: Option<&crate::indexes::IndexReport>,
+) -> Result<()> {
     let hlog_written = hlog.finish();
-    let files_written = report::write_all(dir, &summary).and_then(|_| match &index_report {
+    let files_written = report::write_all(dir, summary).and_then(|_| match indexes {
         Some(r) => report::write_atomic(
             &dir.join("indexes.json"),
             format!("{}\n", serde_json::to_string_pretty(r)?).as_bytes(),
         ),
         None => Ok(()),
     });
-    let failed = hlog_written
-        .and(files_written)
-        .err()
-        .or_else(|| restore_failed.map(|msg| anyhow::anyhow!("{msg}")));
-    Ok((summary, failed))
+    hlog_written.and(files_written)
 }
 
 /// The index report of a run whose load is over: flushes the load's connections, snapshots

@@ -81,33 +81,13 @@ pub async fn run_variants(
         }
     }
     // Hypothetical variants are planned, not run.
-    let mut estimates = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        let c = change_of(i);
-        if c.hypothetical && !c.is_empty() {
-            eprintln!("variant {name}: estimating with HypoPG ({})", c.describe());
-            let e = hypothetical::estimate(targets, scenario, name, &format!("{run_id}/{name}"), c)
-                .await
-                .with_context(|| format!("hypothetical variant {name}"))?;
-            if let Some(m) = &e.message {
-                eprintln!("warning: variant {name}: {}: {m}", e.status);
-            }
-            estimates.push(e);
-        }
-    }
+    let estimates = hypothetical_estimates(targets, scenario, run_id, &names, &change_of).await?;
     let running: Vec<usize> = (0..names.len())
         .filter(|&i| !change_of(i).hypothetical)
         .collect();
     let mut runs: Vec<VariantRuns> = running
         .iter()
-        .map(|&i| VariantRuns {
-            name: names[i].clone(),
-            change: change_of(i).clone(),
-            applied: None,
-            dirs: Vec::new(),
-            summaries: Vec::new(),
-            paths: Vec::new(),
-        })
+        .map(|&i| VariantRuns::new(&names[i], change_of(i)))
         .collect();
     let sequence = order(running.len(), repeats);
     let mut write_error: Option<anyhow::Error> = None;
@@ -181,45 +161,7 @@ pub async fn run_variants(
     if variants.is_empty() {
         anyhow::bail!("no variant completed a run");
     }
-    let mut extra = report::variants::Extra {
-        repeats,
-        ..Default::default()
-    };
-    if indexed {
-        let ab = index_ab::analyse(
-            run_id,
-            scenario,
-            &runs,
-            estimates,
-            &crate::compare::CompareOptions::default(),
-        )?;
-        for line in index_ab::verdict_lines(&ab) {
-            eprintln!("index verdict: {line}");
-        }
-        for w in &ab.warnings {
-            eprintln!("warning: {w}");
-        }
-        extra.notes = index_ab::verdict_lines(&ab);
-        extra.notes.extend(ab.warnings.iter().cloned());
-        extra.tables = index_ab::sections(&ab);
-        extra.json = Some(("index_ab.json".into(), serde_json::to_value(&ab)?));
-    }
-    if repeats > 1 || indexed {
-        extra.charts = index_ab::charts(&runs);
-        extra.dirs = runs
-            .iter()
-            .filter(|r| !r.summaries.is_empty())
-            .map(|r| {
-                let rep = representative(&r.summaries);
-                let at = r
-                    .summaries
-                    .iter()
-                    .position(|s| s.run_id == rep.run_id)
-                    .unwrap_or(0);
-                relative(dir, &r.dirs[at])
-            })
-            .collect();
-    }
+    let extra = sections(run_id, scenario, dir, &runs, estimates, repeats, indexed)?;
     if write_error.is_none() {
         let facts = crate::scenario::summary::scenario_facts(scenario);
         write_error = report::variants::write_all(dir, run_id, &facts, &variants, &extra)
@@ -239,6 +181,98 @@ pub async fn run_variants(
         repeats: runs.into_iter().flat_map(|r| r.summaries).collect(),
         write_error,
     })
+}
+
+/// The estimates of the hypothetical variants (HypoPG), which are planned, not run.
+async fn hypothetical_estimates<'a>(
+    targets: &Targets,
+    scenario: &Scenario,
+    run_id: &str,
+    names: &[String],
+    change_of: &impl Fn(usize) -> &'a index_ab::IndexChange,
+) -> Result<Vec<hypothetical::Estimate>> {
+    let mut estimates = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let c = change_of(i);
+        if c.hypothetical && !c.is_empty() {
+            eprintln!("variant {name}: estimating with HypoPG ({})", c.describe());
+            let e = hypothetical::estimate(targets, scenario, name, &format!("{run_id}/{name}"), c)
+                .await
+                .with_context(|| format!("hypothetical variant {name}"))?;
+            if let Some(m) = &e.message {
+                eprintln!("warning: variant {name}: {}: {m}", e.status);
+            }
+            estimates.push(e);
+        }
+    }
+    Ok(estimates)
+}
+
+/// The side-by-side report's extra sections: index verdicts (printed as they are found),
+/// overlaid percentile curves and the representative repeat of each variant.
+fn sections(
+    run_id: &str,
+    scenario: &Scenario,
+    dir: &Path,
+    runs: &[VariantRuns],
+    estimates: Vec<hypothetical::Estimate>,
+    repeats: usize,
+    indexed: bool,
+) -> Result<report::variants::Extra> {
+    let mut extra = report::variants::Extra {
+        repeats,
+        ..Default::default()
+    };
+    if indexed {
+        let ab = index_ab::analyse(
+            run_id,
+            scenario,
+            runs,
+            estimates,
+            &crate::compare::CompareOptions::default(),
+        )?;
+        for line in index_ab::verdict_lines(&ab) {
+            eprintln!("index verdict: {line}");
+        }
+        for w in &ab.warnings {
+            eprintln!("warning: {w}");
+        }
+        extra.notes = index_ab::verdict_lines(&ab);
+        extra.notes.extend(ab.warnings.iter().cloned());
+        extra.tables = index_ab::sections(&ab);
+        extra.json = Some(("index_ab.json".into(), serde_json::to_value(&ab)?));
+    }
+    if repeats > 1 || indexed {
+        extra.charts = index_ab::charts(runs);
+        extra.dirs = runs
+            .iter()
+            .filter(|r| !r.summaries.is_empty())
+            .map(|r| {
+                let rep = representative(&r.summaries);
+                let at = r
+                    .summaries
+                    .iter()
+                    .position(|s| s.run_id == rep.run_id)
+                    .unwrap_or(0);
+                relative(dir, &r.dirs[at])
+            })
+            .collect();
+    }
+    Ok(extra)
+}
+
+impl VariantRuns {
+    /// A variant before its first run.
+    fn new(name: &str, change: &index_ab::IndexChange) -> VariantRuns {
+        VariantRuns {
+            name: name.to_string(),
+            change: change.clone(),
+            applied: None,
+            dirs: Vec::new(),
+            summaries: Vec::new(),
+            paths: Vec::new(),
+        }
+    }
 }
 
 fn relative(base: &Path, p: &Path) -> String {

@@ -127,7 +127,6 @@ impl std::fmt::Display for Shard {
     }
 }
 
-
 /// The dataset parameters: the profile, then each override given on the command line.
 pub fn resolve_params(args: &SeedOptions) -> Result<SeedParams> {
     let Some(mut shape): Option<ClinicShape> = generate::profile(&args.profile) else {
