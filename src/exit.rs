@@ -2,7 +2,8 @@
 //! gate from a broken run. The table (and its precedence) is documented in
 //! `reports/README.md`; later gates take the reserved codes, never a new meaning for an old one.
 //!
-//! Precedence when several apply (first wins): [`USAGE`], [`FAILURE`], [`INTERRUPTED`],
+//! Precedence when several apply (first wins): [`USAGE`], [`FAILURE`], [`RESTORE_FAILED`],
+//! [`INTERRUPTED`],
 //! [`OPERATIONS_FAILED`], then the verdicts in numeric order ([`THRESHOLDS_FAILED`],
 //! [`REGRESSION`], [`EXPECTATION_FAILED`], [`INCONCLUSIVE`]).
 
@@ -26,6 +27,9 @@ pub const THRESHOLDS_FAILED: u8 = 4;
 pub const REGRESSION: u8 = 5;
 /// Reserved: an expectation about the data or the run failed.
 pub const EXPECTATION_FAILED: u8 = 6;
+/// The run completed and its report is written, but the dataset could not be put back
+/// afterwards (a store died under the restore): run `clinicload restore` before the next run.
+pub const RESTORE_FAILED: u8 = 8;
 /// `gate` or `compare` could not decide: too few repeats (or values) for a gated metric to
 /// be judged at all. Not a pass: the gate did not do its job.
 pub const INCONCLUSIVE: u8 = 7;
@@ -64,12 +68,13 @@ fn rank(code: u8) -> u8 {
     match code {
         USAGE => 0,
         FAILURE => 1,
-        INTERRUPTED => 2,
-        OPERATIONS_FAILED => 3,
-        THRESHOLDS_FAILED => 4,
-        REGRESSION => 5,
-        EXPECTATION_FAILED => 6,
-        INCONCLUSIVE => 7,
+        RESTORE_FAILED => 2,
+        INTERRUPTED => 3,
+        OPERATIONS_FAILED => 4,
+        THRESHOLDS_FAILED => 5,
+        REGRESSION => 6,
+        EXPECTATION_FAILED => 7,
+        INCONCLUSIVE => 8,
         OK => 255,
         _ => 1,
     }
@@ -93,6 +98,9 @@ mod tests {
         assert_eq!(worst(OK, OPERATIONS_FAILED), OPERATIONS_FAILED);
         assert_eq!(worst(OPERATIONS_FAILED, INTERRUPTED), INTERRUPTED);
         assert_eq!(worst(INTERRUPTED, FAILURE), FAILURE);
+        assert_eq!(worst(INTERRUPTED, RESTORE_FAILED), RESTORE_FAILED);
+        assert_eq!(worst(RESTORE_FAILED, FAILURE), FAILURE);
+        assert_eq!(worst(OPERATIONS_FAILED, RESTORE_FAILED), RESTORE_FAILED);
         assert_eq!(worst(FAILURE, USAGE), USAGE);
         assert_eq!(
             worst(THRESHOLDS_FAILED, OPERATIONS_FAILED),

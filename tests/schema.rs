@@ -15,7 +15,7 @@ async fn migrations_apply_on_empty_database_and_reapply_as_noop() {
     let env = TestEnv::new("schema_noop").await;
     let pool = env.pool().await;
     let applied = clinicload::schema::postgres::migrate(&pool).await.unwrap();
-    assert_eq!(applied, vec![1, 2, 3, 4]);
+    assert_eq!(applied, vec![1, 2, 3, 4, 5]);
     let again = clinicload::schema::postgres::migrate(&pool).await.unwrap();
     assert!(again.is_empty(), "second migrate applied {again:?}");
     let tables: Vec<String> = sqlx::query_scalar(
@@ -723,7 +723,7 @@ async fn cli_migrate_twice_status_clean_and_doctor_reports_three_stores() {
         "PostgreSQL",
         "MongoDB",
         "Redis",
-        "schema:  version 4, 0 pending",
+        "schema:  version 5, 0 pending",
         "server:",
     ] {
         assert!(

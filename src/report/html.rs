@@ -318,12 +318,15 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}td:first-child,th
 pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;margin:1em 0}}</style></head><body>",
         esc(&s.run_id)
     );
-    let _ = write!(
-        out,
-        "<h1>clinicload run {}</h1><p>{}</p>",
-        esc(&s.run_id),
-        esc(&s.scenario.description)
-    );
+    let _ = write!(out, "<h1>clinicload run {}</h1>", esc(&s.run_id),);
+    if let Some(line) = s.run.restore.failure_line() {
+        let _ = write!(
+            out,
+            "<p style=\"background:#fdd;border:2px solid #c00;padding:0.6em\"><b>{}</b></p>",
+            esc(&line)
+        );
+    }
+    let _ = write!(out, "<p>{}</p>", esc(&s.scenario.description));
 }
 
 /// The run's facts: the first fenced block of summary.md (`md`), preformatted.

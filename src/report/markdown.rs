@@ -70,6 +70,9 @@ pub fn render(s: &Summary) -> String {
 fn title(out: &mut String, s: &Summary) {
     let sc = &s.scenario;
     let _ = writeln!(out, "# clinicload run {}\n", s.run_id);
+    if let Some(line) = s.run.restore.failure_line() {
+        let _ = writeln!(out, "**{line}**\n");
+    }
     if !sc.description.is_empty() {
         let _ = writeln!(out, "{}\n", sc.description);
     }

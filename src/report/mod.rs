@@ -244,6 +244,8 @@ pub const TABLE_HEADER: [&str; 14] = [
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunFacts {
+    /// Whether the dataset was put back after the run (shown first in every report).
+    pub restore: RestoreStatus,
     /// "open" or "closed".
     pub model: &'static str,
     /// "intended start" (open model) or "actual start" (closed model).
@@ -283,6 +285,33 @@ pub struct RunFacts {
     /// How the load generator itself kept up: what tells a server-bound run from one where
     /// clinicload fell behind (the capacity sweeps judge it).
     pub generator: GeneratorFacts,
+}
+
+/// Whether a run put the dataset back: `done`, `failed` (with the reason and the command
+/// that finishes it; exit code 8) or `not_needed` (no writes, `--keep-writes`, or a
+/// distributed worker, whose writes one `clinicload restore` undoes after all workers).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RestoreStatus {
+    #[default]
+    NotNeeded,
+    Done,
+    Failed {
+        reason: String,
+        command: String,
+    },
+}
+
+impl RestoreStatus {
+    /// The line every report leads with when the restore failed.
+    pub fn failure_line(&self) -> Option<String> {
+        match self {
+            RestoreStatus::Failed { reason, command } => Some(format!(
+                "DATASET NOT RESTORED: {reason}. This run's writes are still in the dataset: run `{command}` once the servers are back, before the next run"
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// The load generator's own figures over the measured window.

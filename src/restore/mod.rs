@@ -528,6 +528,37 @@ async fn delete_keys(conn: &mut redis::aio::ConnectionManager, patterns: &[Strin
     Ok(removed)
 }
 
+/// Notes in the undo log why `run_id`'s own restore failed, so the next command can say so
+/// (a dataset migrated before `restore_failed` existed keeps the generic message).
+pub async fn mark_failed(pool: &PgPool, run_id: &str, reason: &str) -> Result<()> {
+    sqlx::query("UPDATE clinicload_meta.undo_runs SET restore_failed = $2 WHERE run_id = $1")
+        .bind(run_id)
+        .bind(reason)
+        .execute(pool)
+        .await
+        .context("noting the failed restore in clinicload_meta.undo_runs")?;
+    Ok(())
+}
+
+/// The pending runs, each with why its writes are still there: "RUN (its restore failed:
+/// REASON)" or "RUN (the process ended before it could restore)".
+async fn pending_reasons(pool: &PgPool) -> Result<String> {
+    // to_jsonb reads the column where it exists and null where an older schema lacks it.
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT run_id, to_jsonb(u) ->> 'restore_failed' FROM clinicload_meta.undo_runs u ORDER BY started_at",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|(run, failed)| match failed {
+            Some(why) => format!("{run} (its restore failed: {why})"),
+            None => format!("{run} (the process ended before it could restore)"),
+        })
+        .collect::<Vec<_>>()
+        .join(", "))
+}
+
 /// Whether a pending run wrote Redis keys (restoring then needs a Redis connection).
 pub async fn pending_needs_redis(pool: &PgPool) -> Result<bool> {
     Ok(sqlx::query_scalar(
@@ -545,8 +576,10 @@ pub async fn restore_pending(targets: &Targets, pool: &PgPool) -> Result<Option<
         return Ok(None);
     }
     eprintln!(
-        "restoring the dataset: {} left writes that were not undone (the process ended before it could restore)",
-        runs.join(", ")
+        "restoring the dataset: {} left writes that were not undone",
+        pending_reasons(pool)
+            .await
+            .unwrap_or_else(|_| runs.join(", "))
     );
     let needs: (bool, bool) = sqlx::query_as(
         "SELECT bool_or(cardinality(mongo_collections) > 0), bool_or(cardinality(redis_patterns) > 0) \

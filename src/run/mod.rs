@@ -227,7 +227,9 @@ pub(crate) async fn run_in_dir(
             if restoring {
                 let (_, failed) = restore_dataset(targets, &restore_stores, &taken).await;
                 if let Some(msg) = failed {
-                    return Err(e.context(msg));
+                    return Err(e.context(format!(
+                        "the dataset was not restored after the run: {msg}. Run `clinicload restore` before the next run"
+                    )));
                 }
             }
             return Err(e);
@@ -272,12 +274,16 @@ pub(crate) async fn run_in_dir(
     if let Some(f) = worker_facts {
         worker_record(dir, scenario, opts, &outcome, &totals, &mut summary, f);
     }
-    if let Some(msg) = &restore_failed {
-        summary.warnings.push(msg.clone());
-    }
-    let failed = write_files(dir, hlog, &summary, after.indexes.as_ref())
-        .err()
-        .or_else(|| restore_failed.map(|msg| anyhow::anyhow!("{msg}")));
+    record_restore(
+        run_id,
+        restoring,
+        restore_failed,
+        &restore_stores,
+        &mut summary,
+    )
+    .await;
+    // A failed restore is recorded in the summary (exit 8), not a reason to lose the report.
+    let failed = write_files(dir, hlog, &summary, after.indexes.as_ref()).err();
     Ok((summary, failed))
 }
 
@@ -531,6 +537,35 @@ fn worker_record(
     }
 }
 
+/// Records in the summary whether the dataset was put back; a failure is also noted in the
+/// undo log, so the next command says why the writes are still there.
+async fn record_restore(
+    run_id: &str,
+    restoring: bool,
+    failed: Option<String>,
+    stores: &Stores,
+    summary: &mut report::Summary,
+) {
+    summary.run.restore = match failed {
+        Some(msg) => {
+            if let Some(pool) = &stores.pg {
+                if let Err(e) = crate::restore::mark_failed(pool, run_id, &msg).await {
+                    eprintln!("warning: {e:#}");
+                }
+            }
+            summary.warnings.push(format!(
+                "the dataset was not restored after the run: {msg}. Run `clinicload restore` before the next run"
+            ));
+            report::RestoreStatus::Failed {
+                reason: msg,
+                command: "clinicload restore".into(),
+            }
+        }
+        None if restoring => report::RestoreStatus::Done,
+        None => report::RestoreStatus::NotNeeded,
+    };
+}
+
 /// Writes the interval log and the report files; both are attempted, whatever the other
 /// did, and the first failure is returned.
 fn write_files(
@@ -661,8 +696,7 @@ fn undo_plan(
     plan
 }
 
-/// Restores the dataset after a run, printing what it did; on failure, the message saying
-/// what to do.
+/// Restores the dataset after a run, printing what it did; on failure, why.
 async fn restore_dataset(
     targets: &Targets,
     stores: &Stores,
@@ -675,12 +709,7 @@ async fn restore_dataset(
             }
             (r, None)
         }
-        Err(e) => (
-            None,
-            Some(format!(
-                "the dataset was not restored after the run: {e:#}. Run `clinicload restore` before the next run"
-            )),
-        ),
+        Err(e) => (None, Some(redact(&format!("{e:#}")))),
     }
 }
 
@@ -763,8 +792,13 @@ pub async fn run_command(targets: &Targets, file: &Path, opts: &RunOptions) -> R
     let code = result.exit_code();
     if let Some(e) = &result.write_error {
         eprintln!(
-            "error: the report could not be written: {}; the summary above is all that is kept of this run (free space or give another directory with --out)",
-            redact(&format!("{e:#}"))
+            "error: the report could not be written: {}; the summary above is all that is kept of this run{}",
+            redact(&format!("{e:#}")),
+            if out_of_space(e) {
+                " (free space or give another directory with --out)"
+            } else {
+                ""
+            }
         );
     } else {
         println!("report: {}", result.dir.join("report.html").display());
@@ -788,6 +822,11 @@ pub async fn run_command(targets: &Targets, file: &Path, opts: &RunOptions) -> R
             );
         }
     }
+    for s in std::iter::once(&result.summary).chain(result.variants.iter().map(|(_, s)| s)) {
+        if let Some(line) = s.run.restore.failure_line() {
+            eprintln!("error: run {}: {line}", s.run_id);
+        }
+    }
     if code == crate::exit::OPERATIONS_FAILED {
         let s = &result.summary;
         eprintln!(
@@ -799,4 +838,18 @@ pub async fn run_command(targets: &Targets, file: &Path, opts: &RunOptions) -> R
         eprintln!("interrupted: the report covers the run up to the signal");
     }
     Ok(crate::exit::code(code))
+}
+
+/// Whether writing failed for lack of room (ENOSPC or a quota), the one case where freeing
+/// space is the advice.
+fn out_of_space(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ) || io.raw_os_error() == Some(28)
+        }) || cause.to_string().contains("No space left")
+            || cause.to_string().contains("free space")
+    })
 }

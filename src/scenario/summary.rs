@@ -322,6 +322,7 @@ fn run_facts(
     secs: f64,
 ) -> RunFacts {
     RunFacts {
+        restore: Default::default(),
         model: if open { "open" } else { "closed" },
         latency_from: if open {
             "intended start"
@@ -436,6 +437,9 @@ pub fn exit_code<'a>(summaries: impl Iterator<Item = &'a Summary>, write_failed:
         code = exit::worst(code, exit::FAILURE);
     }
     for s in summaries {
+        if matches!(s.run.restore, crate::report::RestoreStatus::Failed { .. }) {
+            code = exit::worst(code, exit::RESTORE_FAILED);
+        }
         if s.run.interrupted {
             code = exit::worst(code, exit::INTERRUPTED);
         }

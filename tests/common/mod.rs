@@ -3,6 +3,8 @@
 //! REDIS_URL), so tests run in parallel without seeing each other's rows.
 #![allow(dead_code)]
 
+pub mod ferret;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use clinicload::config::Targets;
