@@ -7,14 +7,29 @@ use clap::Parser;
 use clinicload::cli::{BaselineCommand, Cli, Command, SweepCommand};
 use clinicload::config::redact_in;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     reset_sigpipe();
     init_logging();
     let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let targets = cli.targets.clone();
-    let result = dispatch(cli.command, &targets).await;
-    exit_code(result, &targets)
+    let code = runtime.block_on(async {
+        let result = dispatch(cli.command, &targets).await;
+        exit_code(result, &targets)
+    });
+    // The command is over and everything it wrote is written. The MongoDB driver's pool
+    // workers and monitors may still be running on the runtime: tearing it down under them
+    // makes one panic (its connection requester unwraps a send to a worker the teardown
+    // dropped), which printed a backtrace after the report. The runtime is left to the
+    // process's exit instead of being torn down.
+    std::mem::forget(runtime);
+    code
 }
 
 /// Logs go to stderr, filtered by CLINICLOAD_LOG (default: warnings, minus sqlx's noise).
