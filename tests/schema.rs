@@ -711,7 +711,7 @@ async fn cli_migrate_twice_status_clean_and_doctor_reports_three_stores() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
-    assert!(text.contains("4 applied, 0 not applied"), "{text}");
+    assert!(text.contains("5 applied, 0 not applied"), "{text}");
     assert!(
         !text.contains("clinicload:clinicload@"),
         "password printed: {text}"
