@@ -279,6 +279,20 @@ fn generator_behind(g: &crate::report::GeneratorFacts, target_rate: Option<f64>)
             generator_figures(g)
         ));
     }
+    // A task woken on time that runs late waited for a CPU (clinicload's own work or the
+    // machine's other processes): arrivals wait for a worker that cannot run.
+    // Most tasks late is a runtime behind, whatever took the CPU; a late tail while
+    // clinicload itself used over half the cores it may use is its own work crowding it.
+    let runtime_lag = g.runtime_lag_p90_us.unwrap_or(0);
+    let runtime_tail = g.runtime_lag_p99_us.unwrap_or(0);
+    if runtime_lag > 5_000 || (runtime_tail > 5_000 && cpu_share(g) > 0.5) {
+        return Some(format!(
+            "its runnable workers waited for CPU: a task woken on time ran {} late (p90; p99 {}) ({}); run clinicload on more cores or as several workers",
+            fmt_us(runtime_lag),
+            fmt_us(g.runtime_lag_p99_us.unwrap_or(0)),
+            generator_figures(g)
+        ));
+    }
     if cpu_share(g) > 0.9 {
         return Some(format!(
             "its runnable workers waited for CPU: {}; run clinicload on more cores or as several workers",
@@ -1223,6 +1237,28 @@ mod tests {
             why.contains("8.00 ms late") || why.contains("late (p90"),
             "{why}"
         );
+        // Issue #26's starved generator: one core, a full pool, CPU at half the core (the
+        // other half went to other processes) and the scheduler on time: the workers' own
+        // runtime ran late.
+        let mut r = view(
+            512,
+            4,
+            100_000.0,
+            0.0,
+            (364_461, 512, 508, 0),
+            0.67,
+            109,
+            1e6,
+        );
+        r.generator.runtime_lag_p90_us = Some(2_955);
+        r.generator.runtime_lag_p99_us = Some(10_439);
+        let (h, why) = judge(&r);
+        assert_eq!(h, StepHealth::Invalid, "{why}");
+        assert!(why.contains("runnable workers waited for CPU"), "{why}");
+        // The same tail with clinicload nearly idle is the machine's neighbours, on time
+        // for most tasks: not enough on its own.
+        r.generator.cpu_s = 0.03 * 8.0;
+        assert_ne!(judge(&r).0, StepHealth::Invalid, "{}", judge(&r).1);
     }
 
     #[test]

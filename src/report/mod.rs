@@ -308,6 +308,12 @@ pub struct GeneratorFacts {
     pub cpu_s: f64,
     pub wall_s: f64,
     pub cores: usize,
+    /// How late a task woken by a timer ran on the workers' runtime (probed every 10 ms of
+    /// the measured window): runnable workers waiting for a CPU. None when not measured.
+    #[serde(default)]
+    pub runtime_lag_p90_us: Option<u64>,
+    #[serde(default)]
+    pub runtime_lag_p99_us: Option<u64>,
     /// Every second of the measured window the runner also samples where each worker is:
     /// running an arrival (of which waiting for a pooled connection) or free to take one.
     /// `max_in_flight` above counts measured arrivals only; these count every arrival.

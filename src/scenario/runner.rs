@@ -161,6 +161,28 @@ impl Drop for Busy<'_> {
     }
 }
 
+/// How late a task woken by a timer runs on the workers' runtime, every 10 ms from `from`
+/// to `to`: the time runnable workers wait for a CPU (or for the runtime's other tasks).
+/// The scheduler's dispatch lag is its own thread's; this is the workers'. Ends when the
+/// returned guard is dropped.
+fn runtime_lag_probe(from: Instant, to: Instant) -> (AbortOnDrop, Arc<Mutex<Histogram<u64>>>) {
+    let lag = Arc::new(Mutex::new(new_histogram()));
+    let h = lag.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let due = Instant::now() + Duration::from_millis(10);
+            if due >= to {
+                return;
+            }
+            tokio::time::sleep_until(due.into()).await;
+            if due >= from {
+                let _ = lock(&h).record(micros(Instant::now().saturating_duration_since(due)));
+            }
+        }
+    });
+    (AbortOnDrop(task), lag)
+}
+
 /// Where the workers are now, per store the scenario uses: running an operation, waiting
 /// for a pooled connection, and the connections with nothing on them. PostgreSQL's are
 /// counted by its free list; MongoDB's driver pool is not visible, so its busy workers
@@ -574,6 +596,7 @@ pub async fn run(
     let mut k: u32 = 1;
     let mut aborted: Option<String> = None;
     let cpu_at_start = process_cpu_seconds();
+    let runtime_lag = runtime_lag_probe(warmup_end, end);
     let wall_at_start = Instant::now();
     // Sampled at every measured tick: arrivals queued for a worker, operations in flight.
     let (mut max_queue, mut in_flight_sum, mut in_flight_max, mut samples) =
@@ -724,8 +747,11 @@ pub async fn run(
         },
         None => (None, None),
     };
+    let runtime_lag = lock(&runtime_lag.1).clone();
     let generator = crate::report::GeneratorFacts {
         workers: n_workers,
+        runtime_lag_p90_us: (!runtime_lag.is_empty()).then(|| value_or_zero(&runtime_lag, 0.9)),
+        runtime_lag_p99_us: (!runtime_lag.is_empty()).then(|| value_or_zero(&runtime_lag, 0.99)),
         dispatch_lag_p90_us: dispatch_lag.as_ref().map(|h| value_or_zero(h, 0.9)),
         dispatch_lag_p99_us: dispatch_lag.as_ref().map(|h| value_or_zero(h, 0.99)),
         dispatch_lag_max_us: dispatch_lag.as_ref().map(|h| h.max()),
