@@ -1,7 +1,8 @@
-//! Capacity sweeps against the real servers. A rate sweep on an operation with a known
-//! service time behind one connection (`pg_sleep` of 10 ms: at most about 1/latency
-//! operations per second) finds that cap within 15%, and the steps beyond it are valid but
-//! saturated (the server, not clinicload, fell behind). A connection sweep of an operation
+//! Capacity sweeps against the real servers. Rate sweeps on an operation with a known
+//! service time behind 1, 2, 4 and 8 connections (`pg_sleep` of 20 ms: at most connections /
+//! service time operations per second), with as many workers as connections and with many
+//! more, find that cap within 15%, and the steps beyond it are valid but saturated (the
+//! server's pool, not clinicload, fell behind). A connection sweep of an operation
 //! that scales with connections fits the USL with R² >= 0.9. With clinicload pinned to one
 //! core at a rate that core cannot schedule, the step is invalid (the generator fell behind).
 mod common;
@@ -70,12 +71,30 @@ fn sweep_json(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(d.join("sweep.json")).unwrap()).unwrap()
 }
 
-#[tokio::test]
-async fn a_rate_sweep_finds_the_cap_of_one_connection_and_calls_the_steps_beyond_it_saturated() {
-    let _serial = SERIAL.lock().await;
-    let env = TestEnv::migrated("cap_rate").await;
-    let dir = scratch("rate");
-    let file = sleep_scenario(&dir, 10, 1, "open");
+/// An open-model scenario of `pg_sleep(ms)` behind `pool` PostgreSQL connections with
+/// `max_in_flight` workers.
+fn sleep_open(dir: &Path, ms: u32, pool: u32, max_in_flight: u32) -> PathBuf {
+    let path = dir.join(format!("sleep-{pool}-{max_in_flight}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"sleep-{pool}-{max_in_flight}\"\nduration = \"3s\"\nwarmup = \"1s\"\n\n[load]\nmodel = \"open\"\nrate = 10\nmax_in_flight = {max_in_flight}\nconnections = {{ postgres = {pool} }}\n\n[[op]]\nname = \"pg_sleep\"\nweight = 1\nms = {ms}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// The service time of the calibration operation, and so the caps: `pool` connections each
+/// serving one 20 ms sleep at a time serve at most pool / 20 ms = 50, 100, 200, 400 ops/s.
+const SLEEP_MS: u32 = 20;
+
+/// A rate sweep of `pg_sleep(20 ms)` behind `pool` connections with `max_in_flight`
+/// workers: what it found against the cap connections / service time, and its steps.
+fn sweep_sleep(env: &TestEnv, dir: &Path, pool: u32, max_in_flight: u32) -> (Value, String) {
+    let file = sleep_open(dir, SLEEP_MS, pool, max_in_flight);
+    let nominal = f64::from(pool) * 1000.0 / f64::from(SLEEP_MS);
+    let reports = dir.join(format!("reports-{pool}-{max_in_flight}"));
     let out = env
         .command()
         .args([
@@ -84,49 +103,131 @@ async fn a_rate_sweep_finds_the_cap_of_one_connection_and_calls_the_steps_beyond
             file.to_str().unwrap(),
             "--slo",
             "p99<100ms",
+            // Below the cap, so the sweep grows through it; the search does not know it.
             "--from",
-            "20",
+            &format!("{}", (0.7 * nominal).round()),
+            "--factor",
+            "1.5",
             // Evenly spaced arrivals reach the deterministic cap; Poisson ones queue before it.
             "--arrivals",
             "uniform",
+            "--warmup",
+            "500ms",
             "--step",
-            "3s",
+            "2s",
             "--confirm",
-            "6s",
+            "4s",
             "--quiet",
             "--out",
         ])
-        .arg(dir.join("reports"))
+        .arg(&reports)
         .output()
         .unwrap();
-    let t = text(&out);
+    let t = format!("pool {pool}, max_in_flight {max_in_flight}: {}", text(&out));
     assert!(out.status.success(), "{t}");
-    let s = sweep_json(&dir.join("reports"));
-    let steps = s["steps"].as_array().unwrap();
-    // The service time, measured where nothing queues: the lowest step median (one step's
-    // median can be inflated by the server's background work, e.g. a checkpoint).
-    let p50 = steps
-        .iter()
-        .map(|st| st["p50_us"].as_f64().unwrap())
-        .fold(f64::INFINITY, f64::min);
-    let cap = 1e6 / p50;
-    let found = s["max_rate"].as_f64().unwrap();
-    assert!(
-        (found - cap).abs() / cap <= 0.15,
-        "found {found:.1} ops/s, cap 1/{p50} us = {cap:.1}: {t}"
-    );
-    assert_eq!(s["confirmed"], true, "{t}");
-    assert!(t.contains("max sustainable rate"), "{t}");
-    // Where the SLO broke, the server fell behind, and clinicload did not.
-    let broken: Vec<&Value> = steps.iter().filter(|st| st["slo_pass"] == false).collect();
-    assert!(!broken.is_empty(), "the sweep went past the cap: {t}");
-    for st in broken {
-        assert_eq!(st["health"], "saturated", "{st}");
-        assert!(st["target"].as_f64().unwrap() > 0.9 * cap, "{st}");
+    (sweep_json(&reports), t)
+}
+
+/// Rate sweeps of an operation with a known service time (`pg_sleep(20 ms)`) behind 1, 2,
+/// 4 and 8 connections, each with as many workers as connections and with far more (256,
+/// as the shipped scenarios have). Each finds the cap, connections / service time, within
+/// 15% and confirms it; no step is invalid, and every step beyond the cap is saturated:
+/// arrivals waiting for a full pool are the server's limit, not clinicload's.
+///
+/// Why 15% holds with margin (false failure well under 1 in 1000 per CI run): the cap is
+/// computed from the measured service time (the lowest step median, about 20.2 ms), and
+/// evenly spaced arrivals into a deterministic service queue nothing below the cap. Above
+/// it, the backlog grows by (rate - cap) each second: a step more than 5.3% over the cap
+/// achieves under 95% of its offered rate and breaks, and the 4 s confirmation breaks p99 <
+/// 100 ms once the backlog adds 80 ms, about 2% over the cap; so the answer is at most about
+/// 5% above the cap, whatever the noise. Below, a step at 90% of the cap breaks only if a
+/// stall of the server or of clinicload delays over 1% of its arrivals by more than 80 ms
+/// (four times the service time); the answer falls under 85% of the cap only after two such
+/// failures (a bisect step and a confirmation, or the confirmation and its step down) in
+/// one sweep. On the 2-core development box, with other builds keeping its load average at
+/// 6 to 12, the answers fell 1% to 10.9% under the cap, never 15%. Two such stalls in one
+/// sweep on a CI runner that runs these sweeps one test at a time is, by this estimate (an
+/// argument from the margins, not a count of failures), well under 1 in 1000.
+///
+/// What the test cannot absorb is a machine starved by other processes: then the scheduler
+/// thread wakes late (a dispatch lag p90 of 6 to 20 ms was seen at 1-3% clinicload CPU with
+/// the load average at 6 to 12), and the step is rightly invalid: clinicload did not offer
+/// the load it meant to. The test assumes a runner without such neighbours, as CI's is.
+#[tokio::test]
+async fn rate_sweeps_find_the_cap_of_each_pool_and_call_the_steps_beyond_it_saturated() {
+    let _serial = SERIAL.lock().await;
+    // Two lanes at once, each on its own database (a sweep holds its dataset): sleeping
+    // connections leave the CPU to the other lane, and the family takes half the time.
+    let lanes = [
+        TestEnv::migrated("cap_family_a").await,
+        TestEnv::migrated("cap_family_b").await,
+    ];
+    let dir = scratch("family");
+    let results: Vec<(u32, u32, Value, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = lanes
+            .iter()
+            .zip([None, Some(256)])
+            .map(|(env, workers)| {
+                let dir = &dir;
+                scope.spawn(move || {
+                    [1u32, 2, 4, 8]
+                        .iter()
+                        .map(|&pool| {
+                            let w = workers.unwrap_or(pool);
+                            let (s, t) = sweep_sleep(env, dir, pool, w);
+                            (pool, w, s, t)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let mut found_lines = Vec::new();
+    for (pool, workers, s, t) in &results {
+        let steps = s["steps"].as_array().unwrap();
+        // The service time, measured where nothing queues: the lowest step median (one
+        // step's median can be inflated by the server's background work, e.g. a checkpoint).
+        let p50 = steps
+            .iter()
+            .map(|st| st["p50_us"].as_f64().unwrap())
+            .fold(f64::INFINITY, f64::min);
+        let cap = f64::from(*pool) * 1e6 / p50;
+        let found = s["max_rate"].as_f64().unwrap_or(0.0);
+        found_lines.push(format!(
+            "pool {pool} x {workers} workers: found {found:.1} ops/s, cap {cap:.1} ({:+.1}%)",
+            (found / cap - 1.0) * 100.0
+        ));
+        assert!(
+            (found - cap).abs() / cap <= 0.15,
+            "found {found:.1} ops/s, cap {pool}/{p50} us = {cap:.1}: {t}"
+        );
+        assert_eq!(s["confirmed"], true, "{t}");
+        assert!(t.contains("max sustainable rate"), "{t}");
+        assert!(s["generator_ceiling"].is_null(), "{t}");
+        for st in steps {
+            assert_ne!(st["health"], "invalid", "{st}\n{t}");
+            // Beyond the cap, the server fell behind, and clinicload did not.
+            if st["target"].as_f64().unwrap() > 1.1 * cap {
+                assert_eq!(st["health"], "saturated", "{st}\n{t}");
+                assert!(
+                    st["health_reason"]
+                        .as_str()
+                        .unwrap()
+                        .contains("the server fell behind"),
+                    "{st}"
+                );
+            }
+        }
+        let broken: Vec<&Value> = steps.iter().filter(|st| st["slo_pass"] == false).collect();
+        assert!(!broken.is_empty(), "the sweep went past the cap: {t}");
+        assert_eq!(s["limiting_op"], "pg_sleep", "{t}");
     }
-    assert!(steps.iter().all(|st| st["health"] != "invalid"), "{t}");
-    assert_eq!(s["limiting_op"], "pg_sleep");
-    let html = report_html(&dir.join("reports"));
+    eprintln!("{}", found_lines.join("\n"));
+    let html = report_html(&dir.join("reports-1-256"));
     assert!(html.contains("Latency against offered rate") && html.contains("<svg"));
     assert!(html.contains("max sustainable"));
     assert!(
@@ -226,6 +327,9 @@ async fn a_starved_generator_makes_its_step_invalid() {
     let s = sweep_json(&dir.join("reports"));
     assert_eq!(s["steps"][0]["health"], "invalid", "{t}");
     assert_eq!(s["generator_ceiling"].as_f64(), Some(100000.0), "{t}");
+    // With the measured reason: clinicload's CPU or its dispatch lag, not a pool.
+    let why = s["generator_ceiling_reason"].as_str().unwrap_or_default();
+    assert!(why.contains("CPU") || why.contains("late"), "{why}\n{t}");
     assert!(s["max_rate"].is_null(), "no capacity claimed: {t}");
     assert!(t.contains("could not keep"), "{t}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -128,8 +128,11 @@ pub struct Sweep {
     pub breaking_rate: Option<f64>,
     pub limiting_op: Option<String>,
     pub clinics: Option<f64>,
-    /// Set when a step was invalid: the rate this machine's generator could not keep.
+    /// Set only when a step was invalid because clinicload fell behind (never by a
+    /// saturated step): the rate this machine's generator could not keep...
     pub generator_ceiling: Option<f64>,
+    /// ...and the measured reason (the invalid step's `health_reason`).
+    pub generator_ceiling_reason: Option<String>,
     pub usl: Option<usl::Usl>,
     /// Connections at the knee of the throughput curve.
     pub knee: Option<f64>,
@@ -164,84 +167,197 @@ pub fn slo_terms(slo: &str) -> Vec<String> {
         .collect()
 }
 
-/// Judges whether the generator kept up in a run.
+/// What the generator check reads of a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunView {
+    pub generator: crate::report::GeneratorFacts,
+    /// Open model: the offered rate; None for the closed model.
+    pub target_rate: Option<f64>,
+    pub intended_rate: f64,
+    pub achieved_rate: f64,
+    /// Mean latency of every arrival.
+    pub mean_us: f64,
+    /// Connections of the stores the scenario uses.
+    pub connections: u32,
+}
+
+impl RunView {
+    pub fn of(s: &Summary) -> RunView {
+        let connections = s.scenario.pools.iter().map(|(_, n)| *n).sum();
+        RunView {
+            generator: s.run.generator.clone(),
+            target_rate: s.run.target_rate,
+            intended_rate: s.run.intended_rate,
+            achieved_rate: s.run.achieved_rate,
+            mean_us: s.overall.all.mean_us,
+            connections,
+        }
+    }
+}
+
+/// Judges whether the generator kept up in a run ([`judge`]).
 pub fn judge_step(s: &Summary) -> (StepHealth, String) {
-    let g = &s.run.generator;
-    // One late wake-up is noise; a tenth of the arrivals late is a generator behind.
-    let lag = g.dispatch_lag_p90_us.unwrap_or(0);
-    let cpu_share = if g.wall_s > 0.0 && g.cores > 0 {
-        g.cpu_s / (g.wall_s * g.cores as f64)
-    } else {
-        0.0
-    };
-    if lag > 5_000 {
-        return (
-            StepHealth::Invalid,
-            format!(
-                "the generator handed out arrivals {} late (p90; max {}) on its own schedule: clinicload, not the server, fell behind",
-                fmt_us(lag),
-                fmt_us(g.dispatch_lag_max_us.unwrap_or(0))
-            ),
-        );
+    judge(&RunView::of(s))
+}
+
+/// Judges whether the generator kept up in a run, from what was measured of clinicload
+/// itself. The connections belong to the system under test, as an application's pool does:
+/// arrivals waiting while every connection is busy (workers waiting for a pooled one) is the
+/// server saturated, a valid measurement. A step is invalid only when clinicload is measured
+/// to fall behind: its dispatch lag grows, its runnable workers wait for CPU (its CPU time
+/// near the cores it may use), or arrivals queue while connections sit idle (workers free
+/// to take them were not run, or every worker, `max_in_flight`, was busy without a
+/// connection to wait for).
+pub fn judge(r: &RunView) -> (StepHealth, String) {
+    let g = &r.generator;
+    if let Some(reason) = generator_behind(g, r.target_rate) {
+        return (StepHealth::Invalid, reason);
     }
-    if s.run.target_rate.is_some()
-        && g.max_queue > 100
-        && g.workers > 0
-        && g.max_in_flight < g.workers / 2
-    {
-        return (
-            StepHealth::Invalid,
-            format!(
-                "up to {} arrivals waited in the queue while at most {} of {} workers were busy: clinicload's workers could not take them (CPU), the server was not the limit",
-                g.max_queue, g.max_in_flight, g.workers
-            ),
-        );
-    }
-    if cpu_share > 0.9 {
-        return (
-            StepHealth::Invalid,
-            format!(
-                "clinicload used {:.0}% of the machine's {} cores",
-                cpu_share * 100.0,
-                g.cores
-            ),
-        );
-    }
-    if s.run.target_rate.is_none() {
+    let cpu = cpu_share(g);
+    if r.target_rate.is_none() {
         // Closed model: every user is always busy by design; only the CPU check applies.
         return (
             StepHealth::Ok,
-            format!("closed model; clinicload CPU {:.0}%", cpu_share * 100.0),
+            format!("closed model; clinicload CPU {:.0}%", cpu * 100.0),
         );
     }
-    let short = s
-        .run
-        .target_rate
-        .is_some_and(|t| s.run.achieved_rate < 0.95 * s.run.intended_rate.min(t));
-    // Operations beyond the connections wait for one: the server's side is full.
-    let connections: u32 = s.scenario.pools.iter().map(|(_, n)| *n).sum();
-    // Little's law over every arrival: operations in the system on average.
-    let in_system = s.run.achieved_rate * s.overall.all.mean_us / 1e6;
-    let waiting = s.run.target_rate.is_some() && in_system > connections as f64;
-    // (A queue builds only once every worker is busy; one arrival caught in it is a tick's
-    // snapshot, not a backlog.)
-    if (g.workers > 0 && g.max_in_flight >= g.workers) || short || waiting {
-        return (
-            StepHealth::Saturated,
-            format!(
-                "the server fell behind: {in_system:.1} operations in the system on average (rate x mean latency) for {connections} connections, {} of {} workers busy at most, up to {} arrivals queued, {:.0} of {:.0} ops/s achieved",
-                g.max_in_flight, g.workers, g.max_queue, s.run.achieved_rate, s.run.intended_rate
-            ),
-        );
+    if let Some(reason) = server_behind(r) {
+        return (StepHealth::Saturated, reason);
     }
     (
         StepHealth::Ok,
         format!(
             "kept up: dispatch lag p90 {}, clinicload CPU {:.0}%",
-            fmt_us(lag),
-            cpu_share * 100.0
+            fmt_us(g.dispatch_lag_p90_us.unwrap_or(0)),
+            cpu * 100.0
         ),
     )
+}
+
+/// clinicload's CPU time over the run against the cores it may use.
+fn cpu_share(g: &crate::report::GeneratorFacts) -> f64 {
+    if g.wall_s > 0.0 && g.cores > 0 {
+        g.cpu_s / (g.wall_s * g.cores as f64)
+    } else {
+        0.0
+    }
+}
+
+/// The measured facts of clinicload's own CPU and lag, for a reason text.
+fn generator_figures(g: &crate::report::GeneratorFacts) -> String {
+    format!(
+        "clinicload used {:.2} s of CPU in {:.1} s on {} cores ({:.0}%), dispatch lag p99 {}",
+        g.cpu_s,
+        g.wall_s,
+        g.cores,
+        cpu_share(g) * 100.0,
+        fmt_us(g.dispatch_lag_p99_us.unwrap_or(0))
+    )
+}
+
+/// Why clinicload, not the server, fell behind in the run, if it did.
+fn generator_behind(g: &crate::report::GeneratorFacts, target_rate: Option<f64>) -> Option<String> {
+    // One late wake-up is noise; a tenth of the arrivals late is a generator behind.
+    let lag = g.dispatch_lag_p90_us.unwrap_or(0);
+    if lag > 5_000 {
+        return Some(format!(
+            "the scheduler handed out arrivals {} late (p90; max {}) on its own schedule: clinicload, not the server, fell behind ({}); run clinicload on more cores or as several workers",
+            fmt_us(lag),
+            fmt_us(g.dispatch_lag_max_us.unwrap_or(0)),
+            generator_figures(g)
+        ));
+    }
+    // A task woken on time that runs late waited for a CPU (clinicload's own work or the
+    // machine's other processes): arrivals wait for a worker that cannot run.
+    // A late tail while clinicload itself used over half the cores it may use is its own
+    // work crowding its workers. (Late tasks while it used little are the machine's other
+    // processes, the server sharing it among them: a capacity of the shared machine.)
+    let runtime_lag = g.runtime_lag_p90_us.unwrap_or(0);
+    let runtime_tail = g.runtime_lag_p99_us.unwrap_or(0);
+    if runtime_tail > 5_000 && cpu_share(g) > 0.5 {
+        return Some(format!(
+            "its runnable workers waited for CPU: a task woken on time ran {} late (p90; p99 {}) ({}); run clinicload on more cores or as several workers",
+            fmt_us(runtime_lag),
+            fmt_us(g.runtime_lag_p99_us.unwrap_or(0)),
+            generator_figures(g)
+        ));
+    }
+    if cpu_share(g) > 0.9 {
+        return Some(format!(
+            "its runnable workers waited for CPU: {}; run clinicload on more cores or as several workers",
+            generator_figures(g)
+        ));
+    }
+    let rate = target_rate?;
+    // A handful of arrivals caught in the queue at a sample is a burst being taken; this
+    // many is more than 5 ms of arrivals (the dispatch lag's bound) left waiting.
+    let q = g.queued_connections_idle?;
+    if q.queued <= 100usize.max((rate * 0.005) as usize) {
+        return None;
+    }
+    Some(if q.free_workers > 0 {
+        format!(
+            "up to {} arrivals waited in the queue while {} of {} workers were free to take them (not running or waiting for a connection) and {} connections sat idle: clinicload did not hand them out ({}); run clinicload on more cores or as several workers",
+            q.queued,
+            q.free_workers,
+            g.workers,
+            q.idle_connections,
+            generator_figures(g)
+        )
+    } else {
+        format!(
+            "up to {} arrivals waited in the queue while all {} workers were busy, none of them waiting for a connection, and {} connections sat idle: max_in_flight ({}), clinicload's limit, was reached before the server's; raise max_in_flight",
+            q.queued, g.workers, q.idle_connections, g.workers
+        )
+    })
+}
+
+/// Why the server's side fell behind in an open-model run, if it did: workers waited for a
+/// pooled connection, arrivals queued while every connection was busy, fewer arrivals were
+/// served than offered, or more operations were in the system than connections.
+fn server_behind(r: &RunView) -> Option<String> {
+    let g = &r.generator;
+    let mut facts = Vec::new();
+    // A worker caught waiting at one sample is a burst; in most samples, a full pool.
+    for p in g.pools.iter().filter(|p| 2 * p.full_samples > g.samples) {
+        facts.push(format!(
+            "every one of the {} {} connections in use with up to {} workers waiting for one ({} of {} samples)",
+            p.connections, p.store, p.max_waiting, p.full_samples, g.samples
+        ));
+    }
+    // More arrivals queued than there are connections to take them at once.
+    if let Some(q) = g
+        .queued_connections_busy
+        .filter(|q| q.queued > r.connections as usize)
+    {
+        facts.push(format!(
+            "up to {} arrivals queued while {} of {} workers ran one ({} of them waiting for a connection) and {} connections were idle",
+            q.queued, q.busy_workers, g.workers, q.waiting_for_connection, q.idle_connections
+        ));
+    }
+    if r.achieved_rate < 0.95 * r.intended_rate.min(r.target_rate?) {
+        facts.push(format!(
+            "{:.0} of {:.0} ops/s achieved",
+            r.achieved_rate, r.intended_rate
+        ));
+    }
+    // Little's law over every arrival: operations in the system on average. Beyond the
+    // connections, they wait for one: the server's side is full.
+    let in_system = r.achieved_rate * r.mean_us / 1e6;
+    if in_system > r.connections as f64 {
+        facts.push(format!(
+            "{in_system:.1} operations in the system on average (rate x mean latency) for {} connections",
+            r.connections
+        ));
+    }
+    if facts.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "the server fell behind: {}; clinicload kept up ({})",
+        facts.join("; "),
+        generator_figures(g)
+    ))
 }
 
 fn step_of(phase: &'static str, target: f64, s: &Summary, dir: &Path) -> Step {
@@ -368,8 +484,9 @@ async fn hold_dataset(
     Ok(Some(take_for_runs(targets, Hold::Exclusive, &what).await?))
 }
 
-/// `clinicload sweep rate`.
-pub async fn sweep_rate(targets: &Targets, opts: &RateOptions) -> Result<(Sweep, PathBuf)> {
+/// The scenario of a rate sweep and its SLO, checked before any step runs: the SLO terms of
+/// `--slo` as thresholds, and every SLO line (the scenario's and those).
+fn rate_setup(opts: &RateOptions) -> Result<(spec::Scenario, Vec<String>, Vec<String>)> {
     let scenario = spec::load(&opts.scenario, &Overrides::default())?;
     if !matches!(scenario.load, Load::Open { .. }) {
         crate::usage!(
@@ -404,104 +521,133 @@ pub async fn sweep_rate(targets: &Targets, opts: &RateOptions) -> Result<(Sweep,
         .map(|t| format!("{} {}", t.key, t.text))
         .collect();
     slo_lines.extend(slo.iter().cloned());
-    let _dataset = hold_dataset(targets, &scenario, "rate").await?;
-    let (_, dir) = sweep_dir(&opts.out, &scenario.name, "rate")?;
-    let started = Instant::now();
-    let runner = Runner {
-        targets,
-        file: &opts.scenario,
-        steps_dir: dir.join("steps"),
-        thresholds: slo.clone(),
-        quiet: opts.quiet,
-        warmup: opts.warmup,
-        arrivals: opts.arrivals,
-    };
-    let mut steps: Vec<Step> = Vec::new();
-    let mut notes = Vec::new();
-    let good =
-        |s: &Step| s.slo_pass && s.health != StepHealth::Invalid && s.achieved >= 0.95 * s.intended;
-    let mut lo: Option<f64> = None;
-    let mut hi: Option<f64> = None;
-    let mut ceiling = None;
-    let mut interrupted = false;
-    // Grow.
+    Ok((scenario, slo, slo_lines))
+}
+
+/// Where a rate sweep's search stands.
+#[derive(Default)]
+struct Search {
+    steps: Vec<Step>,
+    notes: Vec<String>,
+    /// The highest rate that held and the lowest that broke, so far.
+    lo: Option<f64>,
+    hi: Option<f64>,
+    /// The rate of an invalid step and why: clinicload, not the server, fell behind.
+    ceiling: Option<(f64, String)>,
+    interrupted: bool,
+    confirmed: bool,
+}
+
+/// What a step of the search says.
+#[derive(PartialEq)]
+enum Seen {
+    /// Interrupted, or invalid: the search ends.
+    Over,
+    Held,
+    Broke,
+}
+
+impl Search {
+    /// Keeps the step; an invalid one sets the generator's ceiling, with its reason.
+    fn record(&mut self, s: Step, stop: bool) -> Seen {
+        let seen = if stop {
+            self.interrupted = true;
+            Seen::Over
+        } else if s.health == StepHealth::Invalid {
+            self.ceiling = Some((s.target, s.health_reason.clone()));
+            Seen::Over
+        } else if s.slo_pass && s.achieved >= 0.95 * s.intended {
+            Seen::Held
+        } else {
+            Seen::Broke
+        };
+        self.steps.push(s);
+        seen
+    }
+
+    fn searching(&self) -> bool {
+        !self.interrupted && self.ceiling.is_none()
+    }
+}
+
+/// Grow: steps at `--from`, times the factor each, until one breaks (or `--max`).
+async fn grow(runner: &Runner<'_>, opts: &RateOptions, search: &mut Search) -> Result<()> {
     let mut r = opts.from;
     loop {
         let (s, stop) = runner.run("grow", r, opts.step, None).await?;
-        let invalid = s.health == StepHealth::Invalid;
-        let ok = good(&s);
-        steps.push(s);
-        if stop {
-            interrupted = true;
-            break;
-        }
-        if invalid {
-            ceiling = Some(r);
-            break;
-        }
-        if ok {
-            lo = Some(r);
-            if r >= opts.max {
-                break;
+        match search.record(s, stop) {
+            Seen::Over => return Ok(()),
+            Seen::Held => {
+                search.lo = Some(r);
+                if r >= opts.max {
+                    return Ok(());
+                }
+                r = (r * opts.factor).min(opts.max);
             }
-            r = (r * opts.factor).min(opts.max);
-        } else {
-            hi = Some(r);
-            break;
+            Seen::Broke => {
+                search.hi = Some(r);
+                return Ok(());
+            }
         }
     }
-    // Bisect.
-    while let (Some(l), Some(h), false, None) = (lo, hi, interrupted, ceiling) {
+}
+
+/// Bisect between the last rate that held and the first that broke, to the resolution.
+async fn bisect(runner: &Runner<'_>, opts: &RateOptions, search: &mut Search) -> Result<()> {
+    while let (Some(l), Some(h), true) = (search.lo, search.hi, search.searching()) {
         if (h - l) / l <= opts.resolution {
             break;
         }
         let mid = (l + h) / 2.0;
         let (s, stop) = runner.run("bisect", mid, opts.step, None).await?;
-        let invalid = s.health == StepHealth::Invalid;
-        let ok = good(&s);
-        steps.push(s);
-        if stop {
-            interrupted = true;
-        } else if invalid {
-            ceiling = Some(mid);
-        } else if ok {
-            lo = Some(mid);
-        } else {
-            hi = Some(mid);
+        match search.record(s, stop) {
+            Seen::Over => {}
+            Seen::Held => search.lo = Some(mid),
+            Seen::Broke => search.hi = Some(mid),
         }
     }
-    // Confirm with the longer window, stepping down by the resolution when it fails.
-    let mut confirmed = false;
-    if !interrupted && ceiling.is_none() {
-        for _ in 0..3 {
-            let Some(l) = lo else { break };
-            let (s, stop) = runner.run("confirm", l, opts.confirm, None).await?;
-            let ok = good(&s);
-            let invalid = s.health == StepHealth::Invalid;
-            steps.push(s);
-            if stop {
-                interrupted = true;
-                break;
-            }
-            if invalid {
-                ceiling = Some(l);
-                break;
-            }
-            if ok {
-                confirmed = true;
-                break;
-            }
-            hi = Some(l);
-            lo = Some(l * (1.0 - opts.resolution));
-            notes.push(format!(
-                "{l:.1} ops/s held in a {:.0} s step but not over the {:.0} s confirmation: stepped down",
-                opts.step.as_secs_f64(),
-                opts.confirm.as_secs_f64()
-            ));
-        }
+    Ok(())
+}
+
+/// Confirm with the longer window, stepping down by the resolution when it fails.
+async fn confirm(runner: &Runner<'_>, opts: &RateOptions, search: &mut Search) -> Result<()> {
+    if !search.searching() {
+        return Ok(());
     }
+    for _ in 0..3 {
+        let Some(l) = search.lo else { break };
+        let (s, stop) = runner.run("confirm", l, opts.confirm, None).await?;
+        match search.record(s, stop) {
+            Seen::Over => break,
+            Seen::Held => {
+                search.confirmed = true;
+                break;
+            }
+            Seen::Broke => {}
+        }
+        search.hi = Some(l);
+        search.lo = Some(l * (1.0 - opts.resolution));
+        search.notes.push(format!(
+            "{l:.1} ops/s held in a {:.0} s step but not over the {:.0} s confirmation: stepped down",
+            opts.step.as_secs_f64(),
+            opts.confirm.as_secs_f64()
+        ));
+    }
+    Ok(())
+}
+
+/// The plain-language answer of a rate sweep, with the operation that was slowest where the
+/// SLO broke and the answer in clinics; notes for what it cannot say.
+fn rate_answer(
+    opts: &RateOptions,
+    scenario: &spec::Scenario,
+    search: &mut Search,
+    slo_lines: &[String],
+) -> (String, Option<String>, Option<f64>) {
+    let (lo, hi, confirmed) = (search.lo, search.hi, search.confirmed);
     let limiting = hi.and_then(|h| {
-        steps
+        search
+            .steps
             .iter()
             .rfind(|s| s.target == h)
             .map(|s| (s.slowest_op.clone(), s.slowest_store.clone(), s.p99_us))
@@ -517,7 +663,7 @@ pub async fn sweep_rate(targets: &Targets, opts: &RateOptions) -> Result<(Sweep,
             opts.confirm.as_secs_f64()
         ),
         (Some(l), false) => format!("{l:.0} ops/s held the SLO ({slo_text}) but was not confirmed"),
-        (None, _) if ceiling.is_some() => format!(
+        (None, _) if search.ceiling.is_some() => format!(
             "no capacity measured: clinicload could not generate {:.0} ops/s on this machine, the first step",
             opts.from
         ),
@@ -541,7 +687,7 @@ pub async fn sweep_rate(targets: &Targets, opts: &RateOptions) -> Result<(Sweep,
         (Some(n), Some(c)) => answer.push_str(&format!(
             "; about {n:.0} clinics like the seeded ones ({c} ops/s each)"
         )),
-        (_, None) => notes.push(
+        (_, None) => search.notes.push(
             "set clinic_rate (ops/s one clinic generates) in the scenario to read the answer in clinics".into(),
         ),
         _ => {}
@@ -552,33 +698,60 @@ pub async fn sweep_rate(targets: &Targets, opts: &RateOptions) -> Result<(Sweep,
             (l / e - 1.0) * 100.0
         ));
     }
-    if let Some(c) = ceiling {
-        notes.push(format!(
-            "the generator on this machine could not keep {c:.0} ops/s (invalid step): the server's capacity was not reached; run clinicload on more cores or as several workers"
+    if let Some((c, why)) = &search.ceiling {
+        search.notes.push(format!(
+            "the generator on this machine could not keep {c:.0} ops/s (invalid step): the server's capacity was not reached: {why}"
         ));
     }
-    if interrupted {
-        notes.push("interrupted: the sweep covers the steps that completed".into());
+    if search.interrupted {
+        search
+            .notes
+            .push("interrupted: the sweep covers the steps that completed".into());
     }
-    let measured_s: f64 = steps.iter().map(|s| s.measured_s).sum();
+    (answer, limiting.map(|l| l.0), clinics)
+}
+
+/// `clinicload sweep rate`.
+pub async fn sweep_rate(targets: &Targets, opts: &RateOptions) -> Result<(Sweep, PathBuf)> {
+    let (scenario, slo, slo_lines) = rate_setup(opts)?;
+    let _dataset = hold_dataset(targets, &scenario, "rate").await?;
+    let (_, dir) = sweep_dir(&opts.out, &scenario.name, "rate")?;
+    let started = Instant::now();
+    let runner = Runner {
+        targets,
+        file: &opts.scenario,
+        steps_dir: dir.join("steps"),
+        thresholds: slo,
+        quiet: opts.quiet,
+        warmup: opts.warmup,
+        arrivals: opts.arrivals,
+    };
+    let mut search = Search::default();
+    grow(&runner, opts, &mut search).await?;
+    bisect(&runner, opts, &mut search).await?;
+    confirm(&runner, opts, &mut search).await?;
+    let (answer, limiting_op, clinics) = rate_answer(opts, &scenario, &mut search, &slo_lines);
+    let measured_s: f64 = search.steps.iter().map(|s| s.measured_s).sum();
+    let (generator_ceiling, generator_ceiling_reason) = search.ceiling.unzip();
     let sweep = Sweep {
         schema: SCHEMA,
         kind: "rate",
         scenario: scenario.name.clone(),
         slo: slo_lines,
-        steps,
+        steps: search.steps,
         answer,
-        max_rate: lo,
-        confirmed,
-        breaking_rate: hi,
-        limiting_op: limiting.map(|l| l.0),
+        max_rate: search.lo,
+        confirmed: search.confirmed,
+        breaking_rate: search.hi,
+        limiting_op,
         clinics,
-        generator_ceiling: ceiling,
+        generator_ceiling,
+        generator_ceiling_reason,
         usl: None,
         knee: None,
         measured_s,
         total_s: started.elapsed().as_secs_f64(),
-        notes,
+        notes: search.notes,
     };
     write(&dir, &sweep)?;
     Ok((sweep, dir))
@@ -670,6 +843,7 @@ pub async fn sweep_connections(
         limiting_op: None,
         clinics: None,
         generator_ceiling: None,
+        generator_ceiling_reason: None,
         usl: fit,
         knee,
         measured_s,
@@ -905,6 +1079,186 @@ pub fn finish(s: &Sweep, dir: &Path) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::{GeneratorFacts, StoreSample};
+
+    /// A run at `rate` whose samples all saw `queued` arrivals and PostgreSQL with `busy`
+    /// workers on it, `waiting` of them for one of its `pool` connections, `idle` idle; its
+    /// CPU share and dispatch lag p90 as given.
+    #[allow(clippy::too_many_arguments)]
+    fn view(
+        workers: usize,
+        pool: u32,
+        rate: f64,
+        achieved: f64,
+        (queued, busy, waiting, idle): (usize, usize, usize, usize),
+        cpu: f64,
+        lag_us: u64,
+        mean_us: f64,
+    ) -> RunView {
+        let mut g = GeneratorFacts {
+            workers,
+            dispatch_lag_p90_us: Some(lag_us),
+            dispatch_lag_p99_us: Some(lag_us * 2),
+            dispatch_lag_max_us: Some(lag_us * 3),
+            cpu_s: cpu * 4.0 * 2.0,
+            wall_s: 4.0,
+            cores: 2,
+            ..GeneratorFacts::default()
+        };
+        for _ in 0..4 {
+            g.observe(
+                queued,
+                &[StoreSample {
+                    store: "postgres",
+                    connections: pool,
+                    pooled: true,
+                    busy,
+                    waiting,
+                    idle,
+                }],
+            );
+        }
+        RunView {
+            generator: g,
+            target_rate: Some(rate),
+            intended_rate: rate,
+            achieved_rate: achieved,
+            mean_us,
+            connections: pool,
+        }
+    }
+
+    #[test]
+    fn arrivals_waiting_for_a_full_pool_are_the_server_saturated() {
+        // Issue #26: 2 connections, 256 workers, 1161 arrivals queued, clinicload at 2% CPU
+        // with a dispatch lag of 0.33 ms: every worker waits for the pool, the server's.
+        let r = view(
+            256,
+            2,
+            400.0,
+            200.0,
+            (1161, 256, 254, 0),
+            0.02,
+            165,
+            900_000.0,
+        );
+        let (h, why) = judge(&r);
+        assert_eq!(h, StepHealth::Saturated, "{why}");
+        assert!(
+            why.contains(
+                "every one of the 2 postgres connections in use with up to 254 workers waiting"
+            ),
+            "{why}"
+        );
+        // One worker between two arrivals, with a connection just given back, is not idle.
+        let r = view(
+            256,
+            2,
+            400.0,
+            200.0,
+            (1161, 255, 254, 1),
+            0.02,
+            165,
+            900_000.0,
+        );
+        assert_eq!(judge(&r).0, StepHealth::Saturated, "{}", judge(&r).1);
+    }
+
+    #[test]
+    fn workers_as_many_as_connections_all_busy_are_the_server_saturated() {
+        let r = view(4, 4, 240.0, 200.0, (300, 4, 0, 0), 0.02, 100, 700_000.0);
+        let (h, why) = judge(&r);
+        assert_eq!(h, StepHealth::Saturated, "{why}");
+        assert!(
+            why.contains("up to 300 arrivals queued while 4 of 4 workers ran one"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn arrivals_queued_beside_idle_connections_and_free_workers_are_the_generator() {
+        let r = view(256, 16, 400.0, 390.0, (500, 10, 0, 6), 0.3, 100, 20_000.0);
+        let (h, why) = judge(&r);
+        assert_eq!(h, StepHealth::Invalid, "{why}");
+        assert!(why.contains("246 of 256 workers were free"), "{why}");
+        assert!(why.contains("6 connections sat idle"), "{why}");
+    }
+
+    #[test]
+    fn max_in_flight_below_the_pool_is_clinicloads_limit() {
+        let r = view(4, 16, 400.0, 200.0, (300, 4, 0, 12), 0.02, 100, 500_000.0);
+        let (h, why) = judge(&r);
+        assert_eq!(h, StepHealth::Invalid, "{why}");
+        assert!(why.contains("raise max_in_flight"), "{why}");
+    }
+
+    #[test]
+    fn a_busy_cpu_or_a_late_scheduler_is_the_generator() {
+        let r = view(
+            512,
+            4,
+            100_000.0,
+            30_000.0,
+            (9000, 512, 508, 0),
+            0.97,
+            100,
+            1e6,
+        );
+        let (h, why) = judge(&r);
+        assert_eq!(h, StepHealth::Invalid, "{why}");
+        assert!(
+            why.contains("waited for CPU") && why.contains("on 2 cores (97%)"),
+            "{why}"
+        );
+        let r = view(
+            512,
+            4,
+            100_000.0,
+            30_000.0,
+            (9000, 512, 508, 0),
+            0.5,
+            8_000,
+            1e6,
+        );
+        let (h, why) = judge(&r);
+        assert_eq!(h, StepHealth::Invalid, "{why}");
+        assert!(
+            why.contains("8.00 ms late") || why.contains("late (p90"),
+            "{why}"
+        );
+        // Issue #26's starved generator: one core, a full pool, CPU at half the core (the
+        // other half went to other processes) and the scheduler on time: the workers' own
+        // runtime ran late.
+        let mut r = view(
+            512,
+            4,
+            100_000.0,
+            0.0,
+            (364_461, 512, 508, 0),
+            0.67,
+            109,
+            1e6,
+        );
+        r.generator.runtime_lag_p90_us = Some(2_955);
+        r.generator.runtime_lag_p99_us = Some(10_439);
+        let (h, why) = judge(&r);
+        assert_eq!(h, StepHealth::Invalid, "{why}");
+        assert!(why.contains("runnable workers waited for CPU"), "{why}");
+        // The same tail with clinicload nearly idle is the machine's neighbours, on time
+        // for most tasks: not enough on its own.
+        r.generator.cpu_s = 0.03 * 8.0;
+        assert_ne!(judge(&r).0, StepHealth::Invalid, "{}", judge(&r).1);
+    }
+
+    #[test]
+    fn a_step_below_the_cap_is_ok() {
+        let r = view(256, 4, 100.0, 100.0, (0, 2, 0, 2), 0.02, 100, 20_000.0);
+        let (h, why) = judge(&r);
+        assert_eq!(h, StepHealth::Ok, "{why}");
+        // A burst of a few arrivals beside an idle connection is not a generator behind.
+        let r = view(256, 4, 100.0, 100.0, (3, 2, 0, 2), 0.02, 100, 20_000.0);
+        assert_ne!(judge(&r).0, StepHealth::Invalid);
+    }
 
     #[test]
     fn latency_slo_terms_become_chart_lines() {

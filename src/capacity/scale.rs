@@ -172,9 +172,8 @@ fn database_of(url: &str) -> String {
         .unwrap_or_else(|_| redact(url))
 }
 
-/// `clinicload sweep scale`.
-pub async fn sweep_scale(targets: &Targets, opts: &ScaleOptions) -> Result<(ScaleSweep, PathBuf)> {
-    let scenario = spec::load(&opts.scenario, &Overrides::default())?;
+/// Refuses sizes and profiles a sweep cannot seed, before anything runs.
+fn check_sizes(opts: &ScaleOptions) -> Result<()> {
     if opts.datasets.is_empty() {
         if opts.clinics.is_empty() || opts.clinics.iter().any(|&c| c == 0 || c > 10_000) {
             crate::usage!("--clinics: give sizes of 1 to 10000 clinics, e.g. 1,2,4,8");
@@ -187,153 +186,209 @@ pub async fn sweep_scale(targets: &Targets, opts: &ScaleOptions) -> Result<(Scal
             );
         }
     }
+    Ok(())
+}
+
+/// A dataset of the sweep, ready to run on: its targets, how long its seed took, whether it
+/// was seeded now, and its clinics.
+struct Dataset {
+    targets: Targets,
+    seed_s: Option<f64>,
+    seeded_now: bool,
+    clinics: u32,
+}
+
+/// The scratch dataset of `n` clinics, seeded if it is not complete yet.
+async fn scratch_of(
+    targets: &Targets,
+    opts: &ScaleOptions,
+    n: u32,
+    uses_mongo: bool,
+) -> Result<Dataset> {
+    let s = scratch::prepare(
+        targets,
+        &ScratchSpec {
+            profile: opts.profile.clone(),
+            clinics: n,
+            patients: opts.patients,
+            history_days: opts.history_days,
+            future_days: opts.future_days,
+            postgres_only: !uses_mongo,
+            fresh: opts.fresh,
+        },
+        "sweep scale",
+    )
+    .await?;
+    // (A seed ends with VACUUM (ANALYZE): autovacuum does not wake up for the new rows in
+    // the measured window.)
+    Ok(Dataset {
+        targets: s.targets,
+        seed_s: s.seed_s,
+        seeded_now: s.seeded_now,
+        clinics: n,
+    })
+}
+
+/// A dataset named by `--dataset URL`, as its bookkeeping describes it.
+async fn given_dataset(targets: &Targets, url: &str) -> Result<Dataset> {
+    let t = Targets {
+        database_url: url.to_string(),
+        mongo_database: Some(database_of(url)),
+        ..targets.clone()
+    };
+    let n = scratch::seeded_clinics(&t.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "{} holds no clinicload dataset (clinicload_meta.seeded_clinics)",
+                redact(&t.database_url)
+            )
+        })?;
+    let seed_s = scratch::recorded_seed_seconds(&t.database_url).await;
+    Ok(Dataset {
+        targets: t,
+        seed_s,
+        seeded_now: false,
+        clinics: n as u32,
+    })
+}
+
+/// Each operation of each variant at one size: its latency, access path (per table, in
+/// table order: a join reordered is not a new access path) and the rows of the tables it
+/// reads.
+fn ops_at_size(
+    r: &crate::run::RunResult,
+    runs: &[(String, crate::report::Summary)],
+    migrated_paths: &[crate::explain::OpPath],
+    rows: &[(String, i64)],
+) -> Vec<OpAtSize> {
+    let mut ops = Vec::new();
+    for (variant, summary) in runs {
+        let paths = r
+            .paths
+            .iter()
+            .find(|(v, _)| v == variant)
+            .map_or(migrated_paths, |(_, p)| p.as_slice());
+        for o in summary.operations.iter().filter(|o| o.sub.is_none()) {
+            let plan = paths.iter().find(|p| p.op == o.name);
+            let path = plan.map(|p| {
+                let mut a: Vec<String> = p.plan.accesses.iter().map(|a| a.describe()).collect();
+                a.sort();
+                a.dedup();
+                a.join("; ")
+            });
+            let rows_read = plan.map(|p| {
+                let mut tables: Vec<&str> = p
+                    .plan
+                    .accesses
+                    .iter()
+                    .map(|a| a.relation.as_str())
+                    .collect();
+                tables.sort_unstable();
+                tables.dedup();
+                tables
+                    .iter()
+                    .filter_map(|t| rows.iter().find(|r| r.0 == *t).map(|r| r.1))
+                    .sum()
+            });
+            ops.push(OpAtSize {
+                variant: variant.clone(),
+                op: o.name.clone(),
+                store: o.store.clone(),
+                count: o.count,
+                p50_us: o.stats.p50_us,
+                p99_us: o.p99_all_us,
+                path,
+                rows_read,
+            });
+        }
+    }
+    ops
+}
+
+/// Runs the scenario (every variant) on one dataset; true when it was interrupted.
+async fn run_size(
+    scenario: &spec::Scenario,
+    opts: &ScaleOptions,
+    dir: &Path,
+    d: Dataset,
+) -> Result<(SizeStep, bool)> {
+    let (t, n) = (&d.targets, d.clinics);
+    let rows = table_rows(&t.database_url).await?;
+    // The plans as the schema stands (a variant's own plans come with its run).
+    let migrated_paths = if scenario.uses(Store::Postgres) {
+        crate::run::variants::access_paths(t, scenario)
+            .await
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let run_opts = RunOptions {
+        overrides: Overrides {
+            duration: Some(opts.step),
+            warmup: Some(opts.warmup),
+            ..Overrides::default()
+        },
+        out: dir.join("steps").join(format!("{n}-clinics")),
+        quiet: opts.quiet,
+        repeats: Some(1),
+        ..RunOptions::default()
+    };
+    eprintln!(
+        "sweep scale: running {} on {} ({n} clinics)",
+        scenario.name,
+        database_of(&t.database_url)
+    );
+    let r = run_scenario(t, &opts.scenario, &run_opts)
+        .await
+        .with_context(|| format!("sweep scale step at {n} clinics"))?;
+    if let Some(e) = r.write_error {
+        return Err(e.context("writing a sweep step's report"));
+    }
+    let runs: Vec<(String, crate::report::Summary)> = if r.variants.is_empty() {
+        vec![(String::new(), r.summary.clone())]
+    } else {
+        r.variants.clone()
+    };
+    let ops = ops_at_size(&r, &runs, &migrated_paths, &rows);
+    let step = SizeStep {
+        clinics: n,
+        dataset: database_of(&t.database_url),
+        table_rows: rows,
+        seed_s: d.seed_s,
+        seeded_now: d.seeded_now,
+        ops,
+        measured_s: runs.iter().map(|(_, s)| s.run.measured_s).sum(),
+        dir: r.dir.display().to_string(),
+    };
+    Ok((step, r.summary.run.interrupted))
+}
+
+/// `clinicload sweep scale`.
+pub async fn sweep_scale(targets: &Targets, opts: &ScaleOptions) -> Result<(ScaleSweep, PathBuf)> {
+    let scenario = spec::load(&opts.scenario, &Overrides::default())?;
+    check_sizes(opts)?;
     let (_, dir) = super::sweep_dir(&opts.out, &scenario.name, "scale")?;
     let started = Instant::now();
     let uses_mongo = scenario.uses(Store::Mongo);
-    let mut sizes: Vec<(Targets, Option<u32>)> = Vec::new();
-    for url in &opts.datasets {
-        let t = Targets {
-            database_url: url.clone(),
-            mongo_database: Some(database_of(url)),
-            ..targets.clone()
-        };
-        sizes.push((t, None));
-    }
     let mut clinics: Vec<u32> = opts.clinics.clone();
     clinics.sort_unstable();
     clinics.dedup();
     let mut steps: Vec<SizeStep> = Vec::new();
     let mut notes = Vec::new();
-    let work: Vec<Option<u32>> = if opts.datasets.is_empty() {
-        clinics.iter().map(|&c| Some(c)).collect()
+    // The sizes to seed, or the datasets given.
+    let work: Vec<Result<u32, &String>> = if opts.datasets.is_empty() {
+        clinics.into_iter().map(Ok).collect()
     } else {
-        vec![None; sizes.len()]
+        opts.datasets.iter().map(Err).collect()
     };
-    for (i, size) in work.iter().enumerate() {
-        let (t, seed_s, seeded_now, n) = match size {
-            Some(n) => {
-                let s = scratch::prepare(
-                    targets,
-                    &ScratchSpec {
-                        profile: opts.profile.clone(),
-                        clinics: *n,
-                        patients: opts.patients,
-                        history_days: opts.history_days,
-                        future_days: opts.future_days,
-                        postgres_only: !uses_mongo,
-                        fresh: opts.fresh,
-                    },
-                    "sweep scale",
-                )
-                .await?;
-                // (A seed ends with VACUUM (ANALYZE): autovacuum does not wake up for the new
-                // rows in the measured window.)
-                (s.targets, s.seed_s, s.seeded_now, *n)
-            }
-            None => {
-                let t = sizes[i].0.clone();
-                let n = scratch::seeded_clinics(&t.database_url)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "{} holds no clinicload dataset (clinicload_meta.seeded_clinics)",
-                            redact(&t.database_url)
-                        )
-                    })?;
-                let s = scratch::recorded_seed_seconds(&t.database_url).await;
-                (t, s, false, n as u32)
-            }
+    for size in work {
+        let d = match size {
+            Ok(n) => scratch_of(targets, opts, n, uses_mongo).await?,
+            Err(url) => given_dataset(targets, url).await?,
         };
-        let rows = table_rows(&t.database_url).await?;
-        // The plans as the schema stands (a variant's own plans come with its run).
-        let migrated_paths = if scenario.uses(Store::Postgres) {
-            crate::run::variants::access_paths(&t, &scenario)
-                .await
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let run_opts = RunOptions {
-            overrides: Overrides {
-                duration: Some(opts.step),
-                warmup: Some(opts.warmup),
-                ..Overrides::default()
-            },
-            out: dir.join("steps").join(format!("{n}-clinics")),
-            quiet: opts.quiet,
-            repeats: Some(1),
-            ..RunOptions::default()
-        };
-        eprintln!(
-            "sweep scale: running {} on {} ({n} clinics)",
-            scenario.name,
-            database_of(&t.database_url)
-        );
-        let r = run_scenario(&t, &opts.scenario, &run_opts)
-            .await
-            .with_context(|| format!("sweep scale step at {n} clinics"))?;
-        if let Some(e) = r.write_error {
-            return Err(e.context("writing a sweep step's report"));
-        }
-        let runs: Vec<(String, crate::report::Summary)> = if r.variants.is_empty() {
-            vec![(String::new(), r.summary.clone())]
-        } else {
-            r.variants.clone()
-        };
-        let mut ops = Vec::new();
-        for (variant, summary) in &runs {
-            let paths = r
-                .paths
-                .iter()
-                .find(|(v, _)| v == variant)
-                .map(|(_, p)| p)
-                .unwrap_or(&migrated_paths);
-            for o in summary.operations.iter().filter(|o| o.sub.is_none()) {
-                let plan = paths.iter().find(|p| p.op == o.name);
-                // Per table, in table order: a join reordered is not a new access path.
-                let path = plan.map(|p| {
-                    let mut a: Vec<String> = p.plan.accesses.iter().map(|a| a.describe()).collect();
-                    a.sort();
-                    a.dedup();
-                    a.join("; ")
-                });
-                let rows_read = plan.map(|p| {
-                    let mut tables: Vec<&str> = p
-                        .plan
-                        .accesses
-                        .iter()
-                        .map(|a| a.relation.as_str())
-                        .collect();
-                    tables.sort_unstable();
-                    tables.dedup();
-                    tables
-                        .iter()
-                        .filter_map(|t| rows.iter().find(|r| r.0 == *t).map(|r| r.1))
-                        .sum()
-                });
-                ops.push(OpAtSize {
-                    variant: variant.clone(),
-                    op: o.name.clone(),
-                    store: o.store.clone(),
-                    count: o.count,
-                    p50_us: o.stats.p50_us,
-                    p99_us: o.p99_all_us,
-                    path,
-                    rows_read,
-                });
-            }
-        }
-        let interrupted = r.summary.run.interrupted;
-        steps.push(SizeStep {
-            clinics: n,
-            dataset: database_of(&t.database_url),
-            table_rows: rows,
-            seed_s,
-            seeded_now,
-            ops,
-            measured_s: runs.iter().map(|(_, s)| s.run.measured_s).sum(),
-            dir: r.dir.display().to_string(),
-        });
+        let (step, interrupted) = run_size(&scenario, opts, &dir, d).await?;
+        steps.push(step);
         if interrupted {
             notes.push("interrupted: the sweep covers the sizes that completed".into());
             break;
@@ -504,6 +559,36 @@ fn answer(growth: &[Growth], steps: &[SizeStep], seeding: &str) -> String {
 
 /// The report page of a scale sweep.
 pub fn page(s: &ScaleSweep) -> Page {
+    Page {
+        title: format!("clinicload sweep scale: {}", s.scenario),
+        headline: s.answer.clone(),
+        tone: if s.growth.iter().any(|g| g.verdict == "grows with the data") {
+            Tone::Warn
+        } else {
+            Tone::Good
+        },
+        notes: {
+            let mut n = vec![format!(
+                "verdicts from the log-log slope of p50 against the rows of the tables each plan reads: >= {GROWS} grows with the data (a sequential scan is about 1), < {FLAT} flat"
+            )];
+            n.extend(s.notes.iter().cloned());
+            n
+        },
+        tables: vec![growth_table(s), datasets_table(s)],
+        charts: Vec::new(),
+        plots: scale_plots(s),
+        footer: vec![
+            format!(
+                "measured {:.0} s of {:.0} s in all (the rest is seeding, planning and restore)",
+                s.measured_s, s.total_s
+            ),
+            format!("schema {}", s.schema),
+        ],
+    }
+}
+
+/// Per operation (and variant): p50 / p99 at each size, slope, verdict, access path.
+fn growth_table(s: &ScaleSweep) -> Table {
     let sizes: Vec<&SizeStep> = s.steps.iter().collect();
     let mut columns: Vec<String> = vec!["operation".into()];
     columns.extend(
@@ -563,6 +648,16 @@ pub fn page(s: &ScaleSweep) -> Page {
             row
         })
         .collect();
+    Table {
+        title: "Latency against dataset size".into(),
+        columns,
+        rows,
+    }
+}
+
+/// Per size: the dataset, its largest tables, its seeding time and the run's report.
+fn datasets_table(s: &ScaleSweep) -> Table {
+    let sizes: Vec<&SizeStep> = s.steps.iter().collect();
     let size_rows = sizes
         .iter()
         .map(|z| {
@@ -590,6 +685,24 @@ pub fn page(s: &ScaleSweep) -> Page {
             ]
         })
         .collect();
+    Table {
+        title: "Datasets".into(),
+        columns: [
+            "clinics",
+            "database",
+            "largest tables (rows)",
+            "seeding",
+            "run",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: size_rows,
+    }
+}
+
+/// p50 of each operation and the seeding time, against the clinics.
+fn scale_plots(s: &ScaleSweep) -> Vec<Plot> {
+    let sizes: Vec<&SizeStep> = s.steps.iter().collect();
     let mut latency = Vec::new();
     for g in &s.growth {
         let pts: Vec<(f64, f64)> = sizes
@@ -607,66 +720,22 @@ pub fn page(s: &ScaleSweep) -> Page {
         .iter()
         .filter_map(|z| z.seed_s.map(|t| (z.clinics as f64, t)))
         .collect();
-    Page {
-        title: format!("clinicload sweep scale: {}", s.scenario),
-        headline: s.answer.clone(),
-        tone: if s.growth.iter().any(|g| g.verdict == "grows with the data") {
-            Tone::Warn
-        } else {
-            Tone::Good
+    vec![
+        Plot {
+            title: "p50 against dataset size".into(),
+            x_label: "clinics".into(),
+            y_label: "p50 (ms, log scale)".into(),
+            y_log: true,
+            series: latency,
         },
-        notes: {
-            let mut n = vec![format!(
-                "verdicts from the log-log slope of p50 against the rows of the tables each plan reads: >= {GROWS} grows with the data (a sequential scan is about 1), < {FLAT} flat"
-            )];
-            n.extend(s.notes.iter().cloned());
-            n
+        Plot {
+            title: "Seeding time against dataset size".into(),
+            x_label: "clinics".into(),
+            y_label: "seconds".into(),
+            y_log: false,
+            series: vec![("seed".into(), seed)],
         },
-        tables: vec![
-            Table {
-                title: "Latency against dataset size".into(),
-                columns,
-                rows,
-            },
-            Table {
-                title: "Datasets".into(),
-                columns: [
-                    "clinics",
-                    "database",
-                    "largest tables (rows)",
-                    "seeding",
-                    "run",
-                ]
-                .map(String::from)
-                .to_vec(),
-                rows: size_rows,
-            },
-        ],
-        charts: Vec::new(),
-        plots: vec![
-            Plot {
-                title: "p50 against dataset size".into(),
-                x_label: "clinics".into(),
-                y_label: "p50 (ms, log scale)".into(),
-                y_log: true,
-                series: latency,
-            },
-            Plot {
-                title: "Seeding time against dataset size".into(),
-                x_label: "clinics".into(),
-                y_label: "seconds".into(),
-                y_log: false,
-                series: vec![("seed".into(), seed)],
-            },
-        ],
-        footer: vec![
-            format!(
-                "measured {:.0} s of {:.0} s in all (the rest is seeding, planning and restore)",
-                s.measured_s, s.total_s
-            ),
-            format!("schema {}", s.schema),
-        ],
-    }
+    ]
 }
 
 pub fn write(dir: &Path, s: &ScaleSweep) -> Result<()> {

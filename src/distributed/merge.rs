@@ -502,6 +502,29 @@ impl Sums {
         g.cpu_s += w.cpu_s;
         g.wall_s = g.wall_s.max(w.wall_s);
         g.cores += w.cores;
+        // Workers' samples are not simultaneous: per store the sums of their figures, and
+        // each worker's worst queue.
+        g.samples = g.samples.max(w.samples);
+        for wp in &w.pools {
+            match g.pools.iter_mut().find(|p| p.store == wp.store) {
+                Some(p) => {
+                    p.connections += wp.connections;
+                    p.max_busy += wp.max_busy;
+                    p.mean_busy += wp.mean_busy;
+                    p.max_waiting += wp.max_waiting;
+                    p.full_samples = p.full_samples.max(wp.full_samples);
+                }
+                None => g.pools.push(wp.clone()),
+            }
+        }
+        for (mine, theirs) in [
+            (&mut g.queued_connections_busy, w.queued_connections_busy),
+            (&mut g.queued_connections_idle, w.queued_connections_idle),
+        ] {
+            if theirs.is_some_and(|t| mine.map_or(true, |m| m.queued < t.queued)) {
+                *mine = theirs;
+            }
+        }
         // Per-second points, each worker's placed by its window's start on the server's clock.
         let shift = (r.facts.window_start_ms - earliest) / 1000.0;
         for p in &r.intervals {

@@ -333,6 +333,129 @@ pub struct GeneratorFacts {
     pub cpu_s: f64,
     pub wall_s: f64,
     pub cores: usize,
+    /// How late a task woken by a timer ran on the workers' runtime (probed every 10 ms of
+    /// the measured window): runnable workers waiting for a CPU. None when not measured.
+    #[serde(default)]
+    pub runtime_lag_p90_us: Option<u64>,
+    #[serde(default)]
+    pub runtime_lag_p99_us: Option<u64>,
+    /// Every second of the measured window the runner also samples where each worker is:
+    /// running an arrival (of which waiting for a pooled connection) or free to take one.
+    /// `max_in_flight` above counts measured arrivals only; these count every arrival.
+    #[serde(default)]
+    pub samples: u64,
+    /// Per store the scenario uses: its connections as the workers found them.
+    #[serde(default)]
+    pub pools: Vec<PoolFacts>,
+    /// The sample with the most arrivals queued while the server's side was full: every
+    /// connection busy, or workers waiting for a pooled one.
+    #[serde(default)]
+    pub queued_connections_busy: Option<WorkerSample>,
+    /// The sample with the most arrivals queued while connections sat idle, and workers were
+    /// free to take arrivals or none waited for a connection: clinicload's own limit.
+    #[serde(default)]
+    pub queued_connections_idle: Option<WorkerSample>,
+}
+
+/// One store's connections over the measured window, sampled every second.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct PoolFacts {
+    /// "postgres", "mongo" or "redis".
+    pub store: String,
+    pub connections: u32,
+    /// A worker waits for one of them when all are in use (PostgreSQL, MongoDB); Redis
+    /// connections are multiplexed, shared by any number of operations.
+    pub pooled: bool,
+    /// Workers running an operation of this store (holding or waiting for a connection).
+    pub max_busy: usize,
+    pub mean_busy: f64,
+    /// Workers waiting for a connection of this pool, at most.
+    pub max_waiting: usize,
+    /// Samples in which a worker waited for one of its connections (the pool was full).
+    pub full_samples: u64,
+}
+
+/// Where the workers were at one sample.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct WorkerSample {
+    /// Arrivals in the queue, not yet taken by a worker.
+    pub queued: usize,
+    /// Workers running an arrival, warm-up ones included...
+    pub busy_workers: usize,
+    /// ...of which waiting for a pooled connection.
+    pub waiting_for_connection: usize,
+    /// Workers that could have taken an arrival: running none.
+    pub free_workers: usize,
+    /// Connections of the stores used with no operation on them (in a pool no worker was
+    /// waiting for).
+    pub idle_connections: usize,
+}
+
+/// One store at one sample, as the runner sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreSample<'a> {
+    pub store: &'a str,
+    pub connections: u32,
+    pub pooled: bool,
+    /// Workers running an operation of this store.
+    pub busy: usize,
+    /// Of them, waiting for one of its connections.
+    pub waiting: usize,
+    /// Its connections with no operation on them.
+    pub idle: usize,
+}
+
+impl GeneratorFacts {
+    /// Adds one sample: the queue's length and each store used.
+    pub fn observe(&mut self, queued: usize, per_store: &[StoreSample<'_>]) {
+        self.samples += 1;
+        let n = self.samples as f64;
+        let mut sample = WorkerSample {
+            queued,
+            ..WorkerSample::default()
+        };
+        for st in per_store {
+            let (busy, waiting, idle) = (st.busy, st.waiting, st.idle);
+            let p = match self.pools.iter().position(|p| p.store == st.store) {
+                Some(i) => &mut self.pools[i],
+                None => {
+                    self.pools.push(PoolFacts {
+                        store: st.store.to_string(),
+                        connections: st.connections,
+                        pooled: st.pooled,
+                        ..PoolFacts::default()
+                    });
+                    self.pools.last_mut().expect("just pushed")
+                }
+            };
+            p.max_busy = p.max_busy.max(busy);
+            p.mean_busy += (busy as f64 - p.mean_busy) / n;
+            p.max_waiting = p.max_waiting.max(waiting);
+            p.full_samples += u64::from(waiting > 0);
+            sample.busy_workers += busy;
+            sample.waiting_for_connection += waiting;
+            // A connection idle while workers wait for its pool is one being handed over.
+            if waiting == 0 {
+                sample.idle_connections += idle;
+            }
+        }
+        sample.free_workers = self.workers.saturating_sub(sample.busy_workers);
+        if queued == 0 {
+            return;
+        }
+        let worst = |slot: &mut Option<WorkerSample>| {
+            if slot.map_or(true, |w| w.queued < queued) {
+                *slot = Some(sample);
+            }
+        };
+        if sample.idle_connections > 0
+            && (sample.free_workers > 0 || sample.waiting_for_connection == 0)
+        {
+            worst(&mut self.queued_connections_idle);
+        } else {
+            worst(&mut self.queued_connections_busy);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -18,7 +18,7 @@
 //! SIGINT and SIGTERM end the window early (`interrupted`); the report is still written.
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -116,6 +116,117 @@ struct Shared {
     start_delay: Mutex<Histogram<u64>>,
     /// Calibration: (op index, extra time) added to each successful operation of that op.
     delay: Option<(usize, Duration)>,
+    /// Workers running an arrival (measured or not) per store, in [`STORES`] order.
+    in_op: [AtomicUsize; 3],
+}
+
+/// The stores in the order of `Shared::in_op`, with their names in reports.
+const STORES: [(ops::Store, &str); 3] = [
+    (ops::Store::Postgres, "postgres"),
+    (ops::Store::Mongo, "mongo"),
+    (ops::Store::Redis, "redis"),
+];
+
+/// Counts a worker in `in_op` while it runs an arrival, also when it is aborted.
+struct Busy<'a>(&'a AtomicUsize);
+
+impl<'a> Busy<'a> {
+    fn new(n: &'a AtomicUsize) -> Busy<'a> {
+        n.fetch_add(1, Ordering::Relaxed);
+        Busy(n)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How late a task woken by a timer runs on the workers' runtime, every 10 ms from `from`
+/// to `to`: the time runnable workers wait for a CPU (or for the runtime's other tasks).
+/// The scheduler's dispatch lag is its own thread's; this is the workers'. Ends when the
+/// returned guard is dropped.
+fn runtime_lag_probe(from: Instant, to: Instant) -> (AbortOnDrop, Arc<Mutex<Histogram<u64>>>) {
+    let lag = Arc::new(Mutex::new(new_histogram()));
+    let h = lag.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let due = Instant::now() + Duration::from_millis(10);
+            if due >= to {
+                return;
+            }
+            tokio::time::sleep_until(due.into()).await;
+            if due >= from {
+                let _ = lock(&h).record(micros(Instant::now().saturating_duration_since(due)));
+            }
+        }
+    });
+    (AbortOnDrop(task), lag)
+}
+
+/// Where the workers are now, per store the scenario uses: running an operation, waiting
+/// for a pooled connection, and the connections with nothing on them. PostgreSQL's are
+/// counted by its free list; MongoDB's driver pool is not visible, so its busy workers
+/// beyond the connections are the ones waiting; Redis connections are multiplexed.
+fn stores_now(sh: &Shared) -> Vec<crate::report::StoreSample<'static>> {
+    use crate::report::StoreSample;
+    let c = &sh.scenario.connections;
+    STORES
+        .iter()
+        .enumerate()
+        .filter(|(_, (st, _))| sh.scenario.uses(*st))
+        .map(|(i, (st, name))| {
+            let busy = sh.in_op[i].load(Ordering::Relaxed);
+            let (connections, pooled) = match st {
+                ops::Store::Postgres => (c.postgres, true),
+                ops::Store::Mongo => (c.mongo, true),
+                ops::Store::Redis => (c.redis, false),
+            };
+            let n = connections as usize;
+            let (waiting, idle) = match (st, &sh.stores.pg_conns) {
+                (ops::Store::Postgres, Some(p)) => (p.waiting(), p.idle()),
+                (ops::Store::Redis, _) => (0, n.saturating_sub(busy)),
+                _ => (busy.saturating_sub(n), n.saturating_sub(busy)),
+            };
+            StoreSample {
+                store: name,
+                connections,
+                pooled,
+                busy,
+                waiting,
+                idle,
+            }
+        })
+        .collect()
+}
+
+/// Samples the queue and the stores into `out`. Arrivals queued while connections sit idle
+/// would mean clinicload fell behind, but a worker handing its connection to its next
+/// arrival shows that for a few microseconds (longer when the OS preempts it): such a
+/// sample is read again after 2 and 10 ms, and keeps the least of each reading.
+async fn sample_workers(
+    sh: &Shared,
+    queue: Option<&flume::Receiver<(Instant, u64)>>,
+    out: &mut crate::report::GeneratorFacts,
+) {
+    let queued = || queue.map_or(0, |q| q.len());
+    let mut q = queued();
+    let mut stores = stores_now(sh);
+    for pause in [2, 8] {
+        if q == 0 || stores.iter().all(|st| st.idle == 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        q = q.min(queued());
+        for (st, again) in stores.iter_mut().zip(stores_now(sh)) {
+            st.idle = st.idle.min(again.idle);
+            // More busy workers is fewer free ones: the reading least like a lapse.
+            st.busy = st.busy.max(again.busy);
+            st.waiting = st.waiting.max(again.waiting);
+        }
+    }
+    out.observe(q, &stores);
 }
 
 /// Holds the caller for `d`: spinning below 2 ms (the timer's granularity is 1 ms, too
@@ -154,6 +265,8 @@ async fn run_one(sh: &Shared, worker: usize, rng: &mut SmallRng, intended: Insta
         return;
     }
     let spec = &sh.scenario.ops[op_index];
+    let store = STORES.iter().position(|(st, _)| *st == spec.def.store);
+    let _busy = store.map(|i| Busy::new(&sh.in_op[i]));
     if measured {
         *lock(&sh.running[worker]) = Some((op_index, intended));
     }
@@ -370,6 +483,7 @@ fn shared_state(
         warmup_ops: AtomicU64::new(0),
         warmup_errors: AtomicU64::new(0),
         start_delay: Mutex::new(new_histogram()),
+        in_op: Default::default(),
     }
 }
 
@@ -576,6 +690,10 @@ struct Ticks {
     in_flight_sum: u64,
     in_flight_max: usize,
     samples: u64,
+    /// How late the runtime runs a timer-woken task (its guard ends the probe on drop).
+    runtime_lag: (AbortOnDrop, Arc<Mutex<Histogram<u64>>>),
+    /// And where every worker was: what tells a full pool from a generator behind.
+    worker_facts: crate::report::GeneratorFacts,
 }
 
 /// Harvests every second until the run stops: warm-up ticks, then one per measured second.
@@ -598,6 +716,11 @@ async fn harvest_until_stop(
         in_flight_sum: 0,
         in_flight_max: 0,
         samples: 0,
+        runtime_lag: runtime_lag_probe(sh.warmup_end, sh.end),
+        worker_facts: crate::report::GeneratorFacts {
+            workers: sh.running.len(),
+            ..Default::default()
+        },
     };
     let op_names: Vec<&str> = sh.scenario.ops.iter().map(|o| o.name()).collect();
     loop {
@@ -612,6 +735,11 @@ async fn harvest_until_stop(
             _ = stop_notify.notified() => {}
         }
         let now = Instant::now();
+        // Where the workers are, before an abort below stops them (stopped workers drop
+        // the arrivals still queued, free workers next to a queue).
+        if now >= sh.warmup_end && !sh.stop.load(Ordering::SeqCst) {
+            sample_workers(sh, queue, &mut ticks.worker_facts).await;
+        }
         let mut stopping = sh.stop.load(Ordering::SeqCst) || now >= sh.end;
         if !stopping && ticks.aborted.is_none() {
             ticks.aborted = abort_if_threshold_fails(sh, now, &op_names);
@@ -785,8 +913,11 @@ fn generator_facts(
     cpu_s: f64,
     wall_s: f64,
 ) -> crate::report::GeneratorFacts {
+    let runtime_lag = lock(&ticks.runtime_lag.1).clone();
     crate::report::GeneratorFacts {
         workers: n_workers,
+        runtime_lag_p90_us: (!runtime_lag.is_empty()).then(|| value_or_zero(&runtime_lag, 0.9)),
+        runtime_lag_p99_us: (!runtime_lag.is_empty()).then(|| value_or_zero(&runtime_lag, 0.99)),
         dispatch_lag_p90_us: dispatch_lag.map(|h| value_or_zero(h, 0.9)),
         dispatch_lag_p99_us: dispatch_lag.map(|h| value_or_zero(h, 0.99)),
         dispatch_lag_max_us: dispatch_lag.map(|h| h.max()),
@@ -800,6 +931,7 @@ fn generator_facts(
         cpu_s,
         wall_s,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ..ticks.worker_facts.clone()
     }
 }
 

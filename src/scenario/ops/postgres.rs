@@ -190,6 +190,9 @@ pub struct PgConns {
     tx: flume::Sender<PgConnection>,
     rx: flume::Receiver<PgConnection>,
     options: sqlx::postgres::PgConnectOptions,
+    /// Callers of [`PgConns::get`] waiting for a connection (every one in use): what tells a
+    /// full pool, the server's side, from a generator that cannot hand out arrivals.
+    waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// A connection taken from [`PgConns`]; given back when dropped after `reusable`. It borrows
@@ -214,7 +217,22 @@ impl PgConns {
             tx.send(options.connect().await?)
                 .expect("receiver is alive");
         }
-        Ok(PgConns { tx, rx, options })
+        Ok(PgConns {
+            tx,
+            rx,
+            options,
+            waiting: Default::default(),
+        })
+    }
+
+    /// Connections in the list, not leased (sampled by the runner).
+    pub fn idle(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// Callers waiting for a connection now (sampled by the runner).
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Takes every idle connection out of the list (the run is over), e.g. to make each
@@ -228,7 +246,22 @@ impl PgConns {
     }
 
     pub async fn get(&self) -> Lease<'_> {
-        let conn = self.rx.recv_async().await.expect("sender is alive");
+        let conn = match self.rx.try_recv() {
+            Ok(c) => c,
+            Err(_) => {
+                // Counted while it waits; the guard also uncounts a caller cancelled here.
+                struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+                impl Drop for Waiting<'_> {
+                    fn drop(&mut self) {
+                        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                self.waiting
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let _w = Waiting(&self.waiting);
+                self.rx.recv_async().await.expect("sender is alive")
+            }
+        };
         Lease {
             conn: Some(conn),
             reusable: false,
