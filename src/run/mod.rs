@@ -840,16 +840,15 @@ pub async fn run_command(targets: &Targets, file: &Path, opts: &RunOptions) -> R
     Ok(crate::exit::code(code))
 }
 
-/// Whether writing failed for lack of room (ENOSPC or a quota), the one case where freeing
-/// space is the advice.
+/// Whether writing failed for lack of room (ENOSPC or a quota, or an error that only kept
+/// the OS's text), the one case where freeing space is the advice.
 fn out_of_space(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
         cause.downcast_ref::<std::io::Error>().is_some_and(|io| {
             matches!(
                 io.kind(),
                 std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-            ) || io.raw_os_error() == Some(28)
+            )
         }) || cause.to_string().contains("No space left")
-            || cause.to_string().contains("free space")
     })
 }

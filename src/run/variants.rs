@@ -163,8 +163,9 @@ pub async fn run_variants(
     }
     let extra = sections(run_id, scenario, dir, &runs, estimates, repeats, indexed)?;
     if write_error.is_none() {
-        let facts = crate::scenario::summary::scenario_facts(scenario);
-        write_error = report::variants::write_all(dir, run_id, &facts, &variants, &extra)
+        // Every variant ran the same scenario: the first one's facts describe it.
+        let facts = &variants[0].1.scenario;
+        write_error = report::variants::write_all(dir, run_id, facts, &variants, &extra)
             .and_then(|_| report::point_latest(&opts.out, run_id))
             .err();
     }
