@@ -68,6 +68,9 @@ Ctrl-C ends the run early; the report is still written. The scenario file format
         /// No live progress line
         #[arg(long)]
         quiet: bool,
+        /// Print the whole summary.md at the end instead of the one-screen summary
+        #[arg(long)]
+        verbose: bool,
         /// Leave the run's writes in the dataset (by default the dataset is restored after
         /// each run and each variant, so the next one starts from the same data)
         #[arg(long)]

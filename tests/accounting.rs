@@ -8,6 +8,7 @@
 //! Redis is paused on a private server (its own port, started here) so that the rest of the
 //! suite, sharing the stack's Redis, is not held up.
 mod common;
+use common::prelude::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -111,6 +112,7 @@ async fn run_lib(targets: &Targets, file: &Path, out: &Path) -> Summary {
         overrides: Overrides::default(),
         out: out.to_path_buf(),
         quiet: true,
+        verbose: false,
         ..RunOptions::default()
     };
     let result = run_scenario(targets, file, &opts).await.unwrap();
@@ -337,7 +339,7 @@ async fn sigterm_during_a_stall_abandons_what_is_running_and_queued() {
     tokio::time::sleep(Duration::from_millis(2000)).await;
     let started = Instant::now();
     common::signal(&child, "TERM");
-    let out = child.wait_with_output().unwrap();
+    let out = child.checked_wait().unwrap();
     pauser.await.unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -420,7 +422,7 @@ fn a_reports_directory_without_room_is_refused_before_the_load() {
     );
     let fs = Tmpfs::mount(&dir.join("small"), "64k");
     let started = Instant::now();
-    let out = run_into(&fs.0, &file).wait_with_output().unwrap();
+    let out = run_into(&fs.0, &file).checked_wait().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -455,7 +457,7 @@ fn a_disk_that_fills_during_the_run_leaves_no_truncated_file_and_prints_the_summ
         let block = vec![0u8; 4096];
         while f.write_all(&block).and_then(|_| f.flush()).is_ok() {}
     }
-    let out = child.wait_with_output().unwrap();
+    let out = child.checked_wait().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
@@ -523,7 +525,7 @@ async fn failures_beyond_max_error_rate_exit_3_within_it_0() {
         .arg(&strict)
         .args(["--quiet", "--duration", "1s", "--out"])
         .arg(dir.join("reports"))
-        .output()
+        .checked_output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
@@ -551,7 +553,7 @@ async fn failures_beyond_max_error_rate_exit_3_within_it_0() {
         .arg(&lenient)
         .args(["--quiet", "--duration", "1s", "--out"])
         .arg(dir.join("reports"))
-        .output()
+        .checked_output()
         .unwrap();
     assert_eq!(
         out.status.code(),
@@ -568,7 +570,7 @@ async fn failures_beyond_max_error_rate_exit_3_within_it_0() {
         ),
     )
     .unwrap();
-    let out = env.command().arg("run").arg(&bad).output().unwrap();
+    let out = env.command().arg("run").arg(&bad).checked_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(

@@ -55,6 +55,7 @@ async fn run_with_pause(
         overrides: Overrides::default(),
         out: dir.join("reports"),
         quiet: true,
+        verbose: false,
         ..RunOptions::default()
     };
     let result = run_scenario(&targets, &file, &opts).await.unwrap();

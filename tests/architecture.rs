@@ -2,6 +2,8 @@
 //! passes on this tree, and it fails, naming the arrows, on a copy with a cycle or a long
 //! function put in on purpose.
 
+mod common;
+use common::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -13,7 +15,7 @@ fn check(src: &Path) -> (bool, String) {
     let out = Command::new(repo().join("scripts/check-architecture"))
         .arg("--root")
         .arg(src)
-        .output()
+        .checked_output()
         .expect("running scripts/check-architecture (it needs python3)");
     let text = format!(
         "{}{}",

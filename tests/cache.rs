@@ -2,6 +2,7 @@
 //! its own migrated database and its own Redis key prefix (Redis is shared between tests).
 
 mod common;
+use common::prelude::*;
 mod fixture;
 
 use std::sync::Arc;
@@ -567,7 +568,7 @@ days = 3
         .arg("--out")
         .arg(&out)
         .arg("--quiet")
-        .output()
+        .checked_output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);

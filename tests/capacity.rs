@@ -6,6 +6,7 @@
 //! that scales with connections fits the USL with R² >= 0.9. With clinicload pinned to one
 //! core at a rate that core cannot schedule, the step is invalid (the generator fell behind).
 mod common;
+use common::prelude::*;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -121,7 +122,7 @@ fn sweep_sleep(env: &TestEnv, dir: &Path, pool: u32, max_in_flight: u32) -> (Val
             "--out",
         ])
         .arg(&reports)
-        .output()
+        .checked_output()
         .unwrap();
     let t = format!("pool {pool}, max_in_flight {max_in_flight}: {}", text(&out));
     assert!(out.status.success(), "{t}");
@@ -257,7 +258,7 @@ async fn a_connection_sweep_of_a_scalable_operation_fits_the_usl() {
             "--out",
         ])
         .arg(dir.join("reports"))
-        .output()
+        .checked_output()
         .unwrap();
     let t = text(&out);
     assert!(out.status.success(), "{t}");
@@ -283,7 +284,7 @@ async fn a_starved_generator_makes_its_step_invalid() {
     let _serial = SERIAL.lock().await;
     if std::process::Command::new("taskset")
         .arg("-V")
-        .output()
+        .checked_output()
         .is_err()
     {
         panic!("taskset (util-linux) is needed for this test");
@@ -320,7 +321,7 @@ async fn a_starved_generator_makes_its_step_invalid() {
             "--out",
         ])
         .arg(dir.join("reports"))
-        .output()
+        .checked_output()
         .unwrap();
     let t = text(&out);
     assert!(out.status.success(), "{t}");
@@ -356,7 +357,7 @@ async fn poisson_arrivals_are_counted_and_reproducible() {
             .command()
             .args(["run", path.to_str().unwrap(), "--quiet", "--out"])
             .arg(&out_dir)
-            .output()
+            .checked_output()
             .unwrap();
         assert!(out.status.success(), "{}", text(&out));
         let run = out_dir.join(std::fs::read_link(out_dir.join("latest")).unwrap());
@@ -417,7 +418,7 @@ async fn a_scale_sweep_shows_a_dropped_index_growing_and_an_indexed_lookup_flat(
                 "--out",
             ])
             .arg(dir.join("reports"))
-            .output()
+            .checked_output()
             .unwrap()
     };
     let out = sweep("1,2,4");

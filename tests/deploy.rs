@@ -7,6 +7,7 @@
 //! single-process seed, the workers' merge must pass, and the merge pod's restore must leave
 //! no pending writes.
 mod common;
+use common::prelude::*;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -138,12 +139,12 @@ fn run(pod: &Pod, mounts: &[(&str, &Path)], bin_dir: &Path) -> Vec<Output> {
         .collect();
     children
         .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
+        .map(|c| c.checked_wait().unwrap())
         .collect()
 }
 
 fn checksum(env: &TestEnv) -> String {
-    let out = env.command().arg("checksum").output().unwrap();
+    let out = env.command().arg("checksum").checked_output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     // Past the first line, which names the databases.
     String::from_utf8_lossy(&out.stdout)
@@ -216,7 +217,7 @@ async fn the_manifests_commands_seed_run_merge_and_restore_on_the_local_stack() 
             "--as-of",
             "2026-11-30",
         ])
-        .output()
+        .checked_output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(checksum(&env), checksum(&single), "4 shards = one process");
@@ -275,7 +276,7 @@ fn the_deploy_artifacts_pass_their_linters_and_broken_copies_do_not() {
     let lint = |tree: &Path| {
         Command::new(tree.join("scripts/lint-deploy"))
             .env("KUBERNETES_VERSIONS", "1.29.0")
-            .output()
+            .checked_output()
             .unwrap()
     };
     let ok = lint(root);

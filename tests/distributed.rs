@@ -4,6 +4,7 @@
 //! thresholds are judged on the merged data; a worker whose window is skewed is refused (or
 //! flagged with --allow-skew); `clinicload restore` afterwards gives the dataset back.
 mod common;
+use common::prelude::*;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -142,7 +143,7 @@ fn run_workers(env: &TestEnv, file: &Path, out: &Path, n: u32, trouble: Trouble)
         .collect();
     children
         .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
+        .map(|c| c.checked_wait().unwrap())
         .collect()
 }
 
@@ -189,7 +190,7 @@ async fn one_two_and_four_workers_merge_into_the_load_of_one_process() {
                 "--out",
                 out.to_str().unwrap(),
             ])
-            .output()
+            .checked_output()
             .unwrap();
         assert!(merged.status.success(), "merge of {n}: {}", text(&merged));
         let m = &summaries(&out, "-merged")[0];
@@ -236,7 +237,7 @@ async fn one_two_and_four_workers_merge_into_the_load_of_one_process() {
         assert_eq!(merged_log, workers_log, "{n} workers' interval logs");
 
         // One restore after all workers gives the dataset back.
-        let r = env.command().arg("restore").output().unwrap();
+        let r = env.command().arg("restore").checked_output().unwrap();
         assert!(r.status.success(), "{}", text(&r));
         let after = clinicload::seed::checksum::checksums(&pool, &env.mongo().await.1)
             .await
@@ -265,7 +266,7 @@ async fn one_two_and_four_workers_merge_into_the_load_of_one_process() {
             .args(["merge", out.to_str().unwrap(), "--out"])
             .arg(dir.join("merged-again"))
             .args(extra)
-            .output()
+            .checked_output()
             .unwrap()
     };
     let twice = merge(&[]);
@@ -302,10 +303,10 @@ async fn one_two_and_four_workers_merge_into_the_load_of_one_process() {
             "--out",
             out.to_str().unwrap(),
         ])
-        .output()
+        .checked_output()
         .unwrap();
     assert_eq!(merged.status.code(), Some(4), "{}", text(&merged));
-    env.command().arg("restore").output().unwrap();
+    env.command().arg("restore").checked_output().unwrap();
 
     // A worker whose clock is 3 s ahead starts its window 3 s early on the server's clock.
     let out = dir.join("out-skew");
@@ -320,7 +321,7 @@ async fn one_two_and_four_workers_merge_into_the_load_of_one_process() {
             "--out",
             out.to_str().unwrap(),
         ])
-        .output()
+        .checked_output()
         .unwrap();
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     assert!(text(&refused).contains("skewed"), "{}", text(&refused));
@@ -337,7 +338,7 @@ async fn one_two_and_four_workers_merge_into_the_load_of_one_process() {
             out.to_str().unwrap(),
             "--allow-skew",
         ])
-        .output()
+        .checked_output()
         .unwrap();
     assert!(flagged.status.success(), "{}", text(&flagged));
     let m = &summaries(&out, "-merged")[0];
@@ -346,7 +347,7 @@ async fn one_two_and_four_workers_merge_into_the_load_of_one_process() {
         "{}",
         m["warnings"]
     );
-    env.command().arg("restore").output().unwrap();
+    env.command().arg("restore").checked_output().unwrap();
 
     // A worker launched 3 s after the common start runs a window 3 s late: refused, naming it.
     let out = dir.join("out-late");
@@ -361,7 +362,7 @@ async fn one_two_and_four_workers_merge_into_the_load_of_one_process() {
             "--out",
             out.to_str().unwrap(),
         ])
-        .output()
+        .checked_output()
         .unwrap();
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     assert!(
@@ -370,7 +371,7 @@ async fn one_two_and_four_workers_merge_into_the_load_of_one_process() {
         "{}",
         text(&refused)
     );
-    env.command().arg("restore").output().unwrap();
+    env.command().arg("restore").checked_output().unwrap();
     pool.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -412,7 +413,7 @@ async fn workers_that_cannot_all_connect_are_refused_with_the_numbers() {
         .arg(dir.join("out"))
         .arg("--worker")
         .arg(format!("0/{workers}"))
-        .output()
+        .checked_output()
         .unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");

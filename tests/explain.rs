@@ -4,6 +4,7 @@
 //! failure); one that names a wrong index fails with the plan, exit 6, from `explain` and
 //! from `run`, which then writes no report; a malformed expectation is a usage error.
 mod common;
+use common::prelude::*;
 mod fixture;
 
 use std::path::{Path, PathBuf};
@@ -57,7 +58,7 @@ async fn explain_shows_access_paths_and_judges_expectations() {
     let env = TestEnv::migrated("explain_ok").await;
     fixture::insert(&env).await;
     // migrate again through the command: on FerretDB it adds the companion indexes
-    let m = env.command().arg("migrate").output().unwrap();
+    let m = env.command().arg("migrate").checked_output().unwrap();
     assert!(m.status.success(), "{}", text(&m));
     let dir = scratch("ok");
     let file = scenario(
@@ -71,7 +72,7 @@ async fn explain_shows_access_paths_and_judges_expectations() {
         .arg(&file)
         .args(["--samples", "2", "--out"])
         .arg(dir.join("reports"))
-        .output()
+        .checked_output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let p = plans(&dir.join("reports"));
@@ -155,7 +156,7 @@ async fn an_expectation_naming_a_wrong_index_fails_explain_and_stops_the_run() {
         .arg(&file)
         .args(["--samples", "1", "--out"])
         .arg(dir.join("reports"))
-        .output()
+        .checked_output()
         .unwrap();
     let all = text(&out);
     assert_eq!(out.status.code(), Some(6), "{all}");
@@ -184,7 +185,7 @@ async fn an_expectation_naming_a_wrong_index_fails_explain_and_stops_the_run() {
         .arg(&file)
         .args(["--quiet", "--out"])
         .arg(dir.join("runs"))
-        .output()
+        .checked_output()
         .unwrap();
     assert_eq!(out.status.code(), Some(6), "{}", text(&out));
     assert!(text(&out).contains("the run did not start"));
@@ -215,7 +216,7 @@ fn malformed_expectations_are_usage_errors_with_file_and_line() {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_clinicload"))
             .arg("explain")
             .arg(&file)
-            .output()
+            .checked_output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{name}: {err}");
@@ -233,7 +234,7 @@ fn malformed_expectations_are_usage_errors_with_file_and_line() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_clinicload"))
         .arg("explain")
         .arg(&file)
-        .output()
+        .checked_output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not explained"));
@@ -311,7 +312,7 @@ async fn at_scale_confirms_at_n_and_2n_and_fails_a_wrong_index() {
                 "--out",
             ])
             .arg(dir.join("reports"))
-            .output()
+            .checked_output()
             .unwrap()
     };
     let out = run();

@@ -7,6 +7,7 @@
 //! lookup (`uses_index = "encounterId_1"`) passes through the companion on FerretDB (through
 //! the index itself on MongoDB) and one naming the wrong index fails explain and run (exit 6).
 mod common;
+use common::prelude::*;
 mod fixture;
 
 use common::TestEnv;
@@ -16,7 +17,11 @@ use sqlx::PgConnection;
 use clinicload::schema::ferretdb::{self, AccessPath};
 
 fn run(env: &TestEnv, args: &[&str]) -> String {
-    let out = env.command().args(args).output().expect("clinicload runs");
+    let out = env
+        .command()
+        .args(args)
+        .checked_output()
+        .expect("clinicload runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -189,7 +194,7 @@ async fn an_unreachable_backing_database_is_reported_not_fatal() {
             "FERRETDB_POSTGRESQL_URL",
             "postgres://clinicload:s3cretpw@127.0.0.1:1/ferretdb",
         )
-        .output()
+        .checked_output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
@@ -262,7 +267,7 @@ async fn a_notes_lookup_expectation_passes_through_its_index_and_a_wrong_one_fai
         .arg(&good)
         .arg("--out")
         .arg(dir.join("good"))
-        .output()
+        .checked_output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -307,7 +312,7 @@ async fn a_notes_lookup_expectation_passes_through_its_index_and_a_wrong_one_fai
             .arg(&wrong)
             .arg("--out")
             .arg(dir.join(format!("wrong-{cmd}")))
-            .output()
+            .checked_output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(6), "{cmd}: {stderr}");

@@ -7,6 +7,7 @@
 //!
 //! This is the short version of the calibration (`scripts/calibrate-gate`, docs/ci.md).
 mod common;
+use common::prelude::*;
 mod fixture;
 
 use std::collections::BTreeSet;
@@ -71,7 +72,7 @@ fn gated<'a>(c: &'a Value, key: &str) -> &'a Value {
 fn validate_junit(path: &Path) {
     let out = std::process::Command::new(repo("scripts/validate-junit"))
         .arg(path)
-        .output()
+        .checked_output()
         .unwrap();
     assert!(
         out.status.success(),
@@ -95,7 +96,7 @@ async fn databases_like(env: &TestEnv, pattern: &str) -> Vec<String> {
 
 /// The dataset's checksums (without the first line, which names the database).
 fn checksum(env: &TestEnv) -> String {
-    let out = env.command().arg("checksum").output().unwrap();
+    let out = env.command().arg("checksum").checked_output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let all = String::from_utf8_lossy(&out.stdout).into_owned();
     all.lines().skip(1).collect::<Vec<_>>().join("\n")
@@ -124,7 +125,7 @@ async fn a_dropped_index_is_a_regression_of_its_operation_and_the_clone_goes_awa
         .arg("--out")
         .arg(dir.join("reports"))
         .arg("--quiet")
-        .output()
+        .checked_output()
         .unwrap();
     let all = text(&out);
     assert_eq!(out.status.code(), Some(5), "{all}");
@@ -201,7 +202,7 @@ async fn a_dropped_index_is_a_regression_of_its_operation_and_the_clone_goes_awa
         .arg(gate.join("baseline"))
         .arg("--out")
         .arg(dir.join("cmp"))
-        .output()
+        .checked_output()
         .unwrap();
     assert_eq!(back.status.code(), Some(0), "{}", text(&back));
     let stdout = String::from_utf8_lossy(&back.stdout);
@@ -219,7 +220,7 @@ async fn a_dropped_index_is_a_regression_of_its_operation_and_the_clone_goes_awa
         .arg(gate.join("baseline"))
         .arg("--baselines")
         .arg(&baselines)
-        .output()
+        .checked_output()
         .unwrap();
     assert!(save.status.success(), "{}", text(&save));
     let b = read_json(&baselines.join("before-drop/baseline.json"));
@@ -229,7 +230,7 @@ async fn a_dropped_index_is_a_regression_of_its_operation_and_the_clone_goes_awa
         .command()
         .args(["baseline", "show", "before-drop", "--baselines"])
         .arg(&baselines)
-        .output()
+        .checked_output()
         .unwrap();
     assert!(show.status.success(), "{}", text(&show));
     assert!(String::from_utf8_lossy(&show.stdout).contains("runs: 5"));
@@ -239,7 +240,7 @@ async fn a_dropped_index_is_a_regression_of_its_operation_and_the_clone_goes_awa
         .arg(gate.join("candidate"))
         .arg("--baselines")
         .arg(&baselines)
-        .output()
+        .checked_output()
         .unwrap();
     assert_eq!(vs.status.code(), Some(5), "{}", text(&vs));
     let _ = std::fs::remove_dir_all(&dir);
@@ -292,7 +293,7 @@ async fn an_a_a_gate_on_two_identical_databases_finds_no_regression_and_judges_t
     // Meanwhile: which sessions hold each side's dataset lock. One each, for all 16 runs: a
     // lock taken per run would be a new session per run, free between runs for another
     // command to slip in.
-    let gate = tokio::task::spawn_blocking(move || gate_cmd.output().unwrap());
+    let gate = tokio::task::spawn_blocking(move || gate_cmd.checked_output().unwrap());
     let (pa, pb) = (a.pool().await, b.pool().await);
     let mut holders = (BTreeSet::new(), BTreeSet::new());
     while !gate.is_finished() {
@@ -357,12 +358,17 @@ async fn runs_of_different_loads_are_refused_and_budgets_too_small_are_usage_err
             .arg(&file)
             .args(["--duration", "1s", "--warmup", "0s", "--quiet", "--out"])
             .arg(dir.join(format!("reports{rate}")))
-            .output()
+            .checked_output()
             .unwrap();
         assert!(out.status.success(), "{}", text(&out));
         dirs.push(std::fs::canonicalize(dir.join(format!("reports{rate}/latest"))).unwrap());
     }
-    let refused = env.command().arg("compare").args(&dirs).output().unwrap();
+    let refused = env
+        .command()
+        .arg("compare")
+        .args(&dirs)
+        .checked_output()
+        .unwrap();
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     let msg = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -375,7 +381,7 @@ async fn runs_of_different_loads_are_refused_and_budgets_too_small_are_usage_err
         .arg("compare")
         .args(&dirs)
         .arg("--allow-mismatch")
-        .output()
+        .checked_output()
         .unwrap();
     // one run per side decides nothing: inconclusive is its own exit code, not a pass
     assert_eq!(allowed.status.code(), Some(7), "{}", text(&allowed));
@@ -388,7 +394,7 @@ async fn runs_of_different_loads_are_refused_and_budgets_too_small_are_usage_err
         .arg("--candidate-migrations")
         .arg(&dir)
         .args(["--time-budget", "20s"])
-        .output()
+        .checked_output()
         .unwrap();
     assert_eq!(small.status.code(), Some(2), "{}", text(&small));
     let msg = String::from_utf8_lossy(&small.stderr);
@@ -404,7 +410,7 @@ fn the_junit_validator_rejects_what_the_schemas_reject() {
     validate_junit(&repo("tests/fixtures/junit/valid-example.xml"));
     let out = std::process::Command::new(repo("scripts/validate-junit"))
         .arg(repo("tests/fixtures/junit/invalid-example.xml"))
-        .output()
+        .checked_output()
         .unwrap();
     assert!(!out.status.success(), "{}", text(&out));
 }
@@ -412,7 +418,7 @@ fn the_junit_validator_rejects_what_the_schemas_reject() {
 #[test]
 fn the_github_actions_recipe_passes_actionlint_and_a_broken_copy_does_not() {
     let out = std::process::Command::new(repo("scripts/lint-ci"))
-        .output()
+        .checked_output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let dir = scratch("lint");
@@ -423,7 +429,7 @@ fn the_github_actions_recipe_passes_actionlint_and_a_broken_copy_does_not() {
     std::fs::write(&path, broken).unwrap();
     let out = std::process::Command::new(repo("scripts/lint-ci"))
         .arg(&path)
-        .output()
+        .checked_output()
         .unwrap();
     assert!(
         !out.status.success(),

@@ -8,6 +8,7 @@
 //! `clinicload restore` (or the next run) has run; a hypothetical index is planned with
 //! HypoPG and labelled as an estimate.
 mod common;
+use common::prelude::*;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -98,7 +99,7 @@ async fn a_needed_index_is_kept_an_untouched_one_is_a_drop_candidate_and_both_co
             "--out",
         ])
         .arg(dir.join("reports"))
-        .output()
+        .checked_output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(indexes(&env).await, before, "the schema is as it was");
@@ -244,7 +245,7 @@ async fn a_killed_variant_leaves_its_index_dropped_until_restore_puts_it_back() 
         .contains(&"idx_encounters_patient_time".to_string()));
     assert_eq!(pending_changes(&env).await, 1);
 
-    let out = env.command().arg("restore").output().unwrap();
+    let out = env.command().arg("restore").checked_output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("rebuilt idx_encounters_patient_time"),
@@ -276,7 +277,7 @@ async fn a_variant_naming_a_missing_index_fails_before_changing_anything() {
             "--out",
         ])
         .arg(dir.join("reports"))
-        .output()
+        .checked_output()
         .unwrap();
     assert!(!out.status.success());
     assert!(

@@ -5,6 +5,7 @@
 //! unread-alerts partial index is not called a duplicate of the full one; FerretDB's missing
 //! `$indexStats` is said so. Written to indexes.json, summary.json, summary.md and report.html.
 mod common;
+use common::prelude::*;
 mod fixture;
 
 use std::path::{Path, PathBuf};
@@ -38,7 +39,7 @@ fn run(env: &TestEnv, file: &Path, out: &Path) -> (Value, Value, PathBuf) {
         .arg("--out")
         .arg(out)
         .arg("--quiet")
-        .output()
+        .checked_output()
         .unwrap();
     let text = format!(
         "{}\n{}",

@@ -8,6 +8,7 @@
 //!   arrival schedule, computed without executing anything;
 //! - accepted generated scenarios run for real, briefly, against the local stack.
 mod common;
+use common::prelude::*;
 mod fixture;
 
 use std::path::{Path, PathBuf};
@@ -38,11 +39,11 @@ fn output_within(mut cmd: Command, limit: Duration) -> std::process::Output {
     let start = Instant::now();
     loop {
         if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
+            return child.checked_wait().unwrap();
         }
         if start.elapsed() > limit {
             let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
+            let out = child.checked_wait().unwrap();
             panic!(
                 "still running after {limit:?}: {:?}\n{}",
                 cmd,

@@ -4,6 +4,7 @@
 //! command; short write pools are refused with what to seed; bookings take free slots; a
 //! live run holds its dataset, so a second command cannot undo its writes or index change.
 mod common;
+use common::prelude::*;
 mod fixture;
 
 use std::path::{Path, PathBuf};
@@ -82,7 +83,7 @@ fn run_cmd(env: &TestEnv, file: &Path, out: &Path, extra: &[&str]) -> std::proce
         .arg(out)
         .arg("--quiet")
         .args(extra)
-        .output()
+        .checked_output()
         .unwrap()
 }
 
@@ -259,13 +260,13 @@ async fn a_killed_run_is_restored_by_the_next_command() {
         before,
         "the killed run left no writes"
     );
-    let out = env.command().arg("checksum").output().unwrap();
+    let out = env.command().arg("checksum").checked_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("restored the dataset"), "{stderr}");
     assert_eq!(checksums(&env).await, before);
     // Nothing left to do.
-    let out = env.command().arg("restore").output().unwrap();
+    let out = env.command().arg("restore").checked_output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to restore"));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -442,7 +443,7 @@ async fn a_live_run_holds_its_dataset_until_it_has_put_it_back() {
         ],
         vec!["seed", "--profile", "tiny", "--clinics", "1", "--append"],
     ] {
-        let out = env.command().args(&args).output().unwrap();
+        let out = env.command().args(&args).checked_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
         assert_eq!(
             out.status.code(),
@@ -477,7 +478,7 @@ async fn a_live_run_holds_its_dataset_until_it_has_put_it_back() {
     );
     // Stopped, it puts everything back itself, and the next command finds the dataset free.
     common::signal(&child, "TERM");
-    let out = child.wait_with_output().unwrap();
+    let out = child.checked_wait().unwrap();
     assert_eq!(
         out.status.code(),
         Some(130),
@@ -487,7 +488,7 @@ async fn a_live_run_holds_its_dataset_until_it_has_put_it_back() {
     assert!(index_there().await);
     assert_eq!(pending().await, 0);
     assert_eq!(checksums(&env).await, before);
-    let out = env.command().arg("restore").output().unwrap();
+    let out = env.command().arg("restore").checked_output().unwrap();
     assert!(
         out.status.success(),
         "{}",

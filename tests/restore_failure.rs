@@ -4,6 +4,7 @@
 //! summary.md, and exits 8; once the server is back, `clinicload restore` says why the writes
 //! were left and puts the dataset back to the checksums it had before the run.
 mod common;
+use common::prelude::*;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -34,7 +35,7 @@ async fn a_run_whose_mongodb_dies_keeps_its_report_records_the_failed_restore_an
     let seed = env
         .command()
         .args(["seed", "--profile", "tiny", "--clinics", "2", "--seed", "5"])
-        .output()
+        .checked_output()
         .unwrap();
     assert!(seed.status.success(), "{seed:?}");
     let before = sums(&env).await;
@@ -72,7 +73,7 @@ async fn a_run_whose_mongodb_dies_keeps_its_report_records_the_failed_restore_an
         let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
         s
     });
-    let output = child.wait_with_output().unwrap();
+    let output = child.checked_wait().unwrap();
     err_text.push_str(&rest.join().unwrap());
     let stdout = String::from_utf8_lossy(&output.stdout).to_string();
     let all = format!("{stdout}\n{err_text}");
@@ -109,7 +110,7 @@ async fn a_run_whose_mongodb_dies_keeps_its_report_records_the_failed_restore_an
 
     // The server back: restore says why the writes were left, and finishes the job.
     ferret.run();
-    let restored = env.command().arg("restore").output().unwrap();
+    let restored = env.command().arg("restore").checked_output().unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&restored.stdout),

@@ -1,6 +1,7 @@
 //! `clinicload run` end to end against the real servers: scenario validation errors, a smoke
 //! run over a small dataset with every report checked, and the writes of a clinic day.
 mod common;
+use common::prelude::*;
 mod fixture;
 
 use std::path::{Path, PathBuf};
@@ -61,7 +62,7 @@ fn invalid_scenarios_are_rejected_with_file_line_and_hint_before_connecting() {
             .env("DATABASE_URL", "postgres://u:sekret@127.0.0.1:1/x")
             .env("MONGODB_URI", "mongodb://127.0.0.1:1/")
             .env("REDIS_URL", "redis://127.0.0.1:1/")
-            .output()
+            .checked_output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(
@@ -92,7 +93,7 @@ fn run(env: &TestEnv, scenario: &Path, out: &Path, extra: &[&str]) -> (Value, Pa
         .arg(out)
         .arg("--quiet")
         .args(extra)
-        .output()
+        .checked_output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -332,7 +333,7 @@ fn interrupted_run(signal: &str, label: &str) {
     std::thread::sleep(std::time::Duration::from_millis(3500));
     let started = std::time::Instant::now();
     common::signal(&child, signal);
-    let out = child.wait_with_output().unwrap();
+    let out = child.checked_wait().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.code(),
@@ -372,7 +373,7 @@ async fn smoke_run_on_a_seeded_tiny_dataset() {
     let seed = env
         .command()
         .args(["seed", "--profile", "tiny"])
-        .output()
+        .checked_output()
         .unwrap();
     assert!(
         seed.status.success(),
@@ -404,4 +405,17 @@ async fn smoke_run_on_a_seeded_tiny_dataset() {
         rows += op["rows"].as_u64().unwrap();
     }
     assert!(rows > 0);
+}
+
+/// The suite's panic-text check (issue #20) can fail: a command printing Rust's panic text
+/// fails the test that ran it.
+#[test]
+#[should_panic(expected = "printed panic text")]
+fn a_command_printing_panic_text_fails_its_test() {
+    let _ = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "echo \"thread 'main' panicked at src/main.rs:1:1\" >&2",
+        ])
+        .checked_output();
 }

@@ -3,6 +3,7 @@
 //! moves updated_at, documented indexes exist, altered migrations are refused, and the
 //! MongoDB validator rejects an invalid note where the server supports validation.
 mod common;
+use common::prelude::*;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -682,14 +683,14 @@ async fn an_altered_migration_is_refused_with_a_clear_message() {
         err.contains("migration 1") && err.contains("checksum"),
         "{err}"
     );
-    let out = env.command().arg("migrate").output().unwrap();
+    let out = env.command().arg("migrate").checked_output().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("changed after it was applied"), "{stderr}");
     let status = env
         .command()
         .args(["migrate", "--status"])
-        .output()
+        .checked_output()
         .unwrap();
     assert!(String::from_utf8_lossy(&status.stdout).contains("checksummismatch"));
 }
@@ -698,7 +699,7 @@ async fn an_altered_migration_is_refused_with_a_clear_message() {
 async fn cli_migrate_twice_status_clean_and_doctor_reports_three_stores() {
     let env = TestEnv::new("schema_cli").await;
     for _ in 0..2 {
-        let out = env.command().arg("migrate").output().unwrap();
+        let out = env.command().arg("migrate").checked_output().unwrap();
         assert!(
             out.status.success(),
             "{}",
@@ -708,7 +709,7 @@ async fn cli_migrate_twice_status_clean_and_doctor_reports_three_stores() {
     let status = env
         .command()
         .args(["migrate", "--status"])
-        .output()
+        .checked_output()
         .unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains("5 applied, 0 not applied"), "{text}");
@@ -716,7 +717,7 @@ async fn cli_migrate_twice_status_clean_and_doctor_reports_three_stores() {
         !text.contains("clinicload:clinicload@"),
         "password printed: {text}"
     );
-    let doctor = env.command().arg("doctor").output().unwrap();
+    let doctor = env.command().arg("doctor").checked_output().unwrap();
     let text = String::from_utf8_lossy(&doctor.stdout);
     assert!(doctor.status.success(), "{text}");
     for needle in [
@@ -744,7 +745,7 @@ async fn unreachable_servers_fail_with_the_store_the_redacted_url_and_a_hint() {
             "postgres://someone:s3cr3t-pw@127.0.0.1:1/nowhere",
         )
         .arg("migrate")
-        .output()
+        .checked_output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -763,7 +764,7 @@ async fn unreachable_servers_fail_with_the_store_the_redacted_url_and_a_hint() {
         .command()
         .env("MONGODB_URI", "mongodb://127.0.0.1:1/")
         .arg("doctor")
-        .output()
+        .checked_output()
         .unwrap();
     assert!(
         !out.status.success(),
@@ -779,7 +780,7 @@ async fn unreachable_servers_fail_with_the_store_the_redacted_url_and_a_hint() {
         .command()
         .env("REDIS_URL", "redis://:pw-xyz@127.0.0.1:1/")
         .arg("doctor")
-        .output()
+        .checked_output()
         .unwrap();
     assert!(!out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -793,7 +794,7 @@ async fn unreachable_servers_fail_with_the_store_the_redacted_url_and_a_hint() {
         .command()
         .env("DATABASE_URL", "not a url")
         .arg("migrate")
-        .output()
+        .checked_output()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid PostgreSQL URL"));

@@ -4,6 +4,7 @@
 //! unreachable or wrong server, with the password looked for in stdout, stderr and every
 //! report file.
 mod common;
+use common::prelude::*;
 
 use std::path::{Path, PathBuf};
 
@@ -286,7 +287,7 @@ async fn no_command_prints_a_password_in_any_form() {
                     .iter_mut()
                     .map(|(what, cmd, dir, secrets)| {
                         scope.spawn(move || {
-                            let out = cmd.output().unwrap();
+                            let out = cmd.checked_output().unwrap();
                             (what.clone(), out, dir.clone(), secrets.clone())
                         })
                     })

@@ -3,6 +3,7 @@
 //! Every test seeds the `tiny` profile with few clinics and short recordings, so the
 //! MongoDB-compatible server (FerretDB locally) stays quick.
 mod common;
+use common::prelude::*;
 
 use std::collections::HashSet;
 use std::process::Output;
@@ -31,7 +32,7 @@ fn seed(env: &TestEnv, extra: &[&str]) -> Output {
     env.command()
         .args(BASE)
         .args(extra)
-        .output()
+        .checked_output()
         .expect("clinicload runs")
 }
 
@@ -405,7 +406,7 @@ async fn deferred_indexes_and_foreign_keys_are_all_restored() {
         .command()
         .args(BASE)
         .args(["--clinics", "1", "--defer-indexes", "--defer-foreign-keys"])
-        .output()
+        .checked_output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(out.status.success(), "{stderr}");
@@ -449,7 +450,7 @@ async fn plan_touches_nothing_and_bad_parameters_are_refused() {
         .env("MONGODB_URI", "mongodb://127.0.0.1:1/")
         .args(BASE)
         .args(["--clinics", "3", "--plan"])
-        .output()
+        .checked_output()
         .unwrap();
     let stdout = ok(out);
     assert!(stdout.contains("fingerprint"), "{stdout}");
@@ -457,7 +458,7 @@ async fn plan_touches_nothing_and_bad_parameters_are_refused() {
     let out = std::process::Command::new(TestEnv::bin())
         .args(BASE)
         .args(["--voice-share", "1.5", "--plan"])
-        .output()
+        .checked_output()
         .unwrap();
     let err = refused(out);
     assert!(err.contains("--voice-share"), "{err}");
@@ -465,7 +466,7 @@ async fn plan_touches_nothing_and_bad_parameters_are_refused() {
     let out = std::process::Command::new(TestEnv::bin())
         .args(BASE)
         .args(["--shard", "2/2", "--plan"])
-        .output()
+        .checked_output()
         .unwrap();
     let err = refused(out);
     assert!(err.contains("invalid shard"), "{err}");
@@ -473,7 +474,7 @@ async fn plan_touches_nothing_and_bad_parameters_are_refused() {
     let out = std::process::Command::new(TestEnv::bin())
         .args(BASE)
         .args(["--memory-budget", "0", "--plan"])
-        .output()
+        .checked_output()
         .unwrap();
     let err = refused(out);
     assert!(err.contains("--memory-budget"), "{err}");
@@ -482,7 +483,7 @@ async fn plan_touches_nothing_and_bad_parameters_are_refused() {
     let out = std::process::Command::new(TestEnv::bin())
         .env("DATABASE_URL", "postgres://nobody:secret@127.0.0.1:1/none")
         .args(BASE)
-        .output()
+        .checked_output()
         .unwrap();
     let err = refused(out);
     assert!(
@@ -507,7 +508,7 @@ async fn ctrl_c_stops_cleanly_and_the_rerun_completes() {
     let pool = env.pool().await;
     wait_for_first_clinic(&pool, &mut child).await;
     common::signal(&child, "INT");
-    let out = child.wait_with_output().unwrap();
+    let out = child.checked_wait().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(130), "{stdout}");
     assert!(

@@ -3,6 +3,7 @@
 //! non-zero exit and a one-line message naming the clinic and the cause, and a failed seed
 //! that committed nothing leaves the stores as they were, so a corrected command is accepted.
 mod common;
+use common::prelude::*;
 
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -73,7 +74,7 @@ fn every_parameter_is_range_checked_before_anything_connects() {
                 cmd.arg("--plan");
             }
             let t = Instant::now();
-            let out = cmd.output().unwrap();
+            let out = cmd.checked_output().unwrap();
             let err = failed(&out);
             assert!(
                 err.contains(names) && (err.contains("range") || err.contains("at most")),
@@ -93,7 +94,7 @@ fn every_parameter_is_range_checked_before_anything_connects() {
             .args(BASE)
             .args(args)
             .arg("--plan")
-            .output()
+            .checked_output()
             .unwrap();
         let err = failed(&out);
         assert!(err.contains(args[0]), "{err}");
@@ -107,7 +108,7 @@ async fn a_generator_panic_fails_the_seed_and_leaves_the_stores_as_they_were() {
         .command()
         .args(BASE)
         .args(["--clinics", "2", "--threads", "1", "--panic-in-clinic", "0"])
-        .output()
+        .checked_output()
         .unwrap();
     let err = failed(&out);
     assert!(
@@ -128,7 +129,7 @@ async fn a_generator_panic_fails_the_seed_and_leaves_the_stores_as_they_were() {
         .command()
         .args(BASE)
         .args(["--clinics", "1"])
-        .output()
+        .checked_output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("done: 1 clinics"));
@@ -152,7 +153,7 @@ async fn a_generator_panic_fails_the_seed_and_leaves_the_stores_as_they_were() {
         .command()
         .args(BASE)
         .args(["--clinics", "3", "--threads", "1", "--panic-in-clinic", "2"])
-        .output()
+        .checked_output()
         .unwrap();
     let err = failed(&out);
     assert!(
@@ -163,7 +164,7 @@ async fn a_generator_panic_fails_the_seed_and_leaves_the_stores_as_they_were() {
         .command()
         .args(BASE)
         .args(["--clinics", "3"])
-        .output()
+        .checked_output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("resuming"));
@@ -203,7 +204,7 @@ async fn a_dropped_postgres_connection_reads_as_such() {
         killed += n.len() as u64;
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let out = child.wait_with_output().unwrap();
+    let out = child.checked_wait().unwrap();
     let err = failed(&out);
     assert!(killed > 0, "no backend was terminated: {err}");
     assert!(
@@ -223,7 +224,7 @@ async fn a_dropped_postgres_connection_reads_as_such() {
         .command()
         .args(BASE)
         .args(["--clinics", "6", "--threads", "1"])
-        .output()
+        .checked_output()
         .unwrap();
     assert!(
         out.status.success(),

@@ -3,6 +3,7 @@
 //! the clinic commits), the elapsed time ticks and an ETA is shown; and a failed seed says
 //! so on a terminal too.
 mod common;
+use common::prelude::*;
 
 use common::TestEnv;
 
@@ -43,7 +44,7 @@ fn on_a_terminal(env: &TestEnv, args: &str) -> std::process::Output {
     }
     script
         .args(["-qfec", &cmd, "/dev/null"])
-        .output()
+        .checked_output()
         .expect("`script` (util-linux) runs")
 }
 

@@ -6,6 +6,7 @@
 //! a private database of the shared PostgreSQL), re-running the same command each time: the
 //! checksums must equal an uninterrupted seed's, every time.
 mod common;
+use common::prelude::*;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -142,7 +143,7 @@ async fn killing_the_mongodb_server_anywhere_in_a_seed_loses_nothing() {
     let mut ferret = PrivateFerret::start("resume_kill").await;
     let clean = env_on(&ferret, "resume_clean").await;
     let t = Instant::now();
-    let out = clean.command().args(SEED).output().unwrap();
+    let out = clean.command().args(SEED).checked_output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -175,7 +176,7 @@ async fn killing_the_mongodb_server_anywhere_in_a_seed_loses_nothing() {
         ferret.kill();
         tokio::time::sleep(Duration::from_millis(300 + 200 * u64::from(k % 6))).await;
         ferret.run();
-        let first = child.wait_with_output().unwrap();
+        let first = child.checked_wait().unwrap();
         let stderr = String::from_utf8_lossy(&first.stderr).to_string();
         assert!(!stderr.contains("panicked"), "kill point {k}: {stderr}");
         if !first.status.success() {
@@ -192,7 +193,7 @@ async fn killing_the_mongodb_server_anywhere_in_a_seed_loses_nothing() {
         // Re-run the same command until it succeeds (a re-run may itself meet the restart).
         let mut attempts = 0;
         loop {
-            let out = env.command().args(SEED).output().unwrap();
+            let out = env.command().args(SEED).checked_output().unwrap();
             if out.status.success() {
                 break;
             }

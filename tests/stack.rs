@@ -9,6 +9,8 @@
 //! seed_resume.rs finds it; `down` and removal of the directory happen on drop, also when an
 //! assertion fails.
 
+mod common;
+use common::prelude::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -91,7 +93,7 @@ impl Stack {
             Some(bin) => cmd.env("CLINICLOAD_FERRETDB_BIN", bin),
             None => cmd.env_remove("CLINICLOAD_FERRETDB_BIN"),
         };
-        cmd.output().expect("scripts/stack runs")
+        cmd.checked_output().expect("scripts/stack runs")
     }
 
     fn pid_file(&self, server: Server) -> PathBuf {
@@ -112,7 +114,10 @@ impl Stack {
             "pid in {}: {text:?}",
             file.display()
         );
-        let out = Command::new("kill").args(["-9", &pid]).output().unwrap();
+        let out = Command::new("kill")
+            .args(["-9", &pid])
+            .checked_output()
+            .unwrap();
         assert!(out.status.success(), "kill -9 {pid}: {}", text_of(&out));
     }
 
@@ -127,7 +132,7 @@ impl Stack {
                         "postgres://clinicload:clinicload@127.0.0.1:{}/clinicload",
                         self.pg_port
                     ))
-                    .output()
+                    .checked_output()
                     .map_err(|e| e.to_string())?;
                 match String::from_utf8_lossy(&out.stdout).trim() {
                     "42" => Ok(()),
@@ -201,7 +206,10 @@ fn text_of(out: &Output) -> String {
 }
 
 fn psql() -> PathBuf {
-    if let Ok(out) = Command::new("sh").args(["-c", "command -v psql"]).output() {
+    if let Ok(out) = Command::new("sh")
+        .args(["-c", "command -v psql"])
+        .checked_output()
+    {
         let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if out.status.success() && !path.is_empty() {
             return PathBuf::from(path);

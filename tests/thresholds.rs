@@ -2,6 +2,7 @@
 //! fails (exit 4, shown failed in summary.json, summary.md and report.html), `--threshold`
 //! adding and replacing the file's, and mistakes refused with file:line before connecting.
 mod common;
+use common::prelude::*;
 mod fixture;
 
 use std::path::{Path, PathBuf};
@@ -38,7 +39,7 @@ fn run(env: &TestEnv, file: &Path, out: &Path, extra: &[&str]) -> (Output, Value
         .arg(out)
         .arg("--quiet")
         .args(extra)
-        .output()
+        .checked_output()
         .unwrap();
     let dir = std::fs::canonicalize(out.join("latest")).unwrap_or_else(|_| {
         panic!(
@@ -278,7 +279,7 @@ fn unknown_operations_and_metrics_are_refused_with_file_line_before_connecting()
             .env("DATABASE_URL", "postgres://u:sekret@127.0.0.1:1/x")
             .env("MONGODB_URI", "mongodb://127.0.0.1:1/")
             .env("REDIS_URL", "redis://127.0.0.1:1/")
-            .output()
+            .checked_output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(
@@ -306,7 +307,7 @@ fn unknown_operations_and_metrics_are_refused_with_file_line_before_connecting()
         .arg("run")
         .arg(&file)
         .env("DATABASE_URL", "postgres://u:sekret@127.0.0.1:1/x")
-        .output()
+        .checked_output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -331,6 +331,7 @@ async fn run_size(
         },
         out: dir.join("steps").join(format!("{n}-clinics")),
         quiet: opts.quiet,
+        verbose: false,
         repeats: Some(1),
         ..RunOptions::default()
     };

@@ -773,47 +773,52 @@ async fn at_scale_command(
     Ok(crate::exit::code(crate::exit::OK))
 }
 
-/// Prints each expectation's outcome; a failure with the plan that broke it.
+/// Prints each expectation's outcome, one line per expectation however many keys were
+/// sampled: a pass with its count; a "not judged" with the first sample's reason and how
+/// many samples it covers; a failure with the first failing sample's plan and its count.
 pub fn print_expectations(plans: &Plans) {
-    // A pass is one line per expectation, however many keys were sampled; a failure or a
-    // "not judged" is shown per sample, with its plan or reason.
-    let mut samples: Vec<((&str, &str), usize, usize)> = Vec::new();
-    for v in &plans.expectations {
-        let key = (v.op.as_str(), v.expectation.as_str());
-        let passed = usize::from(v.outcome == expect::Outcome::Pass);
-        match samples.iter_mut().find(|(k, _, _)| *k == key) {
-            Some((_, n, p)) => {
-                *n += 1;
-                *p += passed;
-            }
-            None => samples.push((key, 1, passed)),
-        }
-    }
-    for ((op, expectation), n, passed) in &samples {
-        if passed == n {
-            println!("expect {op} {expectation}: pass ({n} of {n} samples)");
-        }
-    }
-    for v in &plans.expectations {
-        match v.outcome {
-            expect::Outcome::Pass => {}
-            expect::Outcome::NotJudged => eprintln!(
-                "warning: expect {} {}: not judged at this scale: {}",
-                v.op, v.expectation, v.detail
-            ),
-            expect::Outcome::Fail => eprintln!(
-                "error: expect {} {} FAILED: {}\n  plan:\n{}",
-                v.op,
-                v.expectation,
+    for group in group_by_expectation(&plans.expectations) {
+        let n = group.len();
+        let first_of = |outcome: expect::Outcome| group.iter().find(|v| v.outcome == outcome);
+        let count_of =
+            |outcome: expect::Outcome| group.iter().filter(|v| v.outcome == outcome).count();
+        let (op, expectation) = (&group[0].op, &group[0].expectation);
+        if let Some(v) = first_of(expect::Outcome::Fail) {
+            eprintln!(
+                "error: expect {op} {expectation} FAILED in {} of {n} samples; the first: {}\n  plan:\n{}",
+                count_of(expect::Outcome::Fail),
                 v.detail,
                 v.plan
                     .lines()
                     .map(|l| format!("    {l}"))
                     .collect::<Vec<_>>()
                     .join("\n")
-            ),
+            );
+        } else if let Some(v) = first_of(expect::Outcome::NotJudged) {
+            eprintln!(
+                "warning: expect {op} {expectation}: not judged at this scale in {} of {n} samples; the first: {}",
+                count_of(expect::Outcome::NotJudged),
+                v.detail
+            );
+        } else {
+            println!("expect {op} {expectation}: pass ({n} of {n} samples)");
         }
     }
+}
+
+/// The verdicts of each (operation, expectation), in the order they were first met.
+fn group_by_expectation(verdicts: &[expect::Verdict]) -> Vec<Vec<&expect::Verdict>> {
+    let mut groups: Vec<Vec<&expect::Verdict>> = Vec::new();
+    for v in verdicts {
+        match groups
+            .iter_mut()
+            .find(|g| g[0].op == v.op && g[0].expectation == v.expectation)
+        {
+            Some(g) => g.push(v),
+            None => groups.push(vec![v]),
+        }
+    }
+    groups
 }
 
 /// A failed expectation at the start of `run` (exit 6).

@@ -799,6 +799,7 @@ async fn run_pairs(
             overrides: overrides.clone(),
             out: side_dir,
             quiet: opts.quiet,
+            verbose: false,
             keep_writes: false,
             allow_short_pools: opts.allow_short_pools,
             inject_delay: if *is_base {

@@ -14,6 +14,7 @@ pub mod junit;
 pub mod markdown;
 pub mod ordered_json;
 pub mod page;
+pub mod terminal;
 pub mod variants;
 
 use std::collections::BTreeMap;

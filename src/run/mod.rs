@@ -35,6 +35,8 @@ pub struct RunOptions {
     pub out: PathBuf,
     /// No live line (the final summary is still printed).
     pub quiet: bool,
+    /// Print the whole summary.md at the end, not the one-screen summary.
+    pub verbose: bool,
     /// Leave the run's writes in the dataset instead of restoring it afterwards.
     pub keep_writes: bool,
     /// Run even when the dataset cannot supply the write targets the run plans (writes past
@@ -761,34 +763,7 @@ fn describe_load(load: &Load) -> String {
 /// `crate::exit`.
 pub async fn run_command(targets: &Targets, file: &Path, opts: &RunOptions) -> Result<ExitCode> {
     let result = run_scenario(targets, file, opts).await?;
-    if !result.variants.is_empty() {
-        // The side-by-side comparison of the variants, as written (with its verdicts).
-        let md = std::fs::read_to_string(result.dir.join("summary.md")).unwrap_or_else(|_| {
-            report::variants::markdown(
-                &result.summary.run_id,
-                &result.summary.scenario,
-                &result.variants,
-                &Default::default(),
-            )
-        });
-        println!("{}", md.trim_end());
-    } else {
-        let s = &result.summary;
-        let md = report::markdown::render(s);
-        println!("{}", md.trim_end());
-        println!();
-        let a = &s.run.arrivals;
-        println!(
-            "{} model: {} intended, {}; overall p50 {} p99 {} (all arrivals: p99 {}) max {}",
-            s.run.model,
-            a.intended,
-            a.buckets_line(),
-            fmt_us(s.overall.stats.p50_us),
-            fmt_us(s.overall.stats.p99_us),
-            fmt_us(s.overall.p99_all_us),
-            fmt_us(s.overall.stats.max_us)
-        );
-    }
+    print_summary(&result, opts.verbose);
     let code = result.exit_code();
     if let Some(e) = &result.write_error {
         eprintln!(
@@ -838,6 +813,47 @@ pub async fn run_command(targets: &Targets, file: &Path, opts: &RunOptions) -> R
         eprintln!("interrupted: the report covers the run up to the signal");
     }
     Ok(crate::exit::code(code))
+}
+
+/// The run's summary on stdout: one screen (`report::terminal`), or with `--verbose` the
+/// whole summary.md as written.
+fn print_summary(result: &RunResult, verbose: bool) {
+    if !result.variants.is_empty() {
+        // The side-by-side comparison of the variants, as written (with its verdicts).
+        let md = std::fs::read_to_string(result.dir.join("summary.md")).unwrap_or_else(|_| {
+            report::variants::markdown(
+                &result.summary.run_id,
+                &result.summary.scenario,
+                &result.variants,
+                &Default::default(),
+            )
+        });
+        if verbose {
+            println!("{}", md.trim_end());
+        } else {
+            println!("{}", report::terminal::fold_sections(&md).trim_end());
+        }
+    } else if verbose {
+        let s = &result.summary;
+        println!("{}", report::markdown::render(s).trim_end());
+        println!();
+        let a = &s.run.arrivals;
+        println!(
+            "{} model: {} intended, {}; overall p50 {} p99 {} (all arrivals: p99 {}) max {}",
+            s.run.model,
+            a.intended,
+            a.buckets_line(),
+            fmt_us(s.overall.stats.p50_us),
+            fmt_us(s.overall.stats.p99_us),
+            fmt_us(s.overall.p99_all_us),
+            fmt_us(s.overall.stats.max_us)
+        );
+    } else {
+        println!(
+            "{}",
+            report::terminal::run_summary(&result.summary).trim_end()
+        );
+    }
 }
 
 /// Whether writing failed for lack of room (ENOSPC or a quota, or an error that only kept

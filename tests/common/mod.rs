@@ -115,7 +115,7 @@ impl TestEnv {
                 "2026-03-02",
                 "--postgres-only",
             ])
-            .output()
+            .checked_output()
             .unwrap();
         assert!(
             out.status.success(),
@@ -256,4 +256,56 @@ pub fn signal(child: &std::process::Child, signal: &str) {
         .status()
         .expect("kill runs");
     assert!(status.success(), "kill -{signal} {}", child.id());
+}
+
+/// The text Rust's panic hook prints. No command clinicload ships may print it, whatever
+/// happens (issue #20): a panic is a bug, and so is its text in any output.
+pub const PANIC_TEXT: &str = "panicked at";
+
+/// What clinicload's own panic hook prints instead (src/main.rs): still a bug.
+pub const BUG_TEXT: &str = "this is a bug in clinicload";
+
+/// Fails the test when a finished command printed panic text on stdout or stderr. Every
+/// command the suite runs goes through here, by [`NoPanic::checked_output`] or
+/// [`NoPanicChild::checked_wait`].
+pub fn assert_no_panic_text(what: &str, out: &std::process::Output) {
+    for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !text.contains(PANIC_TEXT) && !text.contains(BUG_TEXT),
+            "{what} printed panic text on its {stream}:\n{text}"
+        );
+    }
+}
+
+/// [`std::process::Command::output`], checked for panic text.
+pub trait NoPanic {
+    fn checked_output(&mut self) -> std::io::Result<std::process::Output>;
+}
+
+impl NoPanic for std::process::Command {
+    fn checked_output(&mut self) -> std::io::Result<std::process::Output> {
+        let out = self.output()?;
+        assert_no_panic_text(&format!("{:?}", self.get_program()), &out);
+        Ok(out)
+    }
+}
+
+/// [`std::process::Child::wait_with_output`], checked for panic text.
+pub trait NoPanicChild {
+    fn checked_wait(self) -> std::io::Result<std::process::Output>;
+}
+
+impl NoPanicChild for std::process::Child {
+    fn checked_wait(self) -> std::io::Result<std::process::Output> {
+        let id = self.id();
+        let out = self.wait_with_output()?;
+        assert_no_panic_text(&format!("process {id}"), &out);
+        Ok(out)
+    }
+}
+
+/// What every test file imports to run commands: `use common::prelude::*;`.
+pub mod prelude {
+    pub use super::{NoPanic, NoPanicChild};
 }
