@@ -307,5 +307,6 @@ impl NoPanicChild for std::process::Child {
 
 /// What every test file imports to run commands: `use common::prelude::*;`.
 pub mod prelude {
+    #[allow(unused_imports)]
     pub use super::{NoPanic, NoPanicChild};
 }
