@@ -145,6 +145,35 @@ async fn a_write_heavy_run_leaves_both_stores_as_it_found_them() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A scenario whose only write is in MongoDB (signing notes) and that runs no PostgreSQL
+/// operation is restored too: its undo ledger still lives in PostgreSQL. It used to skip
+/// the restore and warn as if `--keep-writes` had been given.
+#[tokio::test]
+async fn a_mongodb_only_run_is_restored_too() {
+    let env = TestEnv::migrated("restore_mongo_only").await;
+    fixture::insert(&env).await;
+    let dir = scratch("mongo-only");
+    let file = dir.join("sign.toml");
+    std::fs::write(
+        &file,
+        "name = \"sign\"\nduration = \"2s\"\nwarmup = \"0s\"\n[load]\nmodel = \"open\"\nrate = 2\n[[op]]\nname = \"sign_note\"\n[[op]]\nname = \"note_by_encounter\"\n",
+    )
+    .unwrap();
+    let before = checksums(&env).await;
+    let out = run_cmd(&env, &file, &dir.join("reports"), &["--allow-short-pools"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "run failed: {stderr}");
+    assert!(!stderr.contains("--keep-writes"), "{stderr}");
+    let s = summary(&std::fs::canonicalize(dir.join("reports/latest")).unwrap());
+    assert!(op(&s, "sign_note")["count"].as_u64().unwrap() > 0, "{s}");
+    assert!(
+        s["restore"]["documents_restored"].as_u64().unwrap() > 0,
+        "{s}"
+    );
+    assert_eq!(checksums(&env).await, before, "the run changed the dataset");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn every_cache_variant_starts_from_the_same_dataset() {
     let env = TestEnv::migrated("restore_variants").await;

@@ -309,7 +309,7 @@ async fn prepare(
     opts: &RunOptions,
 ) -> Result<Ready> {
     let (mut stores, servers) = open_stores(targets, scenario).await?;
-    if let (Some(pool), None) = (&stores.pg, scenario.worker) {
+    if let (Some(pool), None) = (stores.ledger(), scenario.worker) {
         // A run that was killed left its writes: undo them before drawing from the dataset.
         // (Not a distributed worker: the pending runs may be its fellow workers', running.)
         crate::restore::restore_pending(targets, pool).await?;
@@ -366,11 +366,10 @@ async fn record_undo(
     );
     let Some(pool) = ready
         .stores
-        .pg
-        .as_ref()
+        .ledger()
         .filter(|_| undo.writes() && !opts.keep_writes)
     else {
-        if undo.writes() {
+        if undo.writes() && opts.keep_writes {
             ready.warnings.push(
                 "--keep-writes: the dataset keeps this run's writes; the next run starts from different data".into(),
             );
@@ -550,7 +549,7 @@ async fn record_restore(
 ) {
     summary.run.restore = match failed {
         Some(msg) => {
-            if let Some(pool) = &stores.pg {
+            if let Some(pool) = stores.ledger() {
                 if let Err(e) = crate::restore::mark_failed(pool, run_id, &msg).await {
                     eprintln!("warning: {e:#}");
                 }
@@ -721,7 +720,7 @@ async fn restore_after(
     stores: &Stores,
     taken: &catalog::Taken,
 ) -> Result<Option<crate::restore::RestoreReport>> {
-    let Some(pool) = &stores.pg else {
+    let Some(pool) = stores.ledger() else {
         return Ok(None);
     };
     let mut redis = match crate::restore::pending_needs_redis(pool).await? {

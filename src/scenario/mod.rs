@@ -85,5 +85,9 @@ pub async fn open_stores(
             .await
             .with_context(|| format!("connecting to Redis at {}", redact(&targets.redis_url)))?;
     }
+    if stores.pg.is_none() && scenario.ops.iter().any(|o| o.def.write) {
+        // The writes are put back from the undo ledger, which lives in PostgreSQL.
+        stores.ledger_only = Some(connect::postgres_for_load(targets, 2).await?);
+    }
     Ok((stores, versions))
 }

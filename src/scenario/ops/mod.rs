@@ -567,6 +567,17 @@ pub struct Stores {
     pub redis: Vec<::redis::aio::MultiplexedConnection>,
     /// The schedule cache of the running variant, when the scenario has cache operations.
     pub cache: Option<std::sync::Arc<cache::CacheRuntime>>,
+    /// A small pool for clinicload's undo ledger when the scenario writes but runs no
+    /// PostgreSQL operation (signing notes in MongoDB): the ledger lives in PostgreSQL.
+    pub ledger_only: Option<sqlx::PgPool>,
+}
+
+impl Stores {
+    /// The PostgreSQL pool that holds the undo ledger and the dataset's lock: the run's own
+    /// when it uses PostgreSQL, else its ledger-only pool.
+    pub fn ledger(&self) -> Option<&sqlx::PgPool> {
+        self.pg.as_ref().or(self.ledger_only.as_ref())
+    }
 }
 
 /// Runs one operation of the scenario with parameters drawn from the catalog.
