@@ -578,7 +578,11 @@ pub fn charts(runs: &[VariantRuns]) -> Vec<Chart> {
     ops.dedup();
     ops.into_iter()
         .map(|op| Chart {
-            title: format!("{op}: latency by percentile per variant"),
+            // The untagged curve is every operation's.
+            title: format!(
+                "{}: latency by percentile per variant",
+                if op.is_empty() { "all operations" } else { &op }
+            ),
             series: curves
                 .iter()
                 .filter_map(|(name, c)| Some((name.clone(), c.get(&op)?.clone())))
