@@ -26,6 +26,7 @@
 //! report.html: a chart without its points, a script that logs `console.error`, one that
 //! throws, an image from `http://example.com`.
 mod common;
+use common::prelude::*;
 mod fixture;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -73,7 +74,7 @@ fn text(o: &Output) -> String {
 
 /// Runs a clinicload command; it must exit with one of `codes` and print no panic.
 fn clinicload(mut cmd: Command, codes: &[i32]) -> Output {
-    let out = cmd.output().expect("clinicload runs");
+    let out = cmd.checked_output().expect("clinicload runs");
     let all = text(&out);
     assert!(!all.contains("panicked at"), "{cmd:?} panicked:\n{all}");
     assert!(
