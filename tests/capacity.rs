@@ -536,6 +536,7 @@ async fn a_sweep_holds_one_steps_connections_at_a_time() {
     let env = TestEnv::migrated("cap_leak").await;
     let dir = scratch("leak");
     let file = sleep_scenario(&dir, 1, 4, "open");
+    let watch = common::PanicWatch::new();
     let mut child = env
         .command()
         .args([
@@ -560,8 +561,8 @@ async fn a_sweep_holds_one_steps_connections_at_a_time() {
             "--out",
         ])
         .arg(dir.join("reports"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(watch.stdout())
+        .stderr(watch.stderr())
         .spawn()
         .unwrap();
     let pool = env.pool().await;

@@ -203,6 +203,7 @@ async fn a_killed_variant_leaves_its_index_dropped_until_restore_puts_it_back() 
         "[[variant]]\nname = \"no-patient-time\"\ndrop_indexes = [\"idx_encounters_patient_time\"]\n",
     );
     // The variant runs after as-migrated: wait until its index is gone, then kill.
+    let watch = common::PanicWatch::new();
     let mut child = env
         .command()
         .args([
@@ -216,8 +217,8 @@ async fn a_killed_variant_leaves_its_index_dropped_until_restore_puts_it_back() 
             "--out",
         ])
         .arg(dir.join("reports"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(watch.stdout())
+        .stderr(watch.stderr())
         .spawn()
         .unwrap();
     let started = Instant::now();

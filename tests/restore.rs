@@ -252,6 +252,7 @@ async fn a_killed_run_is_restored_by_the_next_command() {
     let dir = scratch("killed");
     let file = slow_write_heavy(&dir, "write-heavy.toml", "60s", "");
     let before = checksums(&env).await;
+    let watch = common::PanicWatch::new();
     let mut child = env
         .command()
         .arg("run")
@@ -259,8 +260,8 @@ async fn a_killed_run_is_restored_by_the_next_command() {
         .arg("--out")
         .arg(dir.join("reports"))
         .arg("--quiet")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(watch.stdout())
+        .stderr(watch.stderr())
         .spawn()
         .unwrap();
     // Wait until it has written something, then kill it without a chance to restore.
@@ -414,6 +415,7 @@ async fn a_live_run_holds_its_dataset_until_it_has_put_it_back() {
     );
     let other = slow_write_heavy(&dir, "other.toml", "2s", "");
     let before = checksums(&env).await;
+    let watch = common::PanicWatch::new();
     let mut child = env
         .command()
         .arg("run")
@@ -421,7 +423,7 @@ async fn a_live_run_holds_its_dataset_until_it_has_put_it_back() {
         .args(["--repeats", "1", "--out"])
         .arg(dir.join("reports"))
         .arg("--quiet")
-        .stdout(Stdio::null())
+        .stdout(watch.stdout())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

@@ -419,3 +419,18 @@ fn a_command_printing_panic_text_fails_its_test() {
         ])
         .checked_output();
 }
+
+/// The same check for a spawned command whose output goes to a `PanicWatch`'s files.
+#[test]
+#[should_panic(expected = "printed panic text")]
+fn a_watched_command_printing_panic_text_fails_its_test() {
+    let watch = common::PanicWatch::new();
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "echo \"thread 'main' panicked at src/main.rs:1:1\" >&2"])
+        .stdout(watch.stdout())
+        .stderr(watch.stderr())
+        .spawn()
+        .unwrap();
+    child.wait().unwrap();
+    drop(watch);
+}

@@ -291,13 +291,14 @@ async fn a_killed_seed_resumes_to_the_same_data() {
     let killed = TestEnv::migrated("seed_killed").await;
     let clean = TestEnv::migrated("seed_clean").await;
     let args = ["--clinics", "5", "--threads", "1"];
+    let watch = common::PanicWatch::new();
     let mut child = killed
         .command()
         .args(BASE)
         .args(args)
         .args(["--pause-after-clinic-ms", "400"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(watch.stdout())
+        .stderr(watch.stderr())
         .spawn()
         .unwrap();
     let pool = killed.pool().await;

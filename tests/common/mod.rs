@@ -305,6 +305,57 @@ impl NoPanicChild for std::process::Child {
     }
 }
 
+/// For a spawned command whose output the test does not read (it is killed, or only its
+/// effects matter): its stdout and stderr go to files instead of /dev/null, checked for
+/// panic text when the watch is dropped, at the end of the test.
+pub struct PanicWatch {
+    dir: std::path::PathBuf,
+}
+
+impl PanicWatch {
+    pub fn new() -> PanicWatch {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("clinicload-watch-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        PanicWatch { dir }
+    }
+
+    fn file(&self, name: &str) -> std::process::Stdio {
+        std::fs::File::create(self.dir.join(name))
+            .expect("watch file")
+            .into()
+    }
+
+    pub fn stdout(&self) -> std::process::Stdio {
+        self.file("stdout")
+    }
+
+    pub fn stderr(&self) -> std::process::Stdio {
+        self.file("stderr")
+    }
+}
+
+impl Default for PanicWatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for PanicWatch {
+    fn drop(&mut self) {
+        let read = |name: &str| std::fs::read(self.dir.join(name)).unwrap_or_default();
+        let out = std::process::Output {
+            status: std::process::ExitStatus::default(),
+            stdout: read("stdout"),
+            stderr: read("stderr"),
+        };
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if !std::thread::panicking() {
+            assert_no_panic_text("a spawned command", &out);
+        }
+    }
+}
+
 /// What every test file imports to run commands: `use common::prelude::*;`.
 pub mod prelude {
     #[allow(unused_imports)]
