@@ -109,3 +109,74 @@ mod tests {
         assert_eq!(worst(OK, OK), OK);
     }
 }
+
+thread_local! {
+    /// Set while [`catch_panic`] runs a closure: its caller reports a panic itself.
+    static CAUGHT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Set by the panic hook: some thread panicked and nothing caught it for a report.
+static PANICKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a panic went to the hook during the command (its answer cannot be trusted).
+pub fn panicked() -> bool {
+    PANICKED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Runs `f`, turning a panic into `Err(message)` that the caller reports in its own words
+/// (the seed's generator: "generating the clinic failed ..."); the hook stays quiet for it.
+pub fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    let before = CAUGHT.with(|c| c.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    CAUGHT.with(|c| c.set(before));
+    result.map_err(|panic| {
+        panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into())
+    })
+}
+
+/// A panic is a bug, and so is Rust's panic text (with its backtrace) in front of a user: a
+/// panic anywhere that nothing catches, a driver's background task included, prints one line
+/// saying it is an internal error, where and what (through `redact`), and [`panicked`] turns
+/// the exit code to 1. `RUST_BACKTRACE=1` adds the backtrace for whoever debugs it.
+pub fn report_panics_as_bugs(redact: impl Fn(&str) -> String + Send + Sync + 'static) {
+    let want_backtrace = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
+    std::panic::set_hook(Box::new(move |info| {
+        if CAUGHT.with(|c| c.get()) {
+            return;
+        }
+        PANICKED.store(true, std::sync::atomic::Ordering::SeqCst);
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        let place = info
+            .location()
+            .map(|l| format!(" ({}:{})", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error in thread {}{place}: {}; this is a bug in clinicload (or a library it uses), please report it with the command you ran",
+            std::thread::current().name().unwrap_or("unnamed"),
+            redact(&what),
+        );
+        if want_backtrace {
+            eprintln!("{}", std::backtrace::Backtrace::force_capture());
+        }
+    }));
+}
+
+#[cfg(test)]
+mod panic_tests {
+    #[test]
+    fn a_caught_panic_is_its_message_and_leaves_the_flag_alone() {
+        let r: Result<(), String> = super::catch_panic(|| panic!("generator broke at {}", 7));
+        assert_eq!(r, Err("generator broke at 7".to_string()));
+        assert_eq!(super::catch_panic(|| 5), Ok(5));
+        assert!(!super::panicked());
+    }
+}

@@ -11,7 +11,8 @@ fn main() -> ExitCode {
     reset_sigpipe();
     init_logging();
     let cli = Cli::parse();
-    report_panics_as_bugs(cli.targets.clone());
+    let hook_targets = cli.targets.clone();
+    clinicload::exit::report_panics_as_bugs(move |text| redact_in(text, &hook_targets));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -30,44 +31,11 @@ fn main() -> ExitCode {
     // dropped), which printed a backtrace after the report. The runtime is left to the
     // process's exit instead of being torn down.
     std::mem::forget(runtime);
-    if PANICKED.load(std::sync::atomic::Ordering::SeqCst) {
+    if clinicload::exit::panicked() {
         // A task panicked and the command carried on: its answer cannot be trusted.
         return clinicload::exit::code(clinicload::exit::FAILURE);
     }
     code
-}
-
-/// Set by the panic hook: some thread panicked during the command.
-static PANICKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// A panic is a bug, and so is Rust's panic text (with its backtrace) in front of a user:
-/// a panic anywhere, a driver's background task included, prints one line saying it is a
-/// bug, where and what, and the command exits 1 however it ended. `RUST_BACKTRACE=1` keeps
-/// the backtrace for whoever debugs it.
-fn report_panics_as_bugs(targets: clinicload::config::Targets) {
-    let want_backtrace = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
-    std::panic::set_hook(Box::new(move |info| {
-        PANICKED.store(true, std::sync::atomic::Ordering::SeqCst);
-        let what = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".into());
-        let place = info
-            .location()
-            .map(|l| format!(" ({}:{})", l.file(), l.line()))
-            .unwrap_or_default();
-        let thread = std::thread::current();
-        eprintln!(
-            "error: internal error in thread {}{place}: {}; this is a bug in clinicload (or a library it uses), please report it with the command you ran",
-            thread.name().unwrap_or("unnamed"),
-            redact_in(&what, &targets),
-        );
-        if want_backtrace {
-            eprintln!("{}", std::backtrace::Backtrace::force_capture());
-        }
-    }));
 }
 
 /// Logs go to stderr, filtered by CLINICLOAD_LOG (default: warnings, minus sqlx's noise).

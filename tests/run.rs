@@ -426,7 +426,10 @@ fn a_command_printing_panic_text_fails_its_test() {
 fn a_watched_command_printing_panic_text_fails_its_test() {
     let watch = common::PanicWatch::new();
     let mut child = std::process::Command::new("sh")
-        .args(["-c", "echo \"thread 'main' panicked at src/main.rs:1:1\" >&2"])
+        .args([
+            "-c",
+            "echo \"thread 'main' panicked at src/main.rs:1:1\" >&2",
+        ])
         .stdout(watch.stdout())
         .stderr(watch.stderr())
         .spawn()

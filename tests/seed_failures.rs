@@ -232,3 +232,68 @@ async fn a_dropped_postgres_connection_reads_as_such() {
         text(&out.stderr)
     );
 }
+
+/// A release's migrations add columns and a table (MVP-004's "Plan for Evolution"): the seed
+/// reads the schema first. A NOT NULL column without a default refuses it (exit 2) with the
+/// column named and nothing written; nullable columns, columns with a default and new tables
+/// are named in warnings, and the seed completes.
+#[tokio::test]
+async fn columns_the_seed_does_not_know_are_listed_and_required_ones_refuse_it() {
+    let env = TestEnv::migrated("seedfail_columns").await;
+    let pool = env.pool().await;
+    for ddl in [
+        "ALTER TABLE patients ADD COLUMN preferred_language text",
+        "ALTER TABLE patients ADD COLUMN deleted_at timestamptz",
+        "ALTER TABLE encounters ADD COLUMN source text NOT NULL DEFAULT 'clinic'",
+        "CREATE TABLE referrals (id uuid PRIMARY KEY, patient_id uuid REFERENCES patients(id))",
+    ] {
+        sqlx::query(ddl).execute(&pool).await.unwrap();
+    }
+    let required = "ALTER TABLE appointments ADD COLUMN channel text NOT NULL";
+    sqlx::query(required).execute(&pool).await.unwrap();
+    let out = env
+        .command()
+        .args(BASE)
+        .args(["--clinics", "1"])
+        .checked_output()
+        .unwrap();
+    let err = failed(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("appointments.channel (text)"), "{err}");
+    assert!(
+        !err.contains("preferred_language"),
+        "only the required column: {err}"
+    );
+    let written: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(written, 0, "the refused seed wrote rows");
+
+    sqlx::query("ALTER TABLE appointments DROP COLUMN channel")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let out = env
+        .command()
+        .args(BASE)
+        .args(["--clinics", "1"])
+        .checked_output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    for named in [
+        "patients.preferred_language (text) is not a column the seed knows: every seeded row gets NULL",
+        "patients.deleted_at (timestamp with time zone)",
+        "encounters.source (text) is not a column the seed knows: every seeded row gets its default ('clinic'::text)",
+        "table referrals is not one the seed knows: it stays empty",
+    ] {
+        assert!(err.contains(named), "{named} not in:\n{err}");
+    }
+    let nulls: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM patients WHERE preferred_language IS NULL")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(nulls > 0);
+}

@@ -12,6 +12,7 @@
 //! [`checksum`] compares datasets.
 
 pub mod checksum;
+pub mod columns;
 pub mod failure;
 pub mod indexes;
 pub mod mongo_sink;
@@ -209,6 +210,20 @@ fn install_stop_handler(stop: Arc<AtomicBool>) {
     });
 }
 
+/// The target schema against the columns the seed writes (`columns`): refused (exit 2)
+/// before anything is written when a column it does not know must be filled; each column
+/// it leaves at NULL or its default, and each table it leaves empty, named in a warning.
+async fn check_columns(pool: &sqlx::PgPool) -> Result<()> {
+    let found = columns::discover(pool).await?;
+    if let Some(refusal) = found.refusal() {
+        return Err(crate::exit::UsageError(refusal).into());
+    }
+    for w in found.warnings() {
+        eprintln!("warning: {w}");
+    }
+    Ok(())
+}
+
 /// `clinicload seed`.
 pub async fn seed_command(targets: &Targets, args: &SeedOptions) -> Result<ExitCode> {
     seed(targets, args)
@@ -238,6 +253,7 @@ async fn seed(targets: &Targets, args: &SeedOptions) -> Result<ExitCode> {
     };
     let _lock = lock::take(targets, hold, "seed").await?;
     let pool = connect::postgres(targets, writers as u32 + 1).await?;
+    check_columns(&pool).await?;
     let (_client, db) = connect::mongo(targets).await?;
 
     // A run that was killed left its writes: undo them first, so an appended seed (or the

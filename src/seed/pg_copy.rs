@@ -449,6 +449,21 @@ pub fn encode_alert(b: &mut CopyBuf, a: &Alert) {
     b.timestamp(&a.updated_at);
 }
 
+/// Every table's COPY statement, in [`TABLES`]' order: what the seed writes, which
+/// `seed::columns` compares with the target schema.
+pub const COPY_STATEMENTS: [&str; 10] = [
+    COPY_USERS,
+    COPY_PATIENTS,
+    COPY_APPOINTMENTS,
+    COPY_ENCOUNTERS,
+    COPY_PRESCRIPTIONS,
+    COPY_PRESCRIPTION_ITEMS,
+    COPY_ORDERS,
+    COPY_ORDER_ITEMS,
+    COPY_TASKS,
+    COPY_ALERTS,
+];
+
 /// The ten tables in dependency order (every foreign key points at an earlier table).
 pub const TABLES: [&str; 10] = [
     "users",

@@ -216,18 +216,13 @@ fn prepare_catching_panic(
     with_docs: bool,
     panic_in_clinic: Option<u32>,
 ) -> Result<Prepared> {
-    let generated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let generated = crate::exit::catch_panic(|| {
         if panic_in_clinic == Some(index) {
             panic!("test hook --panic-in-clinic {index}");
         }
         prepare(params, index, with_docs)
-    }));
-    generated.map_err(|panic| {
-        let why = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
+    });
+    generated.map_err(|why| {
         anyhow!(
             "generating the clinic failed ({why}); this is a bug in \
          clinicload's generator, please report it with the command \

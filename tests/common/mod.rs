@@ -263,7 +263,7 @@ pub fn signal(child: &std::process::Child, signal: &str) {
 pub const PANIC_TEXT: &str = "panicked at";
 
 /// What clinicload's own panic hook prints instead (src/main.rs): still a bug.
-pub const BUG_TEXT: &str = "this is a bug in clinicload";
+pub const BUG_TEXT: &str = "error: internal error in thread";
 
 /// Fails the test when a finished command printed panic text on stdout or stderr. Every
 /// command the suite runs goes through here, by [`NoPanic::checked_output`] or
