@@ -326,6 +326,18 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
             esc(&line)
         );
     }
+    if let Some(line) = s
+        .run
+        .steadiness
+        .as_ref()
+        .and_then(|st| st.not_steady_line())
+    {
+        let _ = write!(
+            out,
+            "<p class=\"not-steady\" style=\"background:#fff3cd;border:2px solid #c80;padding:0.6em\"><b>{}</b></p>",
+            esc(&line)
+        );
+    }
     let _ = write!(out, "<p>{}</p>", esc(&s.scenario.description));
 }
 

@@ -885,6 +885,11 @@ fn interval_point(
                 )
             })
             .collect(),
+        per_op_p50: snap
+            .series
+            .iter()
+            .map(|(l, h, _)| (label_name(&sh.scenario, *l), value_or_zero(h, 0.5)))
+            .collect(),
     }
 }
 

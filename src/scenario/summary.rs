@@ -356,10 +356,32 @@ fn run_facts(
         start_delay_max_us: outcome.start_delay.max(),
         warmup_ops: outcome.warmup_ops,
         warmup_errors: outcome.warmup_errors,
+        steadiness: steadiness(scenario, outcome),
         abandoned: all.abandoned,
         wal_bytes: None,
         generator: outcome.generator.clone(),
     }
+}
+
+/// Whether the measured window trended (`super::steady`), unless the run has no intervals;
+/// a window the load ramps through is not judged (its latency follows the load).
+fn steadiness(scenario: &Scenario, outcome: &RunOutcome) -> Option<crate::report::Steadiness> {
+    if outcome.intervals.is_empty() {
+        return None;
+    }
+    let ramps = match &scenario.load {
+        Load::Open {
+            rate,
+            ramp_from,
+            ramp,
+            ..
+        } => *ramp > scenario.warmup && ramp_from != rate,
+        Load::Closed { .. } => false,
+    };
+    let why = ramps.then(|| {
+        "not judged: the load ramps during the measured window, and latency that follows the load is no trend".to_string()
+    });
+    Some(super::steady::judge(&outcome.intervals, why, false))
 }
 
 /// The report files of a run, by kind.
