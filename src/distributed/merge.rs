@@ -634,6 +634,8 @@ fn write_merged(
         grace: Duration::from_secs_f64(sums.grace_s),
         intervals: std::mem::take(&mut sums.intervals).into_values().collect(),
         generator: sums.generator.clone(),
+        // Workers warm up for a fixed time (an automatic warm-up is refused to them).
+        warmup: crate::report::WarmupFacts::fixed(scenario.warmup),
     };
     let totals = Totals {
         series: std::mem::take(&mut sums.series),

@@ -143,6 +143,90 @@ pub struct IntervalPoint {
     pub per_op_p50: Vec<(String, u64)>,
 }
 
+/// How the warm-up went: fixed, or `warmup = "auto"` (warmed until every operation's
+/// per-second p50 was stable, `crate::scenario::steady`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WarmupFacts {
+    /// Warmed until stable (`warmup = "auto"`, `--warmup auto`) rather than for a fixed time.
+    pub auto: bool,
+    /// How long the warm-up lasted, in seconds.
+    pub seconds: f64,
+    /// Auto: the longest it could last (`warmup_max`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_s: Option<f64>,
+    /// Auto: whether it ended because its criterion was met (false: the cap ended it, or
+    /// the run was stopped first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reached: Option<bool>,
+    /// Auto: the cap ended it before the criterion was met (a warning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hit_cap: Option<bool>,
+    /// Auto: the criterion, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub criterion: Option<String>,
+    /// Auto: the series judged last (operation labels, or "overall" when no operation had
+    /// enough arrivals a second), and those that had arrivals but too few to judge.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub judged: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_judged: Vec<String>,
+    /// Auto, cap reached: the series still not stable then.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unstable: Vec<String>,
+}
+
+impl WarmupFacts {
+    /// A fixed warm-up of `d`.
+    pub fn fixed(d: Duration) -> WarmupFacts {
+        WarmupFacts {
+            seconds: d.as_secs_f64(),
+            ..WarmupFacts::default()
+        }
+    }
+
+    /// "warm-up: auto, 4.0 s, criterion reached (at most 60 s): ..." for an auto warm-up.
+    pub fn auto_line(&self) -> Option<String> {
+        if !self.auto {
+            return None;
+        }
+        let outcome = if self.reached == Some(true) {
+            "criterion reached"
+        } else if self.hit_cap == Some(true) {
+            "CAP HIT before it was stable"
+        } else {
+            "stopped before it was stable"
+        };
+        Some(format!(
+            "warm-up: auto, {:.1} s, {outcome} (at most {:.0} s; {})",
+            self.seconds,
+            self.max_s.unwrap_or(0.0),
+            self.criterion.as_deref().unwrap_or("")
+        ))
+    }
+
+    /// The warning of an auto warm-up that its cap ended before it was stable.
+    pub fn cap_warning(&self) -> Option<String> {
+        if !self.auto || self.hit_cap != Some(true) {
+            return None;
+        }
+        let (still, advice) = if self.unstable.is_empty() {
+            (
+                "too few successful operations a second to judge any".to_string(),
+                "give a fixed warm-up, or a higher rate",
+            )
+        } else {
+            (
+                format!("still changing: {}", self.unstable.join(", ")),
+                "raise warmup_max, or lower the rate if the servers cannot keep up with it",
+            )
+        };
+        Some(format!(
+            "the auto warm-up hit its cap of {:.0} s before every operation's per-second p50 was stable ({still}): the measured window may still be warming up; {advice}",
+            self.max_s.unwrap_or(self.seconds)
+        ))
+    }
+}
+
 /// Whether the measured window still trended (`crate::scenario::steady` judges it): each
 /// operation's median per-second p50 over the first half of the window against the second.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -145,6 +145,9 @@ fn duration_and_arrivals(out: &mut String, s: &Summary) {
             String::new()
         }
     );
+    if let Some(line) = s.run.warmup.auto_line() {
+        let _ = writeln!(out, "{line}");
+    }
     if let Some(st) = &s.run.steadiness {
         let _ = writeln!(out, "{}", st.facts_line());
     }

@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::metrics::Stats;
 pub use facts::{
     CacheSection, ClockCheck, DatasetInfo, Drift, IntervalPoint, LoadFacts, ScenarioFacts,
-    Steadiness, ThresholdVerdict, WorkerFacts, WorkerRow,
+    Steadiness, ThresholdVerdict, WarmupFacts, WorkerFacts, WorkerRow,
 };
 pub use ordered_json::OrderedJson;
 
@@ -276,6 +276,9 @@ pub struct RunFacts {
     pub start_delay_max_us: u64,
     pub warmup_ops: u64,
     pub warmup_errors: u64,
+    /// How the warm-up went: its length, and for `warmup = "auto"` whether it reached its
+    /// criterion or hit its cap.
+    pub warmup: WarmupFacts,
     /// Whether the measured window still trended (`crate::scenario::steady`); null when the
     /// run was not judged at all (no intervals).
     pub steadiness: Option<Steadiness>,
