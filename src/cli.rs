@@ -55,9 +55,10 @@ Ctrl-C ends the run early; the report is still written. The scenario file format
         /// Measured duration, overriding the file's (e.g. 30s, 2m)
         #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
         duration: Option<std::time::Duration>,
-        /// Warm-up, overriding the file's (e.g. 0s, 10s)
-        #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
-        warmup: Option<std::time::Duration>,
+        /// Warm-up, overriding the file's (e.g. 0s, 10s), or `auto`: until every operation's
+        /// per-second p50 is stable, at most the file's warmup_max (default 60s)
+        #[arg(long, value_parser = parse_warmup, allow_hyphen_values = true)]
+        warmup: Option<WarmupArg>,
         /// Arrival rate in operations per second, overriding the file's (open model only;
         /// 0.001 to 10000000)
         #[arg(long, value_parser = parse_rate, allow_negative_numbers = true)]
@@ -509,6 +510,7 @@ impl GateArgs {
             overrides: crate::scenario::spec::Overrides {
                 duration: self.duration,
                 warmup: self.warmup,
+                warmup_auto: false,
                 rate: self.rate,
                 thresholds: self.threshold.clone(),
                 closed_users: None,
@@ -713,6 +715,37 @@ impl SeedArgs {
 /// flag in the error and exits with the usage code (2).
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     crate::scenario::spec::parse_duration(s)
+}
+
+/// `clinicload run --warmup`: a duration, or `auto` (warm up until stable).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum WarmupArg {
+    Fixed(std::time::Duration),
+    Auto,
+}
+
+impl WarmupArg {
+    /// The fixed warm-up, if that is what was given.
+    pub fn fixed(self) -> Option<std::time::Duration> {
+        match self {
+            WarmupArg::Fixed(d) => Some(d),
+            WarmupArg::Auto => None,
+        }
+    }
+
+    pub fn is_auto(self) -> bool {
+        self == WarmupArg::Auto
+    }
+}
+
+/// `--warmup`: `auto`, or the scenario file's duration syntax and bound.
+fn parse_warmup(s: &str) -> Result<WarmupArg, String> {
+    if s.trim() == "auto" {
+        return Ok(WarmupArg::Auto);
+    }
+    parse_duration(s)
+        .map(WarmupArg::Fixed)
+        .map_err(|e| format!("{e}; or auto"))
 }
 
 /// `--rate`: a finite number in the accepted range.

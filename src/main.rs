@@ -128,7 +128,8 @@ async fn dispatch(
             let opts = clinicload::run::RunOptions {
                 overrides: clinicload::scenario::spec::Overrides {
                     duration,
-                    warmup,
+                    warmup: warmup.and_then(clinicload::cli::WarmupArg::fixed),
+                    warmup_auto: warmup.is_some_and(clinicload::cli::WarmupArg::is_auto),
                     rate,
                     thresholds: threshold,
                     closed_users: None,

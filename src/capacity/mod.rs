@@ -420,6 +420,7 @@ impl Runner<'_> {
             overrides: Overrides {
                 duration: Some(duration),
                 warmup: Some(self.warmup),
+                warmup_auto: false,
                 rate: closed_users.is_none().then_some(target),
                 thresholds: self.thresholds.clone(),
                 closed_users,

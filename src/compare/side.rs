@@ -156,6 +156,11 @@ pub fn provenance(summary: &Value) -> Provenance {
     ] {
         load.insert(k.to_string(), scenario[k].clone());
     }
+    // An automatic warm-up is a different load from a fixed one as long as its cap; only
+    // runs that had one carry the key, so older digests stay as they were.
+    if !scenario["warmup_auto"].is_null() {
+        load.insert("warmup_auto".into(), scenario["warmup_auto"].clone());
+    }
     // Plan expectations are checked before a run; they do not change its load.
     if let Some(ops) = load.get_mut("ops").and_then(Value::as_array_mut) {
         for op in ops {

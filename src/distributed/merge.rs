@@ -528,35 +528,7 @@ impl Sums {
         // Per-second points, each worker's placed by its window's start on the server's clock.
         let shift = (r.facts.window_start_ms - earliest) / 1000.0;
         for p in &r.intervals {
-            let k = (p.t + shift).round() as i64;
-            let e = self.intervals.entry(k).or_insert_with(|| IntervalPoint {
-                t: k as f64,
-                seconds: p.seconds,
-                ops: 0,
-                errors: 0,
-                noop: 0,
-                p50_us: 0,
-                p99_us: 0,
-                max_us: 0,
-                per_op: Vec::new(),
-            });
-            e.ops += p.ops;
-            e.errors += p.errors;
-            e.noop += p.noop;
-            // The merged interval log has the exact per-second percentiles; the chart's
-            // points take the worst worker's.
-            e.p50_us = e.p50_us.max(p.p50_us);
-            e.p99_us = e.p99_us.max(p.p99_us);
-            e.max_us = e.max_us.max(p.max_us);
-            for (label, count, p99) in &p.per_op {
-                match e.per_op.iter_mut().find(|x| &x.0 == label) {
-                    Some(x) => {
-                        x.1 += count;
-                        x.2 = x.2.max(*p99);
-                    }
-                    None => e.per_op.push((label.clone(), *count, *p99)),
-                }
-            }
+            add_interval(&mut self.intervals, p, shift);
         }
         self.rows.push(WorkerRow {
             worker: r.facts.worker,
@@ -574,6 +546,48 @@ impl Sums {
             complete: r.complete,
         });
         Ok(())
+    }
+}
+
+/// Adds a worker's per-second point to the merged ones, `shift` seconds later on the merged
+/// clock: counts summed, percentiles the worst worker's.
+fn add_interval(intervals: &mut BTreeMap<i64, IntervalPoint>, p: &IntervalPoint, shift: f64) {
+    let k = (p.t + shift).round() as i64;
+    let e = intervals.entry(k).or_insert_with(|| IntervalPoint {
+        t: k as f64,
+        seconds: p.seconds,
+        ops: 0,
+        errors: 0,
+        noop: 0,
+        p50_us: 0,
+        p99_us: 0,
+        max_us: 0,
+        per_op: Vec::new(),
+        per_op_p50: Vec::new(),
+    });
+    e.ops += p.ops;
+    e.errors += p.errors;
+    e.noop += p.noop;
+    // The merged interval log has the exact per-second percentiles; the chart's
+    // points take the worst worker's.
+    e.p50_us = e.p50_us.max(p.p50_us);
+    e.p99_us = e.p99_us.max(p.p99_us);
+    e.max_us = e.max_us.max(p.max_us);
+    for (label, count, p99) in &p.per_op {
+        match e.per_op.iter_mut().find(|x| &x.0 == label) {
+            Some(x) => {
+                x.1 += count;
+                x.2 = x.2.max(*p99);
+            }
+            None => e.per_op.push((label.clone(), *count, *p99)),
+        }
+    }
+    // Like the chart's p50: the worst worker's (what the steadiness check judges).
+    for (label, p50) in &p.per_op_p50 {
+        match e.per_op_p50.iter_mut().find(|x| &x.0 == label) {
+            Some(x) => x.1 = x.1.max(*p50),
+            None => e.per_op_p50.push((label.clone(), *p50)),
+        }
     }
 }
 
@@ -620,6 +634,8 @@ fn write_merged(
         grace: Duration::from_secs_f64(sums.grace_s),
         intervals: std::mem::take(&mut sums.intervals).into_values().collect(),
         generator: sums.generator.clone(),
+        // Workers warm up for a fixed time (an automatic warm-up is refused to them).
+        warmup: crate::report::WarmupFacts::fixed(scenario.warmup),
     };
     let totals = Totals {
         series: std::mem::take(&mut sums.series),
@@ -644,6 +660,11 @@ fn write_merged(
         servers,
         warnings,
     );
+    if let Some(st) = &mut summary.run.steadiness {
+        st.note.get_or_insert_with(|| {
+            "judged on the merged seconds, whose p50 per operation is the worst worker's".into()
+        });
+    }
     summary.sections.push(workers_table(&sums.rows));
     summary.merged_from = std::mem::take(&mut sums.rows);
     report::write_all(dir, &summary)?;

@@ -29,38 +29,57 @@ pub struct HlogWriter {
     partial: PathBuf,
     /// The first write error; later writes are skipped.
     failed: Option<String>,
+    /// The header (comments, StartTime), written before the first interval or at the end:
+    /// until then [`HlogWriter::set_start`] may still move the StartTime.
+    header: Option<(Vec<String>, SystemTime)>,
 }
 
 impl HlogWriter {
-    /// Creates the file (under its temporary name) and writes the header (comments and
-    /// StartTime).
+    /// Creates the file (under its temporary name); the header (comments and StartTime) is
+    /// written with the first interval.
     pub fn create(path: &Path, start: SystemTime, comments: &[String]) -> Result<HlogWriter> {
         let mut partial = path.as_os_str().to_owned();
         partial.push(".partial");
         let partial = PathBuf::from(partial);
         let file =
             File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
-        let mut w = HlogWriter {
+        Ok(HlogWriter {
             out: BufWriter::new(file),
             serializer: V2DeflateSerializer::new(),
             path: path.to_path_buf(),
             partial,
             failed: None,
+            header: Some((comments.to_vec(), start)),
+        })
+    }
+
+    /// Moves the log's StartTime (the start of the measured window) to `start`, when it is
+    /// known only after the warm-up (`warmup = "auto"`). Ignored once an interval is written.
+    pub fn set_start(&mut self, start: SystemTime) {
+        if let Some(h) = &mut self.header {
+            h.1 = start;
+        }
+    }
+
+    /// Writes the header, once.
+    fn write_header(&mut self) -> Result<()> {
+        let Some((comments, start)) = self.header.take() else {
+            return Ok(());
         };
         let mut b = IntervalLogWriterBuilder::new();
-        for c in comments {
+        for c in &comments {
             b.add_comment(c);
         }
         b.add_comment("Latency in microseconds; one tagged histogram per operation and an untagged overall histogram per interval");
         b.with_start_time(start);
-        b.begin_log_with(&mut w.out, &mut w.serializer)
-            .with_context(|| format!("writing {}", path.display()))?;
+        b.begin_log_with(&mut self.out, &mut self.serializer)
+            .with_context(|| format!("writing {}", self.path.display()))?;
         // The Java writer's legend line, which HistogramLogProcessor expects after the header.
         writeln!(
-            w.out,
+            self.out,
             "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
         )?;
-        Ok(w)
+        Ok(())
     }
 
     /// Appends one interval histogram. An empty `tag` writes the untagged (overall) line.
@@ -81,6 +100,7 @@ impl HlogWriter {
         start: Duration,
         duration: Duration,
     ) -> Result<()> {
+        self.write_header()?;
         // Tags may not contain ',', ' ' or '\n' in the format; labels are identifiers anyway.
         let clean: String = tag
             .chars()
@@ -108,6 +128,11 @@ impl HlogWriter {
     /// Flushes, syncs and renames the log to its final name. On any failure (now or during
     /// the run) the partial file is removed and the error says what happened.
     pub fn finish(mut self) -> Result<()> {
+        if self.failed.is_none() {
+            if let Err(e) = self.write_header() {
+                self.failed = Some(format!("{e:#}"));
+            }
+        }
         let result = match self.failed.take() {
             Some(e) => Err(anyhow::anyhow!(e)),
             None => self

@@ -456,6 +456,18 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}svg{{display:block;mar
             esc(&line)
         );
     }
+    if let Some(line) = s
+        .run
+        .steadiness
+        .as_ref()
+        .and_then(|st| st.not_steady_line())
+    {
+        let _ = write!(
+            out,
+            "<p class=\"not-steady\" style=\"background:#fff3cd;border:2px solid #c80;padding:0.6em\"><b>{}</b></p>",
+            esc(&line)
+        );
+    }
     let _ = write!(out, "<p>{}</p>", esc(&s.scenario.description));
 }
 
@@ -876,6 +888,8 @@ mod tests {
                 abandoned: 0,
                 wal_bytes: None,
                 generator: GeneratorFacts::default(),
+                warmup: Default::default(),
+                steadiness: None,
             },
             overall: op("overall", 800),
             bytes: 0,

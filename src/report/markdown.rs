@@ -73,6 +73,14 @@ fn title(out: &mut String, s: &Summary) {
     if let Some(line) = s.run.restore.failure_line() {
         let _ = writeln!(out, "**{line}**\n");
     }
+    if let Some(line) = s
+        .run
+        .steadiness
+        .as_ref()
+        .and_then(|st| st.not_steady_line())
+    {
+        let _ = writeln!(out, "**{line}**\n");
+    }
     if !sc.description.is_empty() {
         let _ = writeln!(out, "{}\n", sc.description);
     }
@@ -137,6 +145,12 @@ fn duration_and_arrivals(out: &mut String, s: &Summary) {
             String::new()
         }
     );
+    if let Some(line) = s.run.warmup.auto_line() {
+        let _ = writeln!(out, "{line}");
+    }
+    if let Some(st) = &s.run.steadiness {
+        let _ = writeln!(out, "{}", st.facts_line());
+    }
     let a = &s.run.arrivals;
     let _ = writeln!(
         out,

@@ -25,8 +25,8 @@ use serde::Serialize;
 
 use crate::metrics::Stats;
 pub use facts::{
-    CacheSection, ClockCheck, DatasetInfo, IntervalPoint, LoadFacts, ScenarioFacts,
-    ThresholdVerdict, WorkerFacts, WorkerRow,
+    CacheSection, ClockCheck, DatasetInfo, Drift, IntervalPoint, LoadFacts, ScenarioFacts,
+    Steadiness, ThresholdVerdict, WarmupFacts, WorkerFacts, WorkerRow,
 };
 pub use ordered_json::OrderedJson;
 
@@ -277,6 +277,12 @@ pub struct RunFacts {
     pub start_delay_max_us: u64,
     pub warmup_ops: u64,
     pub warmup_errors: u64,
+    /// How the warm-up went: its length, and for `warmup = "auto"` whether it reached its
+    /// criterion or hit its cap.
+    pub warmup: WarmupFacts,
+    /// Whether the measured window still trended (`crate::scenario::steady`); null when the
+    /// run was not judged at all (no intervals).
+    pub steadiness: Option<Steadiness>,
     pub abandoned: u64,
     /// WAL the PostgreSQL server wrote from the start of the warm-up to the end of the load
     /// (`pg_current_wal_lsn` difference; the whole server's, so on a shared server others'

@@ -70,6 +70,27 @@ fn headline(out: &mut String, s: &Summary) {
     if let Some(a) = &s.run.aborted_by_threshold {
         let _ = writeln!(out, "ENDED EARLY by abort_on_fail: {a}");
     }
+    if let Some(line) = s
+        .run
+        .steadiness
+        .as_ref()
+        .and_then(|st| st.not_steady_line())
+    {
+        let _ = writeln!(out, "{line}");
+    }
+    if s.run.warmup.auto {
+        let w = &s.run.warmup;
+        let _ = writeln!(
+            out,
+            "warm-up: auto, {:.1} s, {}",
+            w.seconds,
+            if w.reached == Some(true) {
+                "stable by its criterion (docs/scenarios.md, Cold numbers)"
+            } else {
+                "NOT STABLE when it ended: the measured figures may still be cold (summary.md)"
+            }
+        );
+    }
     let a = &s.run.arrivals;
     let _ = writeln!(
         out,

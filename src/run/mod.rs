@@ -198,15 +198,20 @@ pub(crate) async fn run_in_dir(
         ],
     )?;
     eprintln!(
-        "running {}: {}, {:.1}s (+{:.1}s warm-up), {} operations -> {}",
+        "running {}: {}, {:.1}s (+{} warm-up), {} operations -> {}",
         scenario.name,
         describe_load(&scenario.load),
         scenario.duration.as_secs_f64(),
-        scenario.warmup.as_secs_f64(),
+        if scenario.warmup_auto {
+            format!("auto, at most {:.0}s", scenario.warmup.as_secs_f64())
+        } else {
+            format!("{:.1}s", scenario.warmup.as_secs_f64())
+        },
         scenario.ops.len(),
         dir.display()
     );
-    if let Some(rt) = &ready.stores.cache {
+    // An automatic warm-up's end is not known in advance: the runner zeroes them then.
+    if let (Some(rt), false) = (&ready.stores.cache, scenario.warmup_auto) {
         cache_run::reset_after_warmup(rt, scenario.warmup);
     }
     let before = measure_before(&ready.stores, &mut ready.warnings).await;
@@ -497,6 +502,9 @@ fn overrides_of(opts: &RunOptions) -> BTreeMap<String, String> {
     let mut overrides = BTreeMap::new();
     if let Some(d) = opts.overrides.duration {
         overrides.insert("duration".into(), format!("{}s", d.as_secs_f64()));
+    }
+    if opts.overrides.warmup_auto {
+        overrides.insert("warmup".into(), "auto".into());
     }
     if let Some(w) = opts.overrides.warmup {
         overrides.insert("warmup".into(), format!("{}s", w.as_secs_f64()));

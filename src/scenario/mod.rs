@@ -11,6 +11,7 @@ pub mod ops;
 pub mod runner;
 pub mod schedule;
 pub mod spec;
+pub mod steady;
 pub mod summary;
 
 use std::collections::BTreeMap;

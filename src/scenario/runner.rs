@@ -79,6 +79,8 @@ pub struct RunOutcome {
     pub intervals: Vec<IntervalPoint>,
     /// How the load generator itself kept up (`crate::report::GeneratorFacts`).
     pub generator: crate::report::GeneratorFacts,
+    /// How the warm-up went (its length; auto: whether it reached its criterion).
+    pub warmup: crate::report::WarmupFacts,
 }
 
 /// CPU seconds (user + system) this process has used so far.
@@ -99,8 +101,21 @@ struct Shared {
     recorder: Arc<Recorder>,
     stop: AtomicBool,
     t0: Instant,
-    warmup_end: Instant,
-    end: Instant,
+    /// The wall-clock time at `t0`.
+    sys_t0: SystemTime,
+    /// The end of the warm-up, in nanoseconds from `t0`: fixed at the start, or for an auto
+    /// warm-up [`UNDECIDED`] until it is stable ([`Shared::end_warmup_at`]). Read through
+    /// [`Shared::warmup_end`]; the measured window ends `duration` after it.
+    warmup_end_ns: AtomicU64,
+    /// Auto warm-up, open model: the harvest found it stable; the scheduler ends it at its
+    /// next arrival, so that every arrival is on one side of the boundary it was sent with.
+    warm_now: AtomicBool,
+    /// Auto warm-up, open model: the index of the first measured arrival ([`UNDECIDED`]
+    /// until the scheduler sets it).
+    first_measured: AtomicU64,
+    /// Auto warm-up: the successful warm-up operations of the current second, per op index,
+    /// and overall (what the criterion judges). None with a fixed warm-up.
+    warm_second: Option<Mutex<WarmHistograms>>,
     /// The operation mix as a cycle: arrival i runs `mix[i % mix.len()]`.
     mix: Vec<usize>,
     unsupported: Vec<OnceLock<String>>,
@@ -118,6 +133,74 @@ struct Shared {
     delay: Option<(usize, Duration)>,
     /// Workers running an arrival (measured or not) per store, in [`STORES`] order.
     in_op: [AtomicUsize; 3],
+}
+
+/// An auto warm-up's current second: per op index, and overall.
+type WarmHistograms = (Vec<Histogram<u64>>, Histogram<u64>);
+
+/// A warm-up end not decided yet (auto warm-up), and an unset arrival index.
+const UNDECIDED: u64 = u64::MAX;
+/// Where an undecided warm-up end is taken to be: beyond any run (at most 7 days).
+const FAR: Duration = Duration::from_secs(30 * 24 * 3600);
+
+impl Shared {
+    /// The end of the warm-up (the start of the measured window); far in the future while an
+    /// auto warm-up is not over.
+    fn warmup_end(&self) -> Instant {
+        match self.warmup_end_ns.load(Ordering::SeqCst) {
+            UNDECIDED => self.t0 + FAR,
+            ns => self.t0 + Duration::from_nanos(ns),
+        }
+    }
+
+    /// The end of the measured window.
+    fn end(&self) -> Instant {
+        self.warmup_end() + self.scenario.duration
+    }
+
+    fn warmup_decided(&self) -> bool {
+        self.warmup_end_ns.load(Ordering::SeqCst) != UNDECIDED
+    }
+
+    /// Ends an auto warm-up at `at` (the scheduler: at the intended start of arrival
+    /// `first`), unless it has ended already; zeroes the cache's counters then, so they
+    /// cover the measured window as the histograms do. True if this call ended it.
+    fn end_warmup_at(&self, at: Instant, first: Option<u64>) -> bool {
+        let ns = (at.saturating_duration_since(self.t0).as_nanos() as u64).min(UNDECIDED - 1);
+        let ended = self
+            .warmup_end_ns
+            .compare_exchange(UNDECIDED, ns, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok();
+        if ended {
+            if let Some(i) = first {
+                self.first_measured.store(i, Ordering::SeqCst);
+            }
+            if let Some(rt) = &self.stores.cache {
+                rt.cache.counters().reset();
+            }
+        }
+        ended
+    }
+
+    /// The measured window's start as an offset from `t0`.
+    fn warmup_offset(&self) -> Duration {
+        if self.scenario.warmup_auto {
+            self.warmup_end().saturating_duration_since(self.t0)
+        } else {
+            self.scenario.warmup
+        }
+    }
+
+    /// Auto warm-up: counts a successful warm-up operation of `op` in the current second.
+    fn record_warm(&self, op: usize, latency_us: u64) {
+        if let Some(w) = &self.warm_second {
+            let mut w = lock(w);
+            if let Some(h) = w.0.get_mut(op) {
+                let _ = h.record(latency_us);
+            }
+            let _ = w.1.record(latency_us);
+        }
+    }
 }
 
 /// The stores in the order of `Shared::in_op`, with their names in reports.
@@ -255,9 +338,16 @@ pub fn label_name(scenario: &Scenario, label: Label) -> String {
     }
 }
 
-async fn run_one(sh: &Shared, worker: usize, rng: &mut SmallRng, intended: Instant, slot: u64) {
+/// Runs arrival `slot`, intended at `intended`; `measured` when it is in the measured window
+/// (decided by the caller, once, against the warm-up's end it saw).
+async fn run_one(
+    sh: &Shared,
+    worker: usize,
+    rng: &mut SmallRng,
+    (intended, slot): (Instant, u64),
+    measured: bool,
+) {
     let op_index = sh.mix[(slot % sh.mix.len() as u64) as usize];
-    let measured = intended >= sh.warmup_end;
     if sh.unsupported[op_index].get().is_some() {
         if measured {
             sh.recorder.record_unsupported(op_index);
@@ -287,6 +377,9 @@ async fn run_one(sh: &Shared, worker: usize, rng: &mut SmallRng, intended: Insta
     }
     match result {
         Ok(Ok(outcome)) => {
+            if !measured && !outcome.noop {
+                sh.record_warm(op_index, latency);
+            }
             if measured {
                 let label = Label {
                     op: op_index,
@@ -395,7 +488,7 @@ pub async fn run(
 ) -> anyhow::Result<RunOutcome> {
     let sh = Arc::new(shared_state(scenario, stores, catalog, recorder, delay));
     let n_workers = sh.running.len();
-    let measured_from = SystemTime::now() + sh.scenario.warmup;
+    let fixed_measured_from = SystemTime::now() + sh.scenario.warmup;
 
     let stop_notify = Arc::new(tokio::sync::Notify::new());
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -414,7 +507,12 @@ pub async fn run(
     sh.stop.store(true, Ordering::SeqCst);
     stop_notify.notify_waiters();
     // The end of the measured window: the end, or when the signal came.
-    let cut = ticks.last_tick.max(sh.warmup_end);
+    let cut = ticks.last_tick.max(sh.warmup_end());
+    let measured_from = if sh.scenario.warmup_auto {
+        sh.sys_t0 + sh.warmup_offset()
+    } else {
+        fixed_measured_from
+    };
     let cpu_s = process_cpu_seconds() - ticks.cpu_at_start;
     let wall_s = ticks.wall_at_start.elapsed().as_secs_f64();
     let (next_unsent, dispatch_lag) = join_scheduler(load.scheduler).await;
@@ -424,7 +522,7 @@ pub async fn run(
     finish_workers(&sh, load.workers, load.queue.as_ref(), grace).await;
     let (intended, intended_per_op) = intended_in_window(&sh, cut, next_unsent);
     write_late_results(&sh, hlog, ticks.last_tick);
-    let measured = cut.saturating_duration_since(sh.warmup_end);
+    let measured = cut.saturating_duration_since(sh.warmup_end());
     let start_delay = lock(&sh.start_delay).clone();
     Ok(RunOutcome {
         measured_from,
@@ -443,6 +541,7 @@ pub async fn run(
         grace,
         intervals: ticks.intervals,
         generator,
+        warmup: ticks.warmup,
     })
 }
 
@@ -458,8 +557,18 @@ fn shared_state(
     let mix = mix_cycle(&weights);
     let n_ops = scenario.ops.len();
     let t0 = Instant::now();
-    let warmup_end = t0 + scenario.warmup;
-    let end = warmup_end + scenario.duration;
+    let sys_t0 = SystemTime::now();
+    let warmup_end_ns = if scenario.warmup_auto {
+        UNDECIDED
+    } else {
+        scenario.warmup.as_nanos() as u64
+    };
+    let warm_second = scenario.warmup_auto.then(|| {
+        Mutex::new((
+            (0..n_ops).map(|_| new_histogram()).collect(),
+            new_histogram(),
+        ))
+    });
     let n_workers = match &scenario.load {
         Load::Open { max_in_flight, .. } => *max_in_flight,
         Load::Closed { users, .. } => *users,
@@ -476,8 +585,11 @@ fn shared_state(
         recorder,
         stop: AtomicBool::new(false),
         t0,
-        warmup_end,
-        end,
+        sys_t0,
+        warmup_end_ns: AtomicU64::new(warmup_end_ns),
+        warm_now: AtomicBool::new(false),
+        first_measured: AtomicU64::new(UNDECIDED),
+        warm_second,
         started: AtomicU64::new(0),
         late: AtomicU64::new(0),
         warmup_ops: AtomicU64::new(0),
@@ -579,7 +691,7 @@ fn spawn_scheduler(
         loop {
             let (i, offset) = clock.next().expect("the clock never ends");
             let at = shs.t0 + offset;
-            if at >= shs.end || shs.stop.load(Ordering::SeqCst) {
+            if at >= shs.end() || shs.stop.load(Ordering::SeqCst) {
                 return (i, lag);
             }
             // A worker sends its share of the one-process schedule.
@@ -593,7 +705,12 @@ fn spawn_scheduler(
                 }
                 std::thread::sleep((at - now).min(Duration::from_millis(50)));
             }
-            if at >= shs.warmup_end {
+            // An auto warm-up found stable ends at this arrival, before it is sent: whoever
+            // receives an arrival sees the boundary it was sent with.
+            if shs.warm_now.load(Ordering::SeqCst) && !shs.stop.load(Ordering::SeqCst) {
+                shs.end_warmup_at(at, Some(i));
+            }
+            if at >= shs.warmup_end() {
                 let _ = lag.record(micros(Instant::now().saturating_duration_since(at)));
             }
             // Due before an early stop: still the window's, sent.
@@ -611,7 +728,7 @@ async fn open_worker(sh: Arc<Shared>, w: usize, rx: flume::Receiver<(Instant, u6
     let mut rng = worker_rng(param_seed(&sh.scenario), w);
     while let Ok((intended, slot)) = rx.recv_async().await {
         let now = Instant::now();
-        let measured = intended >= sh.warmup_end;
+        let measured = intended >= sh.warmup_end();
         let at_the_edge = sh
             .stop_at
             .get()
@@ -636,7 +753,7 @@ async fn open_worker(sh: Arc<Shared>, w: usize, rx: flume::Receiver<(Instant, u6
             }
             let _ = lock(&sh.start_delay).record(micros(delay));
         }
-        run_one(&sh, w, &mut rng, intended, slot).await;
+        run_one(&sh, w, &mut rng, (intended, slot), measured).await;
     }
 }
 
@@ -653,13 +770,15 @@ async fn closed_user(
     let mut slot = (w * sh.mix.len() / users) as u64;
     loop {
         let start = Instant::now();
-        if start >= sh.end || sh.stop.load(Ordering::Relaxed) {
+        let warmup_end = sh.warmup_end();
+        if start >= warmup_end + sh.scenario.duration || sh.stop.load(Ordering::Relaxed) {
             break;
         }
-        if start >= sh.warmup_end {
+        let measured = start >= warmup_end;
+        if measured {
             sh.started.fetch_add(1, Ordering::Relaxed);
         }
-        run_one(&sh, w, &mut rng, start, slot).await;
+        run_one(&sh, w, &mut rng, (start, slot), measured).await;
         slot += 1;
         if sh.unsupported.iter().all(|u| u.get().is_some()) {
             break;
@@ -694,6 +813,8 @@ struct Ticks {
     runtime_lag: (AbortOnDrop, Arc<Mutex<Histogram<u64>>>),
     /// And where every worker was: what tells a full pool from a generator behind.
     worker_facts: crate::report::GeneratorFacts,
+    /// How the warm-up went.
+    warmup: crate::report::WarmupFacts,
 }
 
 /// Harvests every second until the run stops: warm-up ticks, then one per measured second.
@@ -704,19 +825,33 @@ async fn harvest_until_stop(
     mut hlog: Option<&mut HlogWriter>,
     quiet: bool,
 ) -> Ticks {
+    let tty = std::io::stderr().is_terminal();
+    let cpu_at_start = process_cpu_seconds();
+    let wall_at_start = Instant::now();
+    let warmup = if sh.scenario.warmup_auto {
+        let facts = auto_warmup(sh, stop_notify, quiet, tty).await;
+        // The log's StartTime is the measured window's start, known only now.
+        if let Some(h) = hlog.as_deref_mut() {
+            h.set_start(sh.sys_t0 + sh.warmup_offset());
+        }
+        facts
+    } else {
+        crate::report::WarmupFacts::fixed(sh.scenario.warmup)
+    };
     let mut ticks = Ticks {
-        tty: std::io::stderr().is_terminal(),
+        tty,
         intervals: Vec::new(),
-        last_tick: sh.warmup_end,
+        last_tick: sh.warmup_end(),
         k: 1,
         aborted: None,
-        cpu_at_start: process_cpu_seconds(),
-        wall_at_start: Instant::now(),
+        cpu_at_start,
+        wall_at_start,
+        warmup,
         max_queue: 0,
         in_flight_sum: 0,
         in_flight_max: 0,
         samples: 0,
-        runtime_lag: runtime_lag_probe(sh.warmup_end, sh.end),
+        runtime_lag: runtime_lag_probe(sh.warmup_end(), sh.end()),
         worker_facts: crate::report::GeneratorFacts {
             workers: sh.running.len(),
             ..Default::default()
@@ -725,10 +860,10 @@ async fn harvest_until_stop(
     let op_names: Vec<&str> = sh.scenario.ops.iter().map(|o| o.name()).collect();
     loop {
         let now = Instant::now();
-        let next = if now < sh.warmup_end {
-            (sh.t0 + Duration::from_secs((now - sh.t0).as_secs() + 1)).min(sh.warmup_end)
+        let next = if now < sh.warmup_end() {
+            (sh.t0 + Duration::from_secs((now - sh.t0).as_secs() + 1)).min(sh.warmup_end())
         } else {
-            (sh.warmup_end + Duration::from_secs(ticks.k as u64)).min(sh.end)
+            (sh.warmup_end() + Duration::from_secs(ticks.k as u64)).min(sh.end())
         };
         tokio::select! {
             _ = tokio::time::sleep_until(next.into()) => {}
@@ -737,15 +872,15 @@ async fn harvest_until_stop(
         let now = Instant::now();
         // Where the workers are, before an abort below stops them (stopped workers drop
         // the arrivals still queued, free workers next to a queue).
-        if now >= sh.warmup_end && !sh.stop.load(Ordering::SeqCst) {
+        if now >= sh.warmup_end() && !sh.stop.load(Ordering::SeqCst) {
             sample_workers(sh, queue, &mut ticks.worker_facts).await;
         }
-        let mut stopping = sh.stop.load(Ordering::SeqCst) || now >= sh.end;
+        let mut stopping = sh.stop.load(Ordering::SeqCst) || now >= sh.end();
         if !stopping && ticks.aborted.is_none() {
             ticks.aborted = abort_if_threshold_fails(sh, now, &op_names);
             stopping = ticks.aborted.is_some();
         }
-        if now < sh.warmup_end && !stopping {
+        if now < sh.warmup_end() && !stopping {
             if !quiet {
                 let line = format!(
                     "warm-up {:>4.0}s/{:.0}s  {} ops",
@@ -757,10 +892,10 @@ async fn harvest_until_stop(
             }
             continue;
         }
-        if now < sh.warmup_end {
+        if now < sh.warmup_end() {
             break;
         }
-        if next > sh.warmup_end && next <= now || stopping {
+        if next > sh.warmup_end() && next <= now || stopping {
             ticks.sample_generator(sh, queue);
             ticks.close_interval(sh, now, hlog.as_deref_mut(), quiet);
         }
@@ -774,10 +909,115 @@ async fn harvest_until_stop(
     ticks
 }
 
+/// `warmup = "auto"`: warms up, judging every second whether each operation's per-second p50
+/// is stable (`crate::scenario::steady`), until it is, the cap (`scenario.warmup`) or a stop;
+/// then ends the warm-up (the closed model now, the open model at the scheduler's next
+/// arrival) and says how it went.
+async fn auto_warmup(
+    sh: &Shared,
+    stop_notify: &tokio::sync::Notify,
+    quiet: bool,
+    tty: bool,
+) -> crate::report::WarmupFacts {
+    use super::steady::{warm_criterion, warm_verdict, WarmSecond};
+    let cap = sh.t0 + sh.scenario.warmup;
+    let mut seconds: Vec<WarmSecond> = Vec::new();
+    let mut verdict = Default::default();
+    let mut k = 1u64;
+    let (mut reached, mut hit_cap) = (false, false);
+    while !sh.stop.load(Ordering::SeqCst) {
+        let next = (sh.t0 + Duration::from_secs(k)).min(cap);
+        tokio::select! {
+            _ = tokio::time::sleep_until(next.into()) => {}
+            _ = stop_notify.notified() => {}
+        }
+        if sh.stop.load(Ordering::SeqCst) || Instant::now() < next {
+            continue;
+        }
+        seconds.push(take_warm_second(sh));
+        verdict = warm_verdict(&seconds);
+        reached = verdict.stable;
+        hit_cap = !reached && next >= cap;
+        if !quiet {
+            let waiting = match (&verdict.unstable, verdict.judged.is_empty()) {
+                (_, true) => "too few operations a second to judge".to_string(),
+                (u, false) if !u.is_empty() => format!("changing: {}", u.join(", ")),
+                _ => "stable".to_string(),
+            };
+            let line = format!(
+                "warm-up (auto) {:>4.0}s, at most {:.0}s  {} ops  {waiting}",
+                (next - sh.t0).as_secs_f64(),
+                sh.scenario.warmup.as_secs_f64(),
+                sh.warmup_ops.load(Ordering::Relaxed)
+            );
+            live(tty, &line);
+        }
+        if reached || hit_cap {
+            break;
+        }
+        k += 1;
+    }
+    end_auto_warmup(sh, stop_notify).await;
+    let verdict: super::steady::WarmVerdict = verdict;
+    crate::report::WarmupFacts {
+        auto: true,
+        seconds: sh.warmup_offset().as_secs_f64(),
+        max_s: Some(sh.scenario.warmup.as_secs_f64()),
+        reached: Some(reached),
+        hit_cap: Some(hit_cap),
+        criterion: Some(warm_criterion()),
+        judged: verdict.judged,
+        not_judged: verdict.not_judged,
+        unstable: verdict.unstable,
+    }
+}
+
+/// The warm-up's second just ended, taken from the recording workers.
+fn take_warm_second(sh: &Shared) -> super::steady::WarmSecond {
+    let Some(w) = &sh.warm_second else {
+        return Default::default();
+    };
+    let (per_op, overall) = {
+        let mut w = lock(w);
+        let fresh = (
+            (0..w.0.len()).map(|_| new_histogram()).collect(),
+            new_histogram(),
+        );
+        std::mem::replace(&mut *w, fresh)
+    };
+    super::steady::WarmSecond {
+        per_op: per_op
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(i, h)| {
+                let name = sh.scenario.ops[i].name().to_string();
+                (name, h.len(), value_or_zero(h, 0.5))
+            })
+            .collect(),
+        overall: (overall.len(), value_or_zero(&overall, 0.5)),
+    }
+}
+
+/// Ends an auto warm-up: the closed model at once; the open model at the scheduler's next
+/// arrival (waited for), or now if the run stops first.
+async fn end_auto_warmup(sh: &Shared, stop_notify: &tokio::sync::Notify) {
+    if matches!(sh.scenario.load, Load::Open { .. }) {
+        sh.warm_now.store(true, Ordering::SeqCst);
+        while !sh.warmup_decided() && !sh.stop.load(Ordering::SeqCst) {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+                _ = stop_notify.notified() => {}
+            }
+        }
+    }
+    sh.end_warmup_at(Instant::now(), None);
+}
+
 /// `abort_on_fail`: after its grace, stops the run on the first threshold failing so far.
 fn abort_if_threshold_fails(sh: &Shared, now: Instant, op_names: &[&str]) -> Option<String> {
     let after = sh.scenario.abort_on_fail?;
-    if now < sh.warmup_end + after {
+    if now < sh.warmup_end() + after {
         return None;
     }
     let line =
@@ -813,12 +1053,12 @@ impl Ticks {
             .stop_at
             .get()
             .map_or(now, |at| now.min(*at))
-            .min(sh.end)
+            .min(sh.end())
             .max(self.last_tick);
         let secs = (end_t - self.last_tick).as_secs_f64();
-        let t = (end_t - sh.warmup_end).as_secs_f64();
+        let t = (end_t - sh.warmup_end()).as_secs_f64();
         if let Some(h) = hlog {
-            let start = self.last_tick - sh.warmup_end;
+            let start = self.last_tick - sh.warmup_end();
             write_hlog(h, sh, &snap, start, end_t - self.last_tick);
         }
         let point = interval_point(sh, &snap, t, secs);
@@ -884,6 +1124,11 @@ fn interval_point(
                     value_or_zero(h, 0.99),
                 )
             })
+            .collect(),
+        per_op_p50: snap
+            .series
+            .iter()
+            .map(|(l, h, _)| (label_name(&sh.scenario, *l), value_or_zero(h, 0.5)))
             .collect(),
     }
 }
@@ -975,7 +1220,7 @@ async fn finish_workers(
         }
         if let Some(q) = queue {
             for (intended, slot) in q.drain() {
-                if intended >= sh.warmup_end {
+                if intended >= sh.warmup_end() {
                     let op = sh.mix[(slot % sh.mix.len() as u64) as usize];
                     sh.recorder.record_ending(
                         Label { op, sub: None },
@@ -1000,14 +1245,19 @@ fn intended_in_window(sh: &Shared, cut: Instant, next_unsent: Option<u64>) -> (u
             ..
         } => {
             let clock = ArrivalClock::new(*arrivals, *rate, *ramp_from, *ramp, sh.scenario.seed);
+            let from = sh.warmup_offset();
             let (lo, hi) = match arrivals {
                 Arrivals::Uniform => (
-                    first_arrival_at_or_after(sh.scenario.warmup, *rate, *ramp_from, *ramp),
+                    first_arrival_at_or_after(from, *rate, *ramp_from, *ramp),
                     first_arrival_at_or_after(cut - sh.t0, *rate, *ramp_from, *ramp),
                 ),
-                Arrivals::Poisson => {
-                    window_by_clock(clock.clone(), sh.scenario.warmup, cut - sh.t0)
-                }
+                Arrivals::Poisson => window_by_clock(clock.clone(), from, cut - sh.t0),
+            };
+            // An auto warm-up ended at an arrival the scheduler names: exactly that one
+            // (not its time turned back into an index through floating point).
+            let lo = match sh.first_measured.load(Ordering::SeqCst) {
+                UNDECIDED => lo,
+                first => first,
             };
             let sent = next_unsent.unwrap_or(0);
             let hi = hi.max(sent).max(lo);
@@ -1089,7 +1339,7 @@ fn write_late_results(sh: &Shared, hlog: Option<&mut HlogWriter>, last_tick: Ins
     let late_snap = sh.recorder.harvest();
     if let Some(h) = hlog {
         if !late_snap.overall.is_empty() {
-            let start = last_tick - sh.warmup_end;
+            let start = last_tick - sh.warmup_end();
             let dur = Instant::now().saturating_duration_since(last_tick);
             write_hlog(h, sh, &late_snap, start, dur);
         }

@@ -6,7 +6,7 @@
 //! name = "dashboard-morning"
 //! description = "Doctors open their dashboards when the clinic opens"
 //! duration = "60s"
-//! warmup = "10s"
+//! warmup = "10s"           # or "auto": until every operation's p50 is stable (warmup_max)
 //!
 //! [load]
 //! model = "open"            # "open": arrival rate; "closed": virtual users
@@ -225,8 +225,14 @@ pub struct Scenario {
     pub file: PathBuf,
     #[serde(with = "secs")]
     pub duration: Duration,
+    /// The warm-up: run, not recorded. With `warmup = "auto"` the longest it may last (its
+    /// cap, `warmup_max`): what the run plans for (write pools, time, disk).
     #[serde(with = "secs")]
     pub warmup: Duration,
+    /// `warmup = "auto"` (or `--warmup auto`): warm up until every operation's per-second p50
+    /// is stable (`crate::scenario::steady`), at most `warmup`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub warmup_auto: bool,
     /// Per-operation timeout; a slower operation counts as a "timeout" error.
     #[serde(with = "secs")]
     pub timeout: Duration,
@@ -336,6 +342,7 @@ struct RawScenario {
     description: String,
     duration: Spanned<String>,
     warmup: Option<Spanned<String>>,
+    warmup_max: Option<Spanned<String>>,
     timeout: Option<Spanned<String>>,
     seed: Option<u64>,
     max_error_rate: Option<Spanned<f64>>,
@@ -376,6 +383,8 @@ struct RawConnections {
 pub struct Overrides {
     pub duration: Option<Duration>,
     pub warmup: Option<Duration>,
+    /// `--warmup auto`: warm up until stable (replaces the file's warm-up; `warmup` is None).
+    pub warmup_auto: bool,
     pub rate: Option<f64>,
     /// `--threshold 'KEY EXPR'`, as given; a key also in the file replaces the file's.
     pub thresholds: Vec<String>,
@@ -559,7 +568,7 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
     let name = scenario_name(&cx, &raw)?;
     check_description(&cx, &raw)?;
     let duration = measured_duration(&cx, &raw, overrides)?;
-    let warmup = warmup_duration(&cx, &raw, overrides)?;
+    let (warmup, warmup_auto) = warmup_duration(&cx, &raw, overrides)?;
     let timeout = op_timeout(&cx, &raw)?;
     let max_error_rate = max_error_rate_of(&cx, &raw)?;
     let ops = operations(&cx, &raw)?;
@@ -579,6 +588,7 @@ pub fn parse(src: &str, file: &str, overrides: &Overrides) -> Result<Scenario, S
         file: PathBuf::from(file),
         duration,
         warmup,
+        warmup_auto,
         timeout,
         seed: raw.seed.unwrap_or(1),
         max_error_rate,
@@ -675,21 +685,71 @@ fn measured_duration(
     Ok(duration)
 }
 
-/// The warm-up: `--warmup`, else `warmup`, else none.
+/// The warm-up: `--warmup`, else `warmup`, else none; `"auto"` (either) warms until stable,
+/// at most `warmup_max` (default 60 s), which is then the returned duration. A distributed
+/// worker cannot warm up by itself: the workers must agree on the measured window.
 fn warmup_duration(
     cx: &Ctx,
     raw: &RawScenario,
     overrides: &Overrides,
-) -> Result<Duration, SpecError> {
+) -> Result<(Duration, bool), SpecError> {
+    let file_auto = raw
+        .warmup
+        .as_ref()
+        .is_some_and(|w| w.get_ref().trim() == "auto");
     let mut warmup = match &raw.warmup {
+        Some(_) if file_auto => Duration::ZERO,
         Some(w) => cx.duration(w, "warmup")?,
         None => Duration::ZERO,
     };
+    let mut auto = file_auto;
     if let Some(w) = overrides.warmup {
         check_flag_duration(&cx.file, "--warmup", w)?;
         warmup = w;
+        auto = false;
     }
-    Ok(warmup)
+    auto |= overrides.warmup_auto;
+    let max = match &raw.warmup_max {
+        Some(m) if !file_auto => {
+            return Err(cx.err(
+                m.span().start,
+                "warmup_max is the cap of an automatic warm-up, and warmup is not \"auto\""
+                    .to_string(),
+                "set warmup = \"auto\", or remove warmup_max",
+            ));
+        }
+        Some(m) => {
+            let d = cx.duration(m, "warmup_max")?;
+            let least = Duration::from_secs(super::steady::WARM_SECONDS as u64);
+            if d < least {
+                return Err(cx.err(
+                    m.span().start,
+                    format!("warmup_max {d:?} is shorter than the {least:?} an automatic warm-up takes at least"),
+                    "give at least 3s; 60s is the default",
+                ));
+            }
+            d
+        }
+        None => super::steady::DEFAULT_WARMUP_MAX,
+    };
+    if !auto {
+        return Ok((warmup, false));
+    }
+    if overrides.worker.is_some() {
+        let (line, what) = match (&raw.warmup, overrides.warmup_auto) {
+            (Some(w), false) => (cx.line_of(w.span().start), "warmup = \"auto\""),
+            _ => (0, "--warmup auto"),
+        };
+        return Err(SpecError {
+            file: cx.file.clone(),
+            line,
+            message: format!(
+                "{what} cannot be used by a distributed worker (--worker): each worker would end its warm-up at another time, and the workers must measure the same window"
+            ),
+            hint: "give the workers a fixed warm-up (--warmup 30s), long enough to warm up".into(),
+        });
+    }
+    Ok((max, true))
 }
 
 /// The per-operation timeout: `timeout` (more than 0), else 30 s.

@@ -286,6 +286,7 @@ fn handled(a: &Arrivals) -> u64 {
 /// Warnings about the run as a whole: a target rate not reached, abandoned arrivals.
 fn run_warnings(open: bool, outcome: &RunOutcome, all: &Arrivals, secs: f64) -> Vec<String> {
     let mut warnings = Vec::new();
+    warnings.extend(outcome.warmup.cap_warning());
     let handled = handled(all);
     // Compared with what was intended in the window (a ramp intends less than the target
     // rate), not with the target rate.
@@ -356,10 +357,37 @@ fn run_facts(
         start_delay_max_us: outcome.start_delay.max(),
         warmup_ops: outcome.warmup_ops,
         warmup_errors: outcome.warmup_errors,
+        warmup: outcome.warmup.clone(),
+        steadiness: steadiness(scenario, outcome),
         abandoned: all.abandoned,
         wal_bytes: None,
         generator: outcome.generator.clone(),
     }
+}
+
+/// Whether the measured window trended (`super::steady`), unless the run has no intervals;
+/// a window the load ramps through is not judged (its latency follows the load).
+fn steadiness(scenario: &Scenario, outcome: &RunOutcome) -> Option<crate::report::Steadiness> {
+    if outcome.intervals.is_empty() {
+        return None;
+    }
+    let ramps = match &scenario.load {
+        Load::Open {
+            rate,
+            ramp_from,
+            ramp,
+            ..
+        } => ramp.as_secs_f64() > outcome.warmup.seconds && ramp_from != rate,
+        Load::Closed { .. } => false,
+    };
+    let why = ramps.then(|| {
+        "not judged: the load ramps during the measured window, and latency that follows the load is no trend".to_string()
+    });
+    Some(super::steady::judge(
+        &outcome.intervals,
+        why,
+        outcome.warmup.auto,
+    ))
 }
 
 /// The report files of a run, by kind.
@@ -403,7 +431,15 @@ pub fn summarize(
         run_id: run_id.to_string(),
         clinicload_version: env!("CARGO_PKG_VERSION"),
         started_at,
-        scenario: scenario_facts(scenario),
+        scenario: ScenarioFacts {
+            // An automatic warm-up: how long it lasted (the scenario's is its cap).
+            warmup: if outcome.warmup.auto {
+                std::time::Duration::from_secs_f64(outcome.warmup.seconds)
+            } else {
+                scenario.warmup
+            },
+            ..scenario_facts(scenario)
+        },
         command_line_overrides: overrides,
         dataset,
         servers,

@@ -286,7 +286,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn companions_are_the_identifier_first_keys() {
+    fn companions_are_the_lookup_first_keys_and_the_ids_looked_up() {
         let got: Vec<String> = companions()
             .iter()
             .map(|c| format!("{}.{}", c.collection, c.field))
@@ -294,9 +294,12 @@ mod tests {
         assert_eq!(
             got,
             [
+                "clinicalNotes._id",
+                "fs.files._id",
                 "clinicalNotes.encounterId",
                 "clinicalNotes.patientId",
                 "clinicalNotes.doctorId",
+                "clinicalNotes.status",
                 "voiceRecordings.encounterId",
                 "voiceRecordings.patientId",
                 "voiceRecordings.doctorId",
