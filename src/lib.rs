@@ -1,8 +1,10 @@
 //! clinicload: applies the Dr. Assistant schema, seeds synthetic clinics, runs load scenarios
 //! against PostgreSQL, MongoDB and Redis, and reports latency histograms.
 //!
-//! The binary (`src/main.rs`) only parses the command line and dispatches to these modules.
+//! The binary (`src/main.rs`) only calls [`app::main`], which parses the command line and
+//! dispatches to these modules.
 
+pub mod app;
 pub mod cache;
 pub mod capacity;
 pub mod cli;

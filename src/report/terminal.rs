@@ -56,7 +56,11 @@ fn headline(out: &mut String, s: &Summary) {
             None => String::new(),
         },
         s.run.measured_s,
-        s.scenario.warmup.as_secs_f64(),
+        if s.run.warmup.auto {
+            s.run.warmup.seconds
+        } else {
+            s.scenario.warmup.as_secs_f64()
+        },
     );
     if let Some(line) = s.run.restore.failure_line() {
         let _ = writeln!(out, "{line}");

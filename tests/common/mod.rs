@@ -262,7 +262,7 @@ pub fn signal(child: &std::process::Child, signal: &str) {
 /// happens (issue #20): a panic is a bug, and so is its text in any output.
 pub const PANIC_TEXT: &str = "panicked at";
 
-/// What clinicload's own panic hook prints instead (src/main.rs): still a bug.
+/// What clinicload's own panic hook prints instead (src/exit.rs): still a bug.
 pub const BUG_TEXT: &str = "error: internal error in thread";
 
 /// Fails the test when a finished command printed panic text on stdout or stderr. Every
