@@ -204,13 +204,21 @@ async fn a_dropped_index_is_a_regression_of_its_operation_and_the_clone_goes_awa
         .arg(dir.join("cmp"))
         .checked_output()
         .unwrap();
-    assert_eq!(back.status.code(), Some(0), "{}", text(&back));
+    // The dropped index's operation reads better. The untouched operation may read worse
+    // this way round, because the candidate's sequential scans took CPU from it on the
+    // same 2 cores (a fresh-clone CI saw pending_tasks +16.7%). That is issue #23's
+    // contention, not a verdict on this operation, so only exit 0 or 5 with
+    // patient_encounters better is asserted here.
     let stdout = String::from_utf8_lossy(&back.stdout);
-    let line = stdout
-        .lines()
-        .find(|l| l.contains("patient_encounters.p50_all"))
-        .unwrap();
-    assert!(line.trim_end().ends_with("better"), "{stdout}");
+    assert!(
+        matches!(back.status.code(), Some(0) | Some(5)),
+        "{}",
+        text(&back)
+    );
+    for metric in ["patient_encounters.p50_all", "patient_encounters.p99_all"] {
+        let line = stdout.lines().find(|l| l.contains(metric)).unwrap();
+        assert!(line.trim_end().ends_with("better"), "{metric}: {stdout}");
+    }
 
     // A baseline saved from the gate's baseline runs compares like the runs themselves.
     let baselines = dir.join("baselines");
