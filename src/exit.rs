@@ -129,13 +129,16 @@ pub fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     let before = CAUGHT.with(|c| c.replace(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     CAUGHT.with(|c| c.set(before));
-    result.map_err(|panic| {
-        panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".into())
-    })
+    result.map_err(|panic| panic_message(panic.as_ref()))
+}
+
+/// A panic's message: its `&str` or `String` payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
 }
 
 /// A panic is a bug, and so is Rust's panic text (with its backtrace) in front of a user: a
@@ -149,12 +152,7 @@ pub fn report_panics_as_bugs(redact: impl Fn(&str) -> String + Send + Sync + 'st
             return;
         }
         PANICKED.store(true, std::sync::atomic::Ordering::SeqCst);
-        let what = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".into());
+        let what = panic_message(info.payload());
         let place = info
             .location()
             .map(|l| format!(" ({}:{})", l.file(), l.line()))

@@ -538,15 +538,7 @@ fn problems(out: &mut String, s: &Summary) {
         }
         out.push_str("</ul>");
     };
-    let errors = s
-        .operations
-        .iter()
-        .flat_map(|o| {
-            o.errors_by_kind
-                .iter()
-                .map(move |(k, e)| format!("{} {k}: {} (first: {})", o.label, e.count, e.example))
-        })
-        .collect();
+    let errors = s.error_lines();
     list(out, "Errors", errors);
     let unsupported = s
         .operations

@@ -285,21 +285,11 @@ fn unsupported(out: &mut String, s: &Summary) {
 
 /// The errors of each operation by kind, with the first example, if any.
 fn errors(out: &mut String, s: &Summary) {
-    let errs: Vec<&OpReport> = s
-        .operations
-        .iter()
-        .filter(|o| !o.errors_by_kind.is_empty())
-        .collect();
-    if !errs.is_empty() {
+    let lines = s.error_lines();
+    if !lines.is_empty() {
         let _ = writeln!(out, "\nErrors:\n");
-        for o in errs {
-            for (k, e) in &o.errors_by_kind {
-                let _ = writeln!(
-                    out,
-                    "- {} {}: {} (first: {})",
-                    o.label, k, e.count, e.example
-                );
-            }
+        for line in lines {
+            let _ = writeln!(out, "- {line}");
         }
     }
 }

@@ -511,6 +511,21 @@ pub struct Summary {
     pub merged_from: Vec<WorkerRow>,
 }
 
+impl Summary {
+    /// One line per operation and error kind: "label kind: count (first: example)", as
+    /// summary.md, report.html and the terminal list them.
+    pub fn error_lines(&self) -> Vec<String> {
+        self.operations
+            .iter()
+            .flat_map(|o| {
+                o.errors_by_kind.iter().map(move |(k, e)| {
+                    format!("{} {k}: {} (first: {})", o.label, e.count, e.example)
+                })
+            })
+            .collect()
+    }
+}
+
 /// Percentiles for the latency-by-percentile chart: 0 .. 99.999 on a 1/(1-p) scale.
 pub const CHART_PERCENTILES: &[f64] = &[
     0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 97.5, 99.0, 99.5, 99.75, 99.9, 99.95, 99.99, 99.995,

@@ -215,15 +215,7 @@ fn verdicts(out: &mut String, s: &Summary) {
             ))
         );
     }
-    let errors: Vec<String> = s
-        .operations
-        .iter()
-        .flat_map(|o| {
-            o.errors_by_kind
-                .iter()
-                .map(move |(k, e)| format!("{} {k}: {} (first: {})", o.label, e.count, e.example))
-        })
-        .collect();
+    let errors: Vec<String> = s.error_lines();
     for e in errors.iter().take(ERROR_LINES) {
         let _ = writeln!(out, "{}", clip(&format!("errors: {e}")));
     }
